@@ -1,0 +1,3 @@
+export * from './hash.js'
+export * from './sign.js'
+export * from './hypercore.js'
