@@ -1,3 +1,6 @@
 export * from './state.js'
 export * from './primitives.js'
 export { DecodeError } from './decode-error.js'
+export * from './tree-node.js'
+export * from './manifest.js'
+export * from './hypercore-messages.js'
