@@ -272,11 +272,12 @@ export class MerkleTree {
   // ---- byte offsets and seeks ----
 
   // Byte offset of the left edge of tree node `index` (a leaf: its block).
-  async byteOffset (index: number, overlay?: Map<number, TreeNode>): Promise<number> {
-    if (index === 2 * this.length) return this.byteLength
+  // `view` evaluates it against another tree shape, e.g. a verified upgrade.
+  async byteOffset (index: number, overlay?: Map<number, TreeNode>, view: { roots: TreeNode[], length: number, byteLength: number } = this): Promise<number> {
+    if (index === 2 * view.length) return view.byteLength
     if (index % 2 === 1) index = flat.leftSpan(index)
     let offset = 0
-    for (const r of this.roots) {
+    for (const r of view.roots) {
       if (flat.rightSpan(r.index) < index) { offset += r.size; continue }
       if (!flat.contains(r.index, index)) break
       let ite = r.index

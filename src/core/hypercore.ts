@@ -1,0 +1,480 @@
+// Hypercore: a signed append-only log. Owns one core's storage folder:
+//   header   key, key pair, manifest (written once)
+//   state    two checksummed slots; the newest valid one is the truth
+//   tree     Merkle nodes (see merkle-tree.ts), data  block bytes at byte offsets
+//   bitfield which blocks a sparse reader holds
+// An append writes data and tree nodes first and the state slot last, and
+// resolves only after that, so a kill at any moment reopens at the length of
+// the last append that resolved.
+import { EventEmitter } from 'node:events'
+import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash, hash } from '../crypto/index.js'
+import {
+  encode, decode, DecodeError, coreHeader, coreState, type CoreHeader, type CoreState,
+  STATE_SLOT_SIZE, MAX_SIGNATURE, manifest as manifestCodec, type Manifest
+} from '../codec/index.js'
+import { HyperfsError } from '../errors.js'
+import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
+import { MerkleTree, type Proof, type ProofRequest, type TreeBatch } from './merkle-tree.js'
+import { Bitfield } from './bitfield.js'
+import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
+import type { TreeNode } from './tree-node.js'
+import * as flat from './flat-tree.js'
+
+export interface HypercoreOptions {
+  keyPair?: KeyPair
+  manifest?: Manifest
+  compat?: boolean
+  createIfMissing?: boolean
+}
+
+export interface GetOptions {
+  wait?: boolean
+  timeout?: number
+  signal?: AbortSignal
+}
+
+export interface CoreInfo {
+  key: Buffer
+  discoveryKey: Buffer
+  length: number
+  contiguousLength: number
+  byteLength: number
+  fork: number
+  writable: boolean
+}
+
+// The replication layer plugs in here to fetch what is not local.
+export interface BlockFetcher {
+  want (index: number): void
+  unwant? (index: number): void
+}
+
+type Waiter = { resolve: (b: Buffer) => void, reject: (e: Error) => void }
+
+export class Hypercore extends EventEmitter {
+  readonly storage: Storage
+  key: Buffer | null
+  discoveryKey: Buffer | null = null
+  keyPair: KeyPair | null
+  manifest: Manifest | null = null
+  closed = false
+  fetcher: BlockFetcher | null = null
+
+  private opts: HypercoreOptions
+  private opening: Promise<void> | null = null
+  private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile } | null = null
+  private _tree: MerkleTree | null = null
+  private bitfield = new Bitfield()
+  private seq = 0
+  private lock: Promise<unknown> = Promise.resolve()
+  private waiters = new Map<number, Set<Waiter>>()
+  private _contiguous = 0
+
+  constructor (storage: StorageOption, key?: Buffer | string | null | HypercoreOptions, opts: HypercoreOptions = {}) {
+    super()
+    if (key && typeof key === 'object' && !Buffer.isBuffer(key)) { opts = key as HypercoreOptions; key = null }
+    this.storage = toStorage(storage)
+    this.key = typeof key === 'string' ? Buffer.from(key, 'hex') : (key as Buffer | null | undefined) ?? null
+    if (this.key && this.key.byteLength !== 32) throw HyperfsError.BAD_ARGUMENT('a core key is 32 bytes')
+    this.keyPair = opts.keyPair ?? null
+    this.opts = opts
+  }
+
+  // ---- state ----
+
+  get tree (): MerkleTree {
+    if (!this._tree) throw HyperfsError.SESSION_CLOSED('core is not open')
+    return this._tree
+  }
+
+  get length (): number { return this._tree ? this._tree.length : 0 }
+  get byteLength (): number { return this._tree ? this._tree.byteLength : 0 }
+  get fork (): number { return this._tree ? this._tree.fork : 0 }
+  get signature (): Buffer | null { return this._tree ? this._tree.signature : null }
+  get contiguousLength (): number { return Math.min(this._contiguous, this.length) }
+  get writable (): boolean { return this.keyPair !== null && this.keyPair.secretKey !== null && !this.closed }
+  get opened (): boolean { return this._tree !== null }
+  get identity (): CoreIdentity { return { key: this.key!, manifest: this.manifest } }
+
+  // ---- open / close ----
+
+  ready (): Promise<void> {
+    if (!this.opening) this.opening = this.open()
+    return this.opening
+  }
+
+  private async open (): Promise<void> {
+    const state = await this.storage.open('state', { lock: true })
+    try {
+      const [header, tree, data, bitfield] = await Promise.all(
+        ['header', 'tree', 'data', 'bitfield'].map((n) => this.storage.open(n)))
+      this.files = { header, state, tree, data, bitfield }
+      await this.loadOrCreate()
+    } catch (err) {
+      await this.closeFiles()
+      throw err
+    }
+  }
+
+  private async loadOrCreate (): Promise<void> {
+    const f = this.files!
+    const [headerSize, stateSize] = await Promise.all([f.header.size(), f.state.size()])
+    let header: CoreHeader | null = null
+    if (headerSize > 0) {
+      try {
+        header = decode(coreHeader, await f.header.read(0, headerSize), true)
+      } catch (err) {
+        // a header torn while the core was being created: nothing was acknowledged yet
+        if (!(err instanceof DecodeError) || stateSize > 0) throw corrupt(f.header, (err as Error).message)
+      }
+    }
+
+    if (!header) {
+      if (this.opts.createIfMissing === false && !this.key) throw HyperfsError.STORAGE_EMPTY(`${f.header.name}: no core here`)
+      header = this.createHeader()
+      const buf = encode(coreHeader, header)
+      await f.header.write(0, buf)
+      if (headerSize > buf.byteLength) await f.header.truncate(buf.byteLength)
+    }
+
+    if (this.key && !this.key.equals(header.key)) {
+      throw HyperfsError.BAD_ARGUMENT(`${f.header.name}: this folder holds core ${header.key.toString('hex')}, not ${this.key.toString('hex')}`)
+    }
+    this.key = header.key
+    this.discoveryKey = makeDiscoveryKey(this.key)
+    if (header.manifest) {
+      try {
+        this.manifest = decode(manifestCodec, header.manifest)
+      } catch (err) {
+        throw corrupt(f.header, 'bad manifest: ' + (err as Error).message)
+      }
+      if (!keyFromManifest(this.manifest).equals(this.key)) throw corrupt(f.header, 'manifest does not hash to the key')
+    }
+    if (header.secretKey) this.keyPair = { publicKey: header.publicKey, secretKey: header.secretKey }
+    else if (this.keyPair && !this.keyPair.publicKey.equals(header.publicKey)) this.keyPair = null
+
+    const st = await this.readState(stateSize)
+    this.seq = st.seq
+    const tree = new MerkleTree(f.tree)
+    try {
+      await tree.load(st.length, st.fork, st.length > 0 ? st.signature : null)
+    } catch (err: any) {
+      throw err?.code === 'STORAGE_CORRUPT' ? err : corrupt(f.tree, err.message)
+    }
+    if (tree.byteLength !== st.byteLength) throw corrupt(f.tree, `roots hold ${tree.byteLength} bytes, state says ${st.byteLength}`)
+    if (st.length > 0 && !verifyTree(this.identity, st.signature, tree.hash(), st.length, st.fork)) {
+      throw corrupt(f.tree, 'the stored signature does not match the tree')
+    }
+
+    if (header.secretKey) {
+      const dataSize = await f.data.size()
+      if (dataSize < st.byteLength) throw corrupt(f.data, `holds ${dataSize} bytes, the core has ${st.byteLength}`)
+      this.bitfield.setRange(0, st.length, true)
+    } else {
+      const size = await f.bitfield.size()
+      if (size > 0) this.bitfield = Bitfield.fromBuffer(await f.bitfield.read(0, size))
+    }
+    this._tree = tree
+    this._contiguous = this.bitfield.firstUnset(0)
+  }
+
+  private createHeader (): CoreHeader {
+    const o = this.opts
+    if (this.key && !this.keyPair) {
+      // a reader: until a peer sends a manifest, assume the compat form
+      return { key: this.key, publicKey: this.key, secretKey: null, manifest: o.manifest ? encode(manifestCodec, o.manifest) : null, compat: false }
+    }
+    const kp = this.keyPair ?? makeKeyPair()
+    const compat = o.compat === true || (this.key !== null && this.key.equals(kp.publicKey))
+    const m = compat ? null : (o.manifest ?? defaultManifest(kp.publicKey))
+    const key = m ? keyFromManifest(m) : kp.publicKey
+    if (this.key && !this.key.equals(key)) throw HyperfsError.BAD_ARGUMENT('the key pair does not belong to this key')
+    this.keyPair = kp
+    return { key, publicKey: kp.publicKey, secretKey: kp.secretKey, manifest: m ? encode(manifestCodec, m) : null, compat }
+  }
+
+  private async readState (size: number): Promise<CoreState> {
+    const empty: CoreState = { seq: 0, fork: 0, length: 0, byteLength: 0, signature: Buffer.alloc(0) }
+    if (size === 0) return empty
+    const f = this.files!.state
+    const buf = await f.read(0, Math.min(size, 2 * STATE_SLOT_SIZE))
+    let best: CoreState | null = null
+    for (let slot = 0; slot < 2; slot++) {
+      const st = decodeSlot(buf, slot * STATE_SLOT_SIZE)
+      if (st && (!best || st.seq > best.seq)) best = st
+    }
+    if (!best) throw corrupt(f, 'no valid state slot')
+    return best
+  }
+
+  private async writeState (st: CoreState): Promise<void> {
+    const payload = encode(coreState, st)
+    if (payload.byteLength > MAX_SIGNATURE) throw HyperfsError.BAD_ARGUMENT('signature too large to store')
+    const slot = Buffer.allocUnsafe(4 + payload.byteLength + 32)
+    slot.writeUInt32LE(payload.byteLength, 0)
+    payload.copy(slot, 4)
+    hash(payload).copy(slot, 4 + payload.byteLength)
+    await this.files!.state.write((st.seq % 2) * STATE_SLOT_SIZE, slot)
+    this.seq = st.seq
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    try { await this.opening } catch {}
+    await this.lock.catch(() => {})
+    const err = HyperfsError.SESSION_CLOSED('core was closed')
+    for (const set of this.waiters.values()) for (const w of set) w.reject(err)
+    this.waiters.clear()
+    await this.closeFiles()
+    this.emit('close')
+  }
+
+  private async closeFiles (): Promise<void> {
+    if (!this.files) return
+    const f = this.files
+    this.files = null
+    await Promise.all(Object.values(f).map((x) => x.close()))
+  }
+
+  // Serialises writers (append, truncate, applying proofs).
+  private exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn)
+    this.lock = run.catch(() => {})
+    return run
+  }
+
+  private assertOpen (): void {
+    if (this.closed) throw HyperfsError.SESSION_CLOSED('core is closed')
+  }
+
+  // ---- writing ----
+
+  async append (blocks: Uint8Array | string | Array<Uint8Array | string>): Promise<{ length: number, byteLength: number }> {
+    await this.ready()
+    this.assertOpen()
+    if (!this.writable) throw HyperfsError.SESSION_NOT_WRITABLE('this core has no secret key here')
+    const list = (Array.isArray(blocks) ? blocks : [blocks]).map(toBuffer)
+    return this.exclusive(async () => {
+      this.assertOpen()
+      const tree = this.tree
+      if (list.length === 0) return { length: tree.length, byteLength: tree.byteLength }
+      const batch = tree.batch(list)
+      batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
+      const data = list.length === 1 ? list[0] : Buffer.concat(list)
+      await Promise.all([
+        this.files!.data.write(tree.byteLength, data),
+        tree.putNodes(batch.nodes, batch.offsets)
+      ])
+      await this.writeState({ seq: this.seq + 1, fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
+      const from = tree.length
+      tree.commit(batch)
+      this.bitfield.setRange(from, batch.length, true)
+      this.onblocks(from, batch.length, list)
+      this.emit('append')
+      return { length: batch.length, byteLength: batch.byteLength }
+    })
+  }
+
+  async truncate (newLength: number, fork?: number): Promise<void> {
+    await this.ready()
+    this.assertOpen()
+    if (!this.writable) throw HyperfsError.SESSION_NOT_WRITABLE('this core has no secret key here')
+    return this.exclusive(async () => {
+      const tree = this.tree
+      if (!Number.isSafeInteger(newLength) || newLength < 0 || newLength > tree.length) throw HyperfsError.BAD_ARGUMENT(`cannot truncate to ${newLength}`)
+      const nextFork = fork ?? tree.fork + 1
+      const roots = await Promise.all(flat.fullRoots(2 * newLength).map((i) => tree.getNodeOrError(i)))
+      const byteLength = roots.reduce((s, r) => s + r.size, 0)
+      const signature = signTree(this.identity, this.keyPair!, tree.hash(roots), newLength, nextFork)
+      await this.writeState({ seq: this.seq + 1, fork: nextFork, length: newLength, byteLength, signature })
+      const oldLength = tree.length
+      tree.commit({ nodes: [], roots, length: newLength, byteLength, fork: nextFork, signature })
+      this.bitfield.setRange(newLength, oldLength, false)
+      this._contiguous = Math.min(this._contiguous, newLength)
+      await tree.clear(newLength, oldLength)
+      await this.files!.data.truncate(byteLength)
+      this.emit('truncate', newLength, nextFork)
+    })
+  }
+
+  // ---- reading ----
+
+  has (index: number): boolean {
+    return this.bitfield.get(index)
+  }
+
+  async get (index: number, opts: GetOptions = {}): Promise<Buffer | null> {
+    await this.ready()
+    this.assertOpen()
+    if (!Number.isSafeInteger(index) || index < 0) throw HyperfsError.BAD_ARGUMENT(`bad block index ${index}`)
+    if (this.bitfield.get(index)) return this.readBlock(index)
+    if (opts.wait === false) return null
+    return this.waitFor(index, opts)
+  }
+
+  private async readBlock (index: number): Promise<Buffer> {
+    const f = this.files!
+    const rec = await this.tree.getRecord(2 * index)
+    if (!rec) throw corrupt(f.tree, `leaf of block ${index} is missing`)
+    const offset = rec.byteOffset ?? await this.tree.byteOffset(2 * index)
+    const data = await f.data.read(offset, rec.node.size).catch((err) => { throw corrupt(f.data, err.message) })
+    if (!leafHash(data).equals(rec.node.hash)) throw corrupt(f.data, `block ${index} does not match its hash`)
+    return data
+  }
+
+  private waitFor (index: number, opts: GetOptions): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      let set = this.waiters.get(index)
+      if (!set) { set = new Set(); this.waiters.set(index, set) }
+      let timer: NodeJS.Timeout | null = null
+      const done = () => {
+        set!.delete(w)
+        if (set!.size === 0) {
+          this.waiters.delete(index)
+          this.fetcher?.unwant?.(index)
+        }
+        if (timer) clearTimeout(timer)
+        opts.signal?.removeEventListener('abort', onabort)
+      }
+      const w: Waiter = {
+        resolve: (b) => { done(); resolve(b) },
+        reject: (e) => { done(); reject(e) }
+      }
+      const onabort = () => w.reject(HyperfsError.REQUEST_CANCELLED(`get(${index}) was aborted`))
+      if (opts.signal?.aborted) return onabort()
+      opts.signal?.addEventListener('abort', onabort, { once: true })
+      if (opts.timeout && opts.timeout > 0) {
+        timer = setTimeout(() => w.reject(HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
+      }
+      set.add(w)
+      this.fetcher?.want(index)
+    })
+  }
+
+  private onblocks (from: number, to: number, values?: Buffer[]): void {
+    if (from === this._contiguous) this._contiguous = this.bitfield.firstUnset(from)
+    if (this.waiters.size === 0) return
+    for (let i = from; i < to; i++) {
+      const set = this.waiters.get(i)
+      if (!set) continue
+      const value = values?.[i - from]
+      for (const w of [...set]) {
+        if (value) w.resolve(value)
+        else this.readBlock(i).then(w.resolve, w.reject)
+      }
+    }
+  }
+
+  async seek (bytes: number): Promise<[number, number]> {
+    await this.ready()
+    this.assertOpen()
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw HyperfsError.BAD_ARGUMENT(`bad byte offset ${bytes}`)
+    const r = await this.tree.seek(bytes)
+    if (!r) throw HyperfsError.BLOCK_NOT_AVAILABLE(`the tree nodes for byte ${bytes} are not local`)
+    return r
+  }
+
+  async treeHash (length = this.length): Promise<Buffer> {
+    await this.ready()
+    if (length === this.length) return this.tree.hash()
+    if (length > this.length) throw HyperfsError.BAD_ARGUMENT(`length ${length} is past the end`)
+    const roots = await Promise.all(flat.fullRoots(2 * length).map((i) => this.tree.getNodeOrError(i)))
+    return this.tree.hash(roots)
+  }
+
+  async info (): Promise<CoreInfo> {
+    await this.ready()
+    return {
+      key: this.key!,
+      discoveryKey: this.discoveryKey!,
+      length: this.length,
+      contiguousLength: this.contiguousLength,
+      byteLength: this.byteLength,
+      fork: this.fork,
+      writable: this.writable
+    }
+  }
+
+  // ---- proofs: what replication is built on ----
+
+  async proof (req: ProofRequest): Promise<Proof> {
+    await this.ready()
+    this.assertOpen()
+    const p = await this.tree.proof(req)
+    if (p.block) {
+      if (!this.bitfield.get(p.block.index)) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${p.block.index} is not local`)
+      p.block.value = await this.readBlock(p.block.index)
+    }
+    return p
+  }
+
+  // Verifies a proof from a peer and stores what it proves. Nothing unverified
+  // is written: hashes are checked up to a stored node or a signed root first.
+  async applyProof (proof: Proof): Promise<{ upgraded: boolean, block: number | null }> {
+    await this.ready()
+    this.assertOpen()
+    return this.exclusive(async () => {
+      this.assertOpen()
+      const tree = this.tree
+      if (proof.fork !== tree.fork) throw HyperfsError.INVALID_PROOF(`proof is for fork ${proof.fork}, we are on ${tree.fork}`)
+      const v = await tree.verify(proof)
+      const up = v.upgrade
+      if (up) {
+        if (!verifyTree(this.identity, up.signature, tree.hash(up.roots), up.length, up.fork)) {
+          throw HyperfsError.INVALID_SIGNATURE('upgrade signature does not verify')
+        }
+      }
+      const block = proof.block
+      const overlay = new Map<number, TreeNode>()
+      for (const n of v.nodes) overlay.set(n.index, n)
+      const offsets = new Map<number, number>()
+      const writes: Promise<void>[] = []
+      if (block && block.value && !this.bitfield.get(block.index)) {
+        const offset = await this.byteOffsetWith(2 * block.index, overlay, up)
+        offsets.set(2 * block.index, offset)
+        writes.push(this.files!.data.write(offset, block.value))
+      }
+      writes.push(tree.putNodes(v.nodes, offsets))
+      await Promise.all(writes)
+      if (block && block.value && !this.bitfield.get(block.index)) {
+        this.bitfield.set(block.index, true)
+        await Promise.all(this.bitfield.takeDirty().map((p) => this.files!.bitfield.write(p.offset, p.data)))
+      }
+      const oldLength = tree.length
+      if (up) {
+        await this.writeState({ seq: this.seq + 1, fork: up.fork, length: up.length, byteLength: up.byteLength, signature: up.signature! })
+        tree.commit(up)
+      }
+      if (block && block.value) this.onblocks(block.index, block.index + 1, [block.value])
+      if (up && up.length > oldLength) this.emit('append')
+      return { upgraded: up !== null, block: block?.value ? block.index : null }
+    })
+  }
+
+  private byteOffsetWith (index: number, overlay: Map<number, TreeNode>, up: TreeBatch | null): Promise<number> {
+    return this.tree.byteOffset(index, overlay, up ?? undefined)
+  }
+}
+
+function toBuffer (b: Uint8Array | string): Buffer {
+  if (typeof b === 'string') return Buffer.from(b)
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+}
+
+function corrupt (file: StorageFile, msg: string): HyperfsError {
+  return HyperfsError.STORAGE_CORRUPT(`${file.name}: ${msg}`)
+}
+
+function decodeSlot (buf: Buffer, offset: number): CoreState | null {
+  if (buf.byteLength < offset + 4) return null
+  const len = buf.readUInt32LE(offset)
+  if (len === 0 || offset + 4 + len + 32 > buf.byteLength || len > STATE_SLOT_SIZE - 36) return null
+  const payload = buf.subarray(offset + 4, offset + 4 + len)
+  if (!hash(payload).equals(buf.subarray(offset + 4 + len, offset + 4 + len + 32))) return null
+  try {
+    return decode(coreState, payload)
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,6 @@
+export { Hypercore } from './core/hypercore.js'
+export type { HypercoreOptions, GetOptions, CoreInfo } from './core/hypercore.js'
+export { MemoryStorage, FileStorage } from './core/storage.js'
+export type { Storage, StorageFile } from './core/storage.js'
+export { HyperfsError } from './errors.js'
+export * as crypto from './crypto/index.js'
