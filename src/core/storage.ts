@@ -3,7 +3,7 @@
 // exist for tests. Errors are coded and name the file.
 import RandomAccessFile from 'random-access-file'
 import { join } from 'node:path'
-import { rm } from 'node:fs/promises'
+import { rm, mkdir, open as fsOpen } from 'node:fs/promises'
 import { HyperfsError } from '../errors.js'
 
 export interface StorageFile {
@@ -92,8 +92,16 @@ export class FileStorage implements Storage {
     this.directory = directory
   }
 
-  open (name: string, opts: { lock?: boolean } = {}): Promise<StorageFile> {
+  async open (name: string, opts: { lock?: boolean } = {}): Promise<StorageFile> {
     const path = join(this.directory, name)
+    // random-access-file only creates a file on its first write; create it now
+    // so that opening (and locking) a new core works the same as an old one
+    try {
+      await mkdir(this.directory, { recursive: true })
+      await (await fsOpen(path, 'a')).close()
+    } catch (err) {
+      throw wrap(path, 'create', err as Error)
+    }
     const raf = new RandomAccessFile(path, { lock: opts.lock === true })
     return new Promise((resolve, reject) => {
       raf.open((err) => {

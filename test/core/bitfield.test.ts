@@ -1,0 +1,48 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Bitfield, PAGE_BITS } from '../../src/core/bitfield.js'
+import { prng } from '../helpers/tmp.js'
+
+test('set ranges are reflected by get, firstSet, firstUnset and count', () => {
+  const b = new Bitfield()
+  b.setRange(10, 100, true)
+  b.setRange(PAGE_BITS - 5, PAGE_BITS + 7, true)
+  assert.equal(b.get(9), false)
+  assert.equal(b.get(10), true)
+  assert.equal(b.get(99), true)
+  assert.equal(b.get(100), false)
+  assert.equal(b.firstSet(0), 10)
+  assert.equal(b.firstUnset(10), 100)
+  assert.equal(b.firstSet(100), PAGE_BITS - 5)
+  assert.equal(b.firstUnset(PAGE_BITS - 5), PAGE_BITS + 7)
+  assert.equal(b.count(0, 3 * PAGE_BITS), 90 + 12)
+  assert.deepEqual([...b.runs()], [[10, 100], [PAGE_BITS - 5, PAGE_BITS + 7]])
+  b.setRange(20, 30, false)
+  assert.equal(b.firstUnset(10), 20)
+  assert.equal(b.firstSet(20), 30)
+  assert.equal(b.firstSet(PAGE_BITS + 7), -1)
+})
+
+test('a bitfield survives persistence of its dirty pages', () => {
+  const rand = prng(7)
+  const b = new Bitfield()
+  const set = new Set<number>()
+  for (let i = 0; i < 2000; i++) {
+    const x = Math.floor(rand() * 3 * PAGE_BITS)
+    b.set(x, true); set.add(x)
+  }
+  const pages = b.takeDirty()
+  const size = Math.max(...pages.map((p) => p.offset + p.data.byteLength))
+  const file = Buffer.alloc(size)
+  for (const p of pages) p.data.copy(file, p.offset)
+  const c = Bitfield.fromBuffer(file)
+  for (let i = 0; i < 3 * PAGE_BITS; i++) assert.equal(c.get(i), set.has(i), 'bit ' + i)
+})
+
+test('words give the wire bitfield layout, LSB first', () => {
+  const b = new Bitfield()
+  b.set(0, true); b.set(33, true); b.set(63, true)
+  const w = b.words(0, 2)
+  assert.equal(w[0], 1)
+  assert.equal(w[1], (2 | 0x80000000) >>> 0)
+})
