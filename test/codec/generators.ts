@@ -190,3 +190,37 @@ export function genExtension (r: Rng): Extension {
   for (let i = 0; i < n; i++) name += r.pick(NAME_CHARS)
   return { name, message: r.bytes(count(r, 64)) }
 }
+
+// A mutation of a valid encoding: truncated, bit-flipped, with varint prefixes
+// dropped in, bytes added or removed, spliced with `other`, or plain noise.
+export function mutate (r: Rng, valid: Buffer, other: Buffer): Buffer {
+  const b = Buffer.from(valid)
+  switch (r.int(8)) {
+    case 0: return b.subarray(0, r.int(b.length + 1)) // truncate
+    case 1: { // flip a few bits
+      if (b.length === 0) return r.bytes(1 + r.int(8))
+      for (let n = 1 + r.int(3); n > 0; n--) b[r.int(b.length)] ^= 1 << r.int(8)
+      return b
+    }
+    case 2: { // a varint prefix or extreme byte in a random place
+      if (b.length === 0) return Buffer.from([r.pick([0xfd, 0xfe, 0xff])])
+      b[r.int(b.length)] = r.pick([0x00, 0x01, 0xfc, 0xfd, 0xfe, 0xff])
+      return b
+    }
+    case 3: return Buffer.concat([b, r.bytes(1 + r.int(8))]) // trailing junk
+    case 4: { // drop one byte
+      if (b.length === 0) return b
+      const i = r.int(b.length)
+      return Buffer.concat([b.subarray(0, i), b.subarray(i + 1)])
+    }
+    case 5: { // insert one byte
+      const i = r.int(b.length + 1)
+      return Buffer.concat([b.subarray(0, i), Buffer.from([r.int(256)]), b.subarray(i)])
+    }
+    case 6: { // splice two encodings
+      const i = r.int(b.length + 1)
+      return Buffer.concat([b.subarray(0, i), other.subarray(r.int(other.length + 1))])
+    }
+    default: return r.bytes(r.int(48)) // noise
+  }
+}
