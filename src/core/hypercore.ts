@@ -402,6 +402,7 @@ export class Hypercore extends EventEmitter {
     await this.ready()
     this.assertOpen()
     const p = await this.tree.proof(req)
+    if (req.manifest && this.manifest) p.manifest = this.manifest
     if (p.block) {
       if (!this.bitfield.get(p.block.index)) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${p.block.index} is not local`)
       p.block.value = await this.readBlock(p.block.index)
@@ -417,6 +418,7 @@ export class Hypercore extends EventEmitter {
     return this.exclusive(async () => {
       this.assertOpen()
       const tree = this.tree
+      if (proof.manifest && !this.manifest) await this.adoptManifest(proof.manifest)
       if (proof.fork !== tree.fork) throw HyperfsError.INVALID_PROOF(`proof is for fork ${proof.fork}, we are on ${tree.fork}`)
       const v = await tree.verify(proof)
       const up = v.upgrade
@@ -450,6 +452,20 @@ export class Hypercore extends EventEmitter {
       if (up && up.length > oldLength) this.emit('append')
       return { upgraded: up !== null, block: block?.value ? block.index : null }
     })
+  }
+
+  // A reader that knew only the key trusts a manifest once it hashes to the key.
+  private async adoptManifest (m: Manifest): Promise<void> {
+    let key: Buffer
+    try {
+      key = keyFromManifest(m)
+    } catch (err) {
+      throw HyperfsError.INVALID_MANIFEST((err as Error).message)
+    }
+    if (!key.equals(this.key!)) throw HyperfsError.INVALID_MANIFEST('manifest does not hash to the core key')
+    const header: CoreHeader = { key, publicKey: m.signers[0]?.publicKey ?? key, secretKey: null, manifest: encode(manifestCodec, m), compat: false }
+    await this.files!.header.write(0, encode(coreHeader, header))
+    this.manifest = m
   }
 
   private byteOffsetWith (index: number, overlay: Map<number, TreeNode>, up: TreeBatch | null): Promise<number> {

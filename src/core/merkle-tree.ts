@@ -13,6 +13,7 @@ import type { StorageFile } from './storage.js'
 import { leafHash, parentHash, treeHash } from '../crypto/index.js'
 import { TREE_RECORD_SIZE, encodeTreeRecord, decodeTreeRecord } from '../codec/core-storage.js'
 import { HyperfsError } from '../errors.js'
+import type { Manifest } from '../codec/manifest.js'
 
 export interface ProofRequest {
   fork: number
@@ -20,6 +21,7 @@ export interface ProofRequest {
   hash: { index: number, nodes: number } | null
   seek: { bytes: number, padding: number } | null
   upgrade: { start: number, length: number } | null
+  manifest?: boolean
 }
 
 export interface Proof {
@@ -28,6 +30,7 @@ export interface Proof {
   hash: { index: number, nodes: TreeNode[] } | null
   seek: { bytes: number, nodes: TreeNode[] } | null
   upgrade: { start: number, length: number, nodes: TreeNode[], additionalNodes: TreeNode[], signature: Buffer | null } | null
+  manifest?: Manifest | null
 }
 
 // The outcome of verifying a proof: new nodes to store, and a tree to adopt if

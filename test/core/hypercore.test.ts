@@ -9,7 +9,7 @@ import { tmpDir } from '../helpers/tmp.js'
 import type { ProofRequest } from '../../src/core/merkle-tree.js'
 
 function req (r: Partial<ProofRequest> & { fork?: number }): ProofRequest {
-  return { fork: 0, block: null, hash: null, seek: null, upgrade: null, ...r }
+  return { fork: 0, block: null, hash: null, seek: null, upgrade: null, manifest: true, ...r }
 }
 
 async function writerWith (n: number, size = (i: number) => 10 + (i % 7)) {
@@ -231,14 +231,19 @@ test('a tampered block, node or signature is rejected and nothing is stored', as
   assert.equal(reader.has(5), false)
 })
 
-test('a proof signed by another key is rejected', async (t) => {
+test('a proof signed by another key, or with a foreign manifest, is rejected', async (t) => {
   const kp = keyPair()
   const a = new Hypercore(new MemoryStorage(), { keyPair: kp })
   const b = new Hypercore(new MemoryStorage())
   await a.append(['x', 'y']); await b.append(['x', 'y'])
   const reader = new Hypercore(new MemoryStorage(), a.key)
-  t.after(() => Promise.all([a.close(), b.close(), reader.close()]))
-  await assert.rejects(reader.applyProof(await b.proof(req({ upgrade: { start: 0, length: 2 } }))), { code: 'INVALID_SIGNATURE' })
+  const informed = new Hypercore(new MemoryStorage(), a.key, { manifest: a.manifest! })
+  t.after(() => Promise.all([a.close(), b.close(), reader.close(), informed.close()]))
+  await assert.rejects(reader.applyProof(await b.proof(req({ upgrade: { start: 0, length: 2 } }))), { code: 'INVALID_MANIFEST' })
+  await assert.rejects(informed.applyProof(await b.proof(req({ upgrade: { start: 0, length: 2 }, manifest: false }))), { code: 'INVALID_SIGNATURE' })
+  assert.equal(reader.length + informed.length, 0)
+  await informed.applyProof(await a.proof(req({ upgrade: { start: 0, length: 2 }, manifest: false })))
+  assert.equal(informed.length, 2)
 })
 
 test('corrupt files give STORAGE_CORRUPT naming the file', async (t) => {
