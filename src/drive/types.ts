@@ -1,0 +1,132 @@
+// The Drive interface: everything the FUSE layer (and the CLI) may ask of a
+// drive. src/fuse imports only this file. A drive held in memory, one on disk,
+// and one replicated from a peer all implement it and pass the same suites.
+//
+// Paths are POSIX-style and absolute ('/a/b'); implementations normalise '..',
+// '//' and a trailing '/'. Errors are HyperfsError with codes ENOENT, ENOTDIR,
+// EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL (plus network codes such as
+// REQUEST_TIMEOUT when content cannot be fetched in time).
+import type { Readable, Writable } from 'node:stream'
+
+export const S_IFMT = 0o170000
+export const S_IFREG = 0o100000
+export const S_IFDIR = 0o040000
+export const S_IFLNK = 0o120000
+
+export interface MountInfo {
+  key: Buffer
+  version: number | null // pinned version, or null to follow the latest
+  kind: 'drive' | 'core'
+}
+
+export interface Stat {
+  mode: number // file type bits (S_IF*) | permission bits
+  uid: number
+  gid: number
+  size: number // bytes of the file (0 for directories)
+  blocks: number // content blocks the file spans
+  offset: number // first content block
+  byteOffset: number // byte offset of the file in the content core
+  mtime: number // ms since the epoch
+  ctime: number // ms since the epoch
+  linkname: string | null // symlink target
+  metadata: Record<string, Buffer> // xattrs, names without the "user." prefix
+  mount: MountInfo | null
+}
+
+export interface DirEntry {
+  name: string
+  stat: Stat
+}
+
+export interface ReadOptions {
+  start?: number
+  length?: number
+  signal?: AbortSignal
+  timeout?: number
+}
+
+export interface WriteOptions {
+  mode?: number
+  uid?: number
+  gid?: number
+  mtime?: number
+  metadata?: Record<string, Buffer>
+}
+
+export type DiffEntry =
+  | { type: 'put', name: string, value: Stat, previous: Stat | null }
+  | { type: 'del', name: string, previous: Stat }
+
+export interface HistoryEntry {
+  version: number
+  type: 'put' | 'del'
+  name: string
+  value: Stat | null
+}
+
+export interface WatchEvent {
+  version: number
+  path: string
+}
+
+export interface DriveInfo {
+  key: Buffer
+  discoveryKey: Buffer
+  version: number
+  writable: boolean
+  contentKey: Buffer | null
+  byteLength: number // bytes of all content
+  localBytes: number // content bytes held on this machine
+  peers: number
+}
+
+export interface Drive {
+  readonly key: Buffer
+  readonly discoveryKey: Buffer
+  readonly writable: boolean
+  readonly version: number
+
+  ready (): Promise<void>
+  close (): Promise<void>
+  info (): Promise<DriveInfo>
+
+  // reading
+  stat (path: string): Promise<Stat> // follows a final symlink
+  lstat (path: string): Promise<Stat>
+  readdir (path: string): AsyncIterable<DirEntry>
+  read (path: string, opts?: ReadOptions): Promise<Buffer>
+  createReadStream (path: string, opts?: { start?: number, end?: number }): Readable
+  readlink (path: string): Promise<string>
+  getxattr (path: string, name: string): Promise<Buffer | null>
+  listxattr (path: string): Promise<string[]>
+
+  // writing (EROFS on a read-only drive or checkout)
+  writeFile (path: string, data: Buffer | AsyncIterable<Uint8Array>, opts?: WriteOptions): Promise<void>
+  createWriteStream (path: string, opts?: WriteOptions): Writable
+  truncate (path: string, size: number): Promise<void>
+  mkdir (path: string, opts?: { mode?: number }): Promise<void>
+  rmdir (path: string): Promise<void>
+  unlink (path: string): Promise<void>
+  rename (from: string, to: string): Promise<void> // files or whole folders, one atomic batch
+  symlink (target: string, path: string): Promise<void>
+  chmod (path: string, mode: number): Promise<void>
+  chown (path: string, uid: number, gid: number): Promise<void>
+  utimes (path: string, atime: number, mtime: number): Promise<void>
+  setxattr (path: string, name: string, value: Buffer): Promise<void>
+  removexattr (path: string, name: string): Promise<void>
+
+  // versions
+  checkout (version: number): Drive // read-only view of the past
+  history (opts?: { gte?: number, lt?: number }): AsyncIterable<HistoryEntry>
+  diff (from: number, to?: number, prefix?: string): AsyncIterable<DiffEntry>
+  watch (path?: string, opts?: { signal?: AbortSignal }): AsyncIterable<WatchEvent>
+
+  // mounts
+  mount (path: string, key: Buffer, opts?: { version?: number, kind?: 'drive' | 'core' }): Promise<void>
+  unmount (path: string): Promise<void>
+  mounts (): AsyncIterable<{ path: string, mount: MountInfo }>
+
+  // prefetch everything under a path (content included)
+  download (path?: string, opts?: { signal?: AbortSignal }): Promise<void>
+}
