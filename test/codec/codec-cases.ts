@@ -70,3 +70,18 @@ export const hypercoreCases: CodecCase[] = [
   kase('rangeMessage', c.rangeMessage, g.genRange),
   kase('extensionMessage', c.extensionMessage, g.genExtension)
 ]
+
+// our on-disk formats (src/codec/core-storage.ts)
+export const storageCases: CodecCase[] = [
+  kase('coreHeader', c.coreHeader, (r) => ({
+    key: r.bytes(32),
+    publicKey: r.bytes(32),
+    secretKey: r.bool() ? r.bytes(64) : null,
+    manifest: r.bool() ? r.bytes(1 + r.int(80)) : null,
+    compat: r.bool()
+  })),
+  kase('coreState', c.coreState, (r) => ({
+    seq: r.uint(), fork: r.uint(), length: r.uint(), byteLength: r.uint(), signature: r.bytes(r.int(100))
+  }))
+]
+

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import * as c from '../../src/codec/index.js'
 import { DecodeError, type Codec } from '../../src/codec/index.js'
 import { Rng, mutate } from './generators.js'
-import { primitiveCases, hypercoreCases, type CodecCase } from './codec-cases.js'
+import { primitiveCases, hypercoreCases, storageCases, type CodecCase } from './codec-cases.js'
 
 const ROUNDS = 3000
 const OFFSET = 5 // decode from inside a larger buffer, so reads before `start` or past `end` would show
@@ -51,7 +51,7 @@ function fuzz (k: CodecCase, seed: number): { accepted: number, rejected: number
   return { accepted, rejected }
 }
 
-const allCases = [...primitiveCases, ...hypercoreCases]
+const allCases = [...primitiveCases, ...hypercoreCases, ...storageCases]
 
 test('the fuzz cases cover every codec exported from src/codec', () => {
   const covered = new Set<unknown>(allCases.map((k) => k.codec))

@@ -301,3 +301,11 @@ test('a torn newest state slot falls back to the previous one', async (t) => {
   t.after(() => again.close())
   assert.equal(again.length, 1)
 })
+
+test('tree records decode to null when absent and round-trip otherwise', async () => {
+  const { encodeTreeRecord, decodeTreeRecord, TREE_RECORD_SIZE } = await import('../../src/codec/core-storage.js')
+  const buf = Buffer.alloc(2 * TREE_RECORD_SIZE)
+  assert.equal(decodeTreeRecord(buf, 0), null)
+  encodeTreeRecord({ hash: Buffer.alloc(32, 7), size: 2 ** 40, byteOffset: 0 }, buf, TREE_RECORD_SIZE)
+  assert.deepEqual(decodeTreeRecord(buf, TREE_RECORD_SIZE), { hash: Buffer.alloc(32, 7), size: 2 ** 40, byteOffset: 0 })
+})
