@@ -259,13 +259,12 @@ export class Hypercore extends EventEmitter {
       this.assertOpen()
       const tree = this.tree
       if (list.length === 0) return { length: tree.length, byteLength: tree.byteLength }
+      // the data write runs on the thread pool while this thread hashes and signs
+      const data = list.length === 1 ? list[0] : Buffer.concat(list)
+      const dataWritten = this.files!.data.write(tree.byteLength, data)
       const batch = tree.batch(list)
       batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
-      const data = list.length === 1 ? list[0] : Buffer.concat(list)
-      await Promise.all([
-        this.files!.data.write(tree.byteLength, data),
-        tree.putNodes(batch.nodes, batch.offsets)
-      ])
+      await Promise.all([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])
       await this.writeState({ seq: this.seq + 1, fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
       const from = tree.length
       tree.commit(batch)
