@@ -97,6 +97,11 @@ export class SecretStream extends Duplex {
   private queuedWrite: { chunks: Buffer[], cb: WriteCallback } | null = null
   private drainCallback: WriteCallback | null = null
   private rawPaused = false
+  private rawCorked = false
+  private readonly uncorkRaw = (): void => {
+    this.rawCorked = false
+    this.rawStream.uncork()
+  }
   private rawEnded = false
   private finalled = false
 
@@ -109,7 +114,7 @@ export class SecretStream extends Duplex {
   constructor (isInitiator: boolean, rawStream: Duplex, opts: SecretStreamOptions = {}) {
     // Object mode on the readable side keeps one message per chunk even for
     // consumers that call read() and lets empty messages through.
-    super({ readableObjectMode: true, readableHighWaterMark: 256, allowHalfOpen: true })
+    super({ readableObjectMode: true, readableHighWaterMark: 256, writableHighWaterMark: 256 * 1024, allowHalfOpen: true })
     if (typeof isInitiator !== 'boolean') throw HyperfsError.BAD_ARGUMENT('isInitiator must be a boolean')
     this.isInitiator = isInitiator
     this.rawStream = rawStream
@@ -431,6 +436,12 @@ export class SecretStream extends Duplex {
         out.set(data, o + 4)
         sodium.crypto_secretstream_xchacha20poly1305_push(state, out.subarray(o + 3, o + 3 + len + ABYTES), out.subarray(o + 4, o + 4 + len), null, TAG_MESSAGE)
         o += len + 3 + ABYTES
+      }
+      if (!this.rawCorked) {
+        // frames written in the same tick leave in one raw writev (one syscall on a socket)
+        this.rawCorked = true
+        this.rawStream.cork()
+        process.nextTick(this.uncorkRaw)
       }
       flushed = this.writeRaw(out)
     }
