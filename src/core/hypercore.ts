@@ -19,12 +19,17 @@ import { Bitfield } from './bitfield.js'
 import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
 import type { TreeNode } from './tree-node.js'
 import * as flat from './flat-tree.js'
+import { Replicator } from '../replication/replicator.js'
+import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
+import type { Duplex } from 'node:stream'
+import type { MuxLike } from '../replication/types.js'
 
 export interface HypercoreOptions {
   keyPair?: KeyPair
   manifest?: Manifest
   compat?: boolean
   createIfMissing?: boolean
+  requestTimeout?: number // ms before a request to one peer is retried elsewhere
 }
 
 export interface GetOptions {
@@ -43,12 +48,6 @@ export interface CoreInfo {
   writable: boolean
 }
 
-// The replication layer plugs in here to fetch what is not local.
-export interface BlockFetcher {
-  want (index: number): void
-  unwant? (index: number): void
-}
-
 type Waiter = { resolve: (b: Buffer) => void, reject: (e: Error) => void }
 
 export class Hypercore extends EventEmitter {
@@ -58,7 +57,7 @@ export class Hypercore extends EventEmitter {
   keyPair: KeyPair | null
   manifest: Manifest | null = null
   closed = false
-  fetcher: BlockFetcher | null = null
+  replicator: Replicator
 
   private opts: HypercoreOptions
   private opening: Promise<void> | null = null
@@ -78,6 +77,7 @@ export class Hypercore extends EventEmitter {
     if (this.key && this.key.byteLength !== 32) throw HyperfsError.BAD_ARGUMENT('a core key is 32 bytes')
     this.keyPair = opts.keyPair ?? null
     this.opts = opts
+    this.replicator = new Replicator(this, { requestTimeout: opts.requestTimeout })
   }
 
   // ---- state ----
@@ -226,6 +226,8 @@ export class Hypercore extends EventEmitter {
     const err = HyperfsError.SESSION_CLOSED('core was closed')
     for (const set of this.waiters.values()) for (const w of set) w.reject(err)
     this.waiters.clear()
+    this.replicator.close()
+    await this.flushBitfield().catch(() => {})
     await this.closeFiles()
     this.emit('close')
   }
@@ -271,6 +273,7 @@ export class Hypercore extends EventEmitter {
       this.bitfield.setRange(from, batch.length, true)
       this.onblocks(from, batch.length, list)
       this.emit('append')
+      this.replicator.onLocalUpdate()
       return { length: batch.length, byteLength: batch.byteLength }
     })
   }
@@ -294,6 +297,7 @@ export class Hypercore extends EventEmitter {
       await tree.clear(newLength, oldLength)
       await this.files!.data.truncate(byteLength)
       this.emit('truncate', newLength, nextFork)
+      this.replicator.onLocalUpdate()
     })
   }
 
@@ -331,7 +335,7 @@ export class Hypercore extends EventEmitter {
         set!.delete(w)
         if (set!.size === 0) {
           this.waiters.delete(index)
-          this.fetcher?.unwant?.(index)
+          this.replicator.unwant(index)
         }
         if (timer) clearTimeout(timer)
         opts.signal?.removeEventListener('abort', onabort)
@@ -347,7 +351,7 @@ export class Hypercore extends EventEmitter {
         timer = setTimeout(() => w.reject(HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
       }
       set.add(w)
-      this.fetcher?.want(index)
+      this.replicator.want(index)
     })
   }
 
@@ -369,9 +373,15 @@ export class Hypercore extends EventEmitter {
     await this.ready()
     this.assertOpen()
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw HyperfsError.BAD_ARGUMENT(`bad byte offset ${bytes}`)
-    const r = await this.tree.seek(bytes)
-    if (!r) throw HyperfsError.BLOCK_NOT_AVAILABLE(`the tree nodes for byte ${bytes} are not local`)
-    return r
+    const r = await this.localSeek(bytes)
+    if (r) return r
+    if (this.replicator.peers.length === 0) throw HyperfsError.BLOCK_NOT_AVAILABLE(`the tree nodes for byte ${bytes} are not local`)
+    return this.replicator.seek(bytes)
+  }
+
+  // null when the tree nodes needed are not local
+  localSeek (bytes: number): Promise<[number, number] | null> {
+    return this.tree.seek(bytes)
   }
 
   async treeHash (length = this.length): Promise<Buffer> {
@@ -439,8 +449,9 @@ export class Hypercore extends EventEmitter {
       writes.push(tree.putNodes(v.nodes, offsets))
       await Promise.all(writes)
       if (block && block.value && !this.bitfield.get(block.index)) {
+        // written after the data, so a set bit always has its block on disk
         this.bitfield.set(block.index, true)
-        await Promise.all(this.bitfield.takeDirty().map((p) => this.files!.bitfield.write(p.offset, p.data)))
+        this.scheduleBitfieldFlush()
       }
       const oldLength = tree.length
       if (up) {
@@ -451,6 +462,98 @@ export class Hypercore extends EventEmitter {
       if (up && up.length > oldLength) this.emit('append')
       return { upgraded: up !== null, block: block?.value ? block.index : null }
     })
+  }
+
+  private flushing: Promise<void> | null = null
+  private flushQueued = false
+
+  // Bitfield pages are written at most once per turn of the event loop, after
+  // the blocks they mark: losing them in a crash only means fetching again.
+  private scheduleBitfieldFlush (): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    setImmediate(() => { this.flushQueued = false; this.flushBitfield().catch((err) => this.emit('error', err)) })
+  }
+
+  private async flushBitfield (): Promise<void> {
+    while (this.flushing) await this.flushing
+    if (!this.files) return
+    const pages = this.bitfield.takeDirty()
+    if (pages.length === 0) return
+    const f = this.files
+    this.flushing = Promise.all(pages.map((p) => f.bitfield.write(p.offset, p.data))).then(() => {})
+    try { await this.flushing } finally { this.flushing = null }
+  }
+
+  // ---- replication ----
+
+  replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
+    const ps = protocolStream(isInitiator, opts)
+    const attach = () => {
+      if (this.closed || ps.secret.destroyed) return
+      this.replicator.attach(ps.mux as unknown as MuxLike)
+    }
+    Promise.all([this.ready(), ps.secret.opened]).then(attach, () => {})
+    return ps.outer
+  }
+
+  get peers (): number {
+    return this.replicator.peers.length
+  }
+
+  // fetches [start, end) from peers; resolves when all of it is local
+  async download (range: { start?: number, end?: number, signal?: AbortSignal } = {}): Promise<void> {
+    await this.ready()
+    const start = range.start ?? 0
+    const end = range.end ?? this.length
+    if (this.hasAll(start, end)) return
+    return this.replicator.download(start, end, range.signal)
+  }
+
+  // waits until no connected peer knows a longer version (bounded by `timeout`)
+  async update (opts: { timeout?: number } = {}): Promise<boolean> {
+    await this.ready()
+    const before = this.length
+    let timer: NodeJS.Timeout | null = null
+    await Promise.race([
+      this.replicator.updated(),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, opts.timeout ?? 10_000) })
+    ])
+    if (timer) clearTimeout(timer)
+    return this.length > before
+  }
+
+  hasAll (start: number, end: number): boolean {
+    return start >= end || this.bitfield.firstUnset(start) >= end
+  }
+
+  bitfieldWords (start: number, n: number): Uint32Array {
+    return this.bitfield.words(start, n)
+  }
+
+  // can we prove an upgrade from `length` to ours? (a sparse reader may lack nodes)
+  async upgradeable (length: number): Promise<boolean> {
+    if (length >= this.length) return false
+    try {
+      await this.tree.proof({ fork: this.fork, block: null, hash: null, seek: null, upgrade: { start: length, length: this.length - length } })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  // how many nodes from tree index `index` upward we lack (what a request's `nodes` says)
+  async missingNodes (index: number): Promise<number> {
+    const head = 2 * this.length
+    if (flat.rightSpan(index) >= head) return 0
+    let n = 0
+    let ite = index
+    while (!flat.contains(ite, head) && !(await this.tree.hasNode(ite))) {
+      n++
+      ite = flat.parent(ite)
+      if (n > 64) break
+    }
+    return n
   }
 
   // A reader that knew only the key trusts a manifest once it hashes to the key.

@@ -1,0 +1,429 @@
+// One peer for one core: the `hypercore/alpha` channel (protocol name, channel
+// id = discovery key, handshake {seeks, capability}). The capability is
+// H[handshakeHash](REPLICATE_{sender role} ‖ key); a wrong one ends the whole
+// stream, so a peer that knows only the discovery key gets nothing.
+// Messages, in type order: sync, request, cancel, data, noData, want, unwant,
+// bitfield, range, extension. The Peer owns the per-connection state (what the
+// remote has, our requests in flight, its requests to us); the Replicator owns
+// what the core wants and picks peers.
+import {
+  handshake as handshakeCodec, syncMessage, requestMessage, cancelMessage, dataMessage, noDataMessage,
+  wantMessage, unwantMessage, bitfieldMessage, rangeMessage, extensionMessage, HYPERCORE_PROTOCOL,
+  type Sync, type Request, type Data, type NoData, type Want, type Bitfield as BitfieldMsg, type Range, type Cancel
+} from '../codec/index.js'
+import { replicationCapability } from '../crypto/index.js'
+import { Bitfield } from '../core/bitfield.js'
+import { HyperfsError } from '../errors.js'
+import type { Hypercore } from '../core/hypercore.js'
+import type { Proof } from '../core/merkle-tree.js'
+import type { MuxLike, WireChannel } from './types.js'
+import type { Replicator } from './replicator.js'
+
+export const WANT_BATCH = 2 ** 21 // compat-mode want size (WIRE §6.3)
+const NOT_AVAILABLE = 1
+const INVALID_REQUEST = 2
+const MIN_WINDOW = 16
+const MAX_WINDOW = 512
+const MAX_REMOTE_REQUESTS = 4096
+
+export interface OutRequest {
+  id: number
+  peer: Peer
+  block: number | null
+  upgrade: boolean
+  seek: number | null
+  sent: number
+  timer: NodeJS.Timeout | null
+}
+
+enum T { SYNC, REQUEST, CANCEL, DATA, NO_DATA, WANT, UNWANT, BITFIELD, RANGE, EXTENSION }
+
+export class Peer {
+  readonly replicator: Replicator
+  readonly core: Hypercore
+  readonly mux: MuxLike
+  channel: WireChannel | null = null
+
+  remoteOpened = false
+  remoteSynced = false
+  remoteFork = 0
+  remoteLength = 0
+  remoteCanUpgrade = false
+  remoteHasManifest = false
+  lengthAcked = 0
+  remoteContiguous = 0
+  remoteBitfield = new Bitfield()
+  private sentCanUpgrade = false
+
+  inflight = new Map<number, OutRequest>()
+  private freeIds: number[] = []
+  private nextId = 1
+  private remoteRequests = new Map<number, Request>()
+  private wantsSent = new Set<number>()
+  window = 32
+  rtt = 0 // smoothed round trip, ms
+  destroyed = false
+
+  constructor (replicator: Replicator, mux: MuxLike) {
+    this.replicator = replicator
+    this.core = replicator.core
+    this.mux = mux
+  }
+
+  open (): boolean {
+    const core = this.core
+    const m = (encoding: any, onmessage: (msg: any) => unknown) => ({ encoding, onmessage: (msg: any) => this.guard(onmessage.call(this, msg)) })
+    const ch = this.mux.createChannel({
+      protocol: HYPERCORE_PROTOCOL,
+      aliases: ['hypercore'],
+      id: core.discoveryKey!,
+      handshake: handshakeCodec,
+      messages: [
+        m(syncMessage, this.onsync),
+        m(requestMessage, this.onrequest),
+        m(cancelMessage, this.oncancel),
+        m(dataMessage, this.ondata),
+        m(noDataMessage, this.onnodata),
+        m(wantMessage, this.onwant),
+        m(unwantMessage, () => {}),
+        m(bitfieldMessage, this.onbitfield),
+        m(rangeMessage, this.onrange),
+        m(extensionMessage, () => {})
+      ],
+      onopen: (hs: any) => this.guard(this.onopen(hs)),
+      onclose: () => this.onclose()
+    })
+    if (!ch) return false
+    this.channel = ch
+    const stream = this.mux.stream
+    ch.open({ seeks: true, capability: replicationCapability(stream.isInitiator, core.key!, stream.handshakeHash!) })
+    return true
+  }
+
+  // Handler errors end the connection: every error here is the remote's fault
+  // (bad capability, proof, signature or message).
+  private guard (p: unknown): unknown {
+    if (p && typeof (p as Promise<unknown>).catch === 'function') {
+      return (p as Promise<unknown>).catch((err) => this.fail(err))
+    }
+    return p
+  }
+
+  fail (err: Error): void {
+    if (this.destroyed) return
+    this.replicator.emitPeerError(this, err)
+    this.mux.stream.destroy(err)
+  }
+
+  private send (type: T, value: unknown): void {
+    if (this.channel && !this.channel.closed) this.channel.messages[type].send(value)
+  }
+
+  // ---- open / sync ----
+
+  private async onopen ({ capability }: { capability: Buffer }) {
+    const stream = this.mux.stream
+    const expected = replicationCapability(!stream.isInitiator, this.core.key!, stream.handshakeHash!)
+    if (!capability || !expected.equals(capability)) throw HyperfsError.INVALID_CAPABILITY('remote sent an invalid replication capability')
+    if (this.remoteOpened) return
+    this.remoteOpened = true
+    this.channel!.cork()
+    try {
+      await this.sendSync()
+      this.sendRangeIfContiguous(true)
+    } finally {
+      this.channel!.uncork()
+    }
+    this.replicator.addPeer(this)
+  }
+
+  private onclose (): void {
+    this.destroyed = true
+    for (const req of this.inflight.values()) if (req.timer) clearTimeout(req.timer)
+    const lost = [...this.inflight.values()]
+    this.inflight.clear()
+    this.replicator.removePeer(this, lost)
+  }
+
+  async sendSync (): Promise<void> {
+    const core = this.core
+    const sameFork = core.fork === this.remoteFork
+    const canUpgrade = sameFork && (this.remoteLength === 0 ? core.length > 0 : this.remoteLength < core.length && await core.upgradeable(this.remoteLength))
+    this.sentCanUpgrade = canUpgrade
+    this.send(T.SYNC, {
+      fork: core.fork,
+      length: core.length,
+      remoteLength: sameFork ? this.remoteLength : 0,
+      canUpgrade,
+      uploading: true,
+      downloading: true,
+      hasManifest: core.manifest !== null,
+      allowPush: false
+    } satisfies Sync)
+  }
+
+  sendRangeIfContiguous (force = false): void {
+    const contig = this.core.contiguousLength
+    if (contig > 0 && contig === this.core.length && (force || this.remoteContiguous < contig)) {
+      this.send(T.RANGE, { drop: false, start: 0, length: contig } satisfies Range)
+    }
+  }
+
+  // our length grew (append or upgrade): tell the peer
+  async onLocalUpdate (): Promise<void> {
+    if (!this.remoteOpened || this.destroyed) return
+    this.channel!.cork()
+    try {
+      this.sendRangeIfContiguous()
+      await this.sendSync()
+    } finally {
+      this.channel!.uncork()
+    }
+  }
+
+  // announce a single block we now hold (readers re-serve)
+  sendHave (index: number): void {
+    if (!this.remoteOpened || this.destroyed) return
+    if (index < this.remoteContiguous || this.remoteBitfield.get(index)) return
+    this.send(T.RANGE, { drop: false, start: index, length: 1 } satisfies Range)
+  }
+
+  private async onsync (msg: Sync) {
+    const core = this.core
+    const lengthChanged = msg.length !== this.remoteLength || msg.fork !== this.remoteFork || !this.remoteSynced
+    this.remoteSynced = true
+    this.remoteFork = msg.fork
+    this.remoteLength = msg.length
+    this.remoteCanUpgrade = msg.canUpgrade
+    this.remoteHasManifest = msg.hasManifest
+    this.lengthAcked = msg.fork === core.fork ? msg.remoteLength : 0
+    // answer when the remote's view of us is stale, or to acknowledge a new length
+    const wouldUpgrade = msg.fork === core.fork && core.length > msg.length && !this.sentCanUpgrade
+    if (msg.remoteLength !== core.length || lengthChanged || wouldUpgrade) await this.sendSync()
+    this.replicator.update()
+  }
+
+  // ---- our requests ----
+
+  get pending (): number { return this.inflight.size }
+
+  hasBlock (index: number): boolean {
+    return index < this.remoteLength && (index < this.remoteContiguous || this.remoteBitfield.get(index))
+  }
+
+  canUpgradeUs (): boolean {
+    return this.remoteSynced && this.remoteFork === this.core.fork && this.remoteLength > this.core.length &&
+      this.remoteCanUpgrade && this.lengthAcked === this.core.length
+  }
+
+  private allocId (): number {
+    return this.freeIds.pop() ?? this.nextId++
+  }
+
+  private track (req: OutRequest): void {
+    this.inflight.set(req.id, req)
+    const timeout = this.replicator.requestTimeout
+    if (timeout > 0) {
+      req.timer = setTimeout(() => this.onRequestTimeout(req), timeout)
+      req.timer.unref?.()
+    }
+  }
+
+  private finish (id: number): OutRequest | null {
+    const req = this.inflight.get(id)
+    if (!req) return null
+    this.inflight.delete(id)
+    if (req.timer) clearTimeout(req.timer)
+    this.freeIds.push(id)
+    const rtt = Date.now() - req.sent
+    this.rtt = this.rtt === 0 ? rtt : this.rtt * 0.875 + rtt * 0.125
+    return req
+  }
+
+  private onRequestTimeout (req: OutRequest): void {
+    if (!this.inflight.has(req.id)) return
+    this.send(T.CANCEL, { request: req.id } satisfies Cancel)
+    this.finish(req.id)
+    this.window = Math.max(MIN_WINDOW, this.window >> 1)
+    this.replicator.onRequestFailed(this, req)
+  }
+
+  cancel (req: OutRequest): void {
+    if (!this.inflight.has(req.id)) return
+    this.send(T.CANCEL, { request: req.id } satisfies Cancel)
+    this.finish(req.id)
+  }
+
+  // Tracked at once so the caller can record it before any answer can arrive;
+  // sent once we know how many tree nodes to ask for.
+  requestBlock (index: number, withUpgrade: boolean, priority: number): OutRequest {
+    const core = this.core
+    const req: OutRequest = { id: this.allocId(), peer: this, block: index, upgrade: withUpgrade, seek: null, sent: Date.now(), timer: null }
+    this.track(req)
+    const send = (nodes: number) => {
+      if (!this.inflight.has(req.id)) return
+      this.send(T.REQUEST, {
+        id: req.id,
+        fork: this.remoteFork,
+        block: { index, nodes },
+        hash: null,
+        seek: null,
+        upgrade: withUpgrade ? { start: core.length, length: this.remoteLength - core.length } : null,
+        manifest: withUpgrade && this.needsManifest(),
+        priority
+      } satisfies Request)
+    }
+    if (withUpgrade) send(0)
+    else core.missingNodes(2 * index).then(send, (err) => this.fail(err))
+    return req
+  }
+
+  requestUpgrade (): OutRequest {
+    const core = this.core
+    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: true, seek: null, sent: Date.now(), timer: null }
+    this.track(req)
+    this.send(T.REQUEST, {
+      id: req.id,
+      fork: this.remoteFork,
+      block: null,
+      hash: null,
+      seek: null,
+      upgrade: { start: core.length, length: this.remoteLength - core.length },
+      manifest: this.needsManifest(),
+      priority: 0
+    } satisfies Request)
+    return req
+  }
+
+  requestSeek (bytes: number): OutRequest {
+    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: false, seek: bytes, sent: Date.now(), timer: null }
+    this.track(req)
+    this.send(T.REQUEST, {
+      id: req.id, fork: this.remoteFork, block: null, hash: null, seek: { bytes, padding: 0 }, upgrade: null, manifest: false, priority: 1
+    } satisfies Request)
+    return req
+  }
+
+  private needsManifest (): boolean {
+    return this.core.manifest === null && this.remoteHasManifest
+  }
+
+  // ask what the remote has around `index` (2^21-block aligned, as compat peers expect)
+  sendWant (index: number): void {
+    const batch = Math.floor(index / WANT_BATCH)
+    if (this.wantsSent.has(batch)) return
+    this.wantsSent.add(batch)
+    this.send(T.WANT, { start: batch * WANT_BATCH, length: WANT_BATCH, any: false } satisfies Want)
+  }
+
+  private async ondata (msg: Data) {
+    const req = msg.request > 0 ? this.finish(msg.request) : null
+    if (!req) return // unsolicited data: we do not accept pushes
+    if (this.window < MAX_WINDOW) this.window++
+    const proof: Proof = {
+      fork: msg.fork,
+      block: msg.block,
+      hash: msg.hash,
+      seek: msg.seek,
+      upgrade: msg.upgrade,
+      manifest: msg.manifest
+    }
+    await this.replicator.onData(this, req, proof)
+  }
+
+  private onnodata (msg: NoData) {
+    const req = this.finish(msg.request)
+    if (!req) return
+    if (req.block !== null && !this.hasBlockFor(req)) this.remoteBitfield.set(req.block, false)
+    this.replicator.onRequestFailed(this, req)
+  }
+
+  private hasBlockFor (req: OutRequest): boolean {
+    return req.block !== null && req.block < this.remoteContiguous
+  }
+
+  // ---- what the remote has ----
+
+  private onrange ({ drop, start, length }: Range) {
+    if (!drop && start === 0) {
+      if (length > this.remoteContiguous) this.remoteContiguous = length
+    } else if (drop) {
+      if (start < this.remoteContiguous) {
+        this.remoteBitfield.setRange(start + length, this.remoteContiguous, true)
+        this.remoteContiguous = start
+      }
+      this.remoteBitfield.setRange(start, start + length, false)
+    } else {
+      this.remoteBitfield.setRange(start, start + length, true)
+    }
+    if (!drop) this.replicator.update()
+  }
+
+  private onbitfield ({ start, bitfield }: BitfieldMsg) {
+    if (start % 32 !== 0) throw HyperfsError.PROTOCOL_ERROR('bitfield start is not a multiple of 32')
+    if (start < this.remoteContiguous) this.remoteContiguous = start
+    for (let w = 0; w < bitfield.length; w++) {
+      const word = bitfield[w]
+      if (word === 0) continue
+      for (let b = 0; b < 32; b++) if (word & (1 << b)) this.remoteBitfield.set(start + w * 32 + b, true)
+    }
+    this.replicator.update()
+  }
+
+  // ---- the remote's requests ----
+
+  private onwant ({ start, length }: Want) {
+    const core = this.core
+    const contig = core.contiguousLength
+    if (start + length <= contig || core.length === contig) {
+      if (contig > 0) this.send(T.RANGE, { drop: false, start: 0, length: contig } satisfies Range)
+      return
+    }
+    const end = Math.min(start + length, core.length)
+    const segment = 32768
+    for (let s = start - (start % 32); s < end; s += segment) {
+      const n = Math.ceil(Math.min(segment, end - s) / 32)
+      const words = core.bitfieldWords(s, n)
+      if (words.some((w) => w !== 0)) this.send(T.BITFIELD, { start: s, bitfield: words } satisfies BitfieldMsg)
+    }
+  }
+
+  private oncancel ({ request }: Cancel) {
+    this.remoteRequests.delete(request)
+  }
+
+  private async onrequest (msg: Request) {
+    if (this.remoteRequests.size >= MAX_REMOTE_REQUESTS) throw HyperfsError.PROTOCOL_ERROR('too many outstanding requests')
+    this.remoteRequests.set(msg.id, msg)
+    const core = this.core
+    let reply: Data | null = null
+    let reason = NOT_AVAILABLE
+    if (msg.fork === core.fork && (!msg.block || core.has(msg.block.index))) {
+      try {
+        const p = await core.proof({ fork: msg.fork, block: msg.block, hash: msg.hash, seek: msg.seek, upgrade: msg.upgrade, manifest: msg.manifest })
+        reply = {
+          request: msg.id,
+          fork: msg.fork,
+          block: p.block as Data['block'],
+          hash: p.hash,
+          seek: p.seek,
+          upgrade: p.upgrade,
+          manifest: p.manifest ?? null
+        }
+      } catch (err: any) {
+        if (err?.code !== 'INVALID_OPERATION' && err?.code !== 'BLOCK_NOT_AVAILABLE') throw err
+        reason = err.code === 'INVALID_OPERATION' ? INVALID_REQUEST : NOT_AVAILABLE
+      }
+    }
+    if (this.remoteRequests.get(msg.id) !== msg) return // cancelled meanwhile
+    this.remoteRequests.delete(msg.id)
+    if (reply) {
+      this.send(T.DATA, reply)
+      if (reply.block) this.replicator.onUpload(reply.block.value.byteLength)
+    } else if (msg.manifest && core.manifest) {
+      this.send(T.DATA, { request: msg.id, fork: core.fork, block: null, hash: null, seek: null, upgrade: null, manifest: core.manifest } satisfies Data)
+    } else {
+      this.send(T.NO_DATA, { request: msg.id, reason } satisfies NoData)
+    }
+  }
+}

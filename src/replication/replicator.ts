@@ -1,0 +1,336 @@
+// Replicator: what one core wants from its peers and who to ask. It keeps the
+// wanted blocks (from get(), download() and seek()), at most one upgrade in
+// flight, and spreads block requests over the peers that hold them, up to each
+// peer's window (which grows on answers and halves on timeouts). Proofs are
+// verified by the core before anything is stored; a peer whose proof, signature
+// or manifest does not verify is disconnected and its requests go elsewhere.
+import { EventEmitter } from 'node:events'
+import { HyperfsError } from '../errors.js'
+import type { Hypercore } from '../core/hypercore.js'
+import type { Proof } from '../core/merkle-tree.js'
+import type { MuxLike } from './types.js'
+import { Peer, type OutRequest } from './peer.js'
+
+const MALICIOUS = new Set(['INVALID_PROOF', 'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_CAPABILITY', 'DECODE_ERROR', 'PROTOCOL_ERROR'])
+const RANGE_LOOKAHEAD = 2048
+
+interface Wanted {
+  index: number
+  priority: number
+  inflight: OutRequest[]
+  failed: Set<Peer>
+  refs: number // get() callers plus ranges that want it
+}
+
+interface RangeDownload {
+  start: number
+  end: number
+  cursor: number
+  resolve: () => void
+  reject: (err: Error) => void
+  signal?: AbortSignal
+}
+
+interface SeekWaiter {
+  bytes: number
+  resolve: (r: [number, number]) => void
+  reject: (err: Error) => void
+  inflight: OutRequest | null
+  failed: Set<Peer>
+}
+
+export interface ReplicatorOptions {
+  requestTimeout?: number
+}
+
+export class Replicator extends EventEmitter {
+  readonly core: Hypercore
+  readonly peers: Peer[] = []
+  requestTimeout: number
+  uploadedBytes = 0
+  downloadedBytes = 0
+
+  private wanted = new Map<number, Wanted>()
+  private ranges: RangeDownload[] = []
+  private seeks: SeekWaiter[] = []
+  private upgrading: OutRequest | null = null
+  private attached = new Set<MuxLike>()
+  private scheduled = false
+  private running = false
+  private again = false
+  private updateWaiters: Array<() => void> = []
+
+  constructor (core: Hypercore, opts: ReplicatorOptions = {}) {
+    super()
+    this.core = core
+    this.requestTimeout = opts.requestTimeout ?? 10_000
+  }
+
+  // ---- peers ----
+
+  attach (mux: MuxLike): void {
+    if (this.attached.has(mux)) return
+    this.attached.add(mux)
+    const peer = new Peer(this, mux)
+    if (!peer.open()) this.attached.delete(mux)
+  }
+
+  addPeer (peer: Peer): void {
+    this.peers.push(peer)
+    this.emit('peer-add', peer)
+    this.update()
+  }
+
+  removePeer (peer: Peer, lost: OutRequest[]): void {
+    this.attached.delete(peer.mux)
+    const i = this.peers.indexOf(peer)
+    if (i !== -1) {
+      this.peers.splice(i, 1)
+      this.emit('peer-remove', peer)
+    }
+    for (const req of lost) this.forget(req)
+    this.update()
+  }
+
+  emitPeerError (peer: Peer, err: Error): void {
+    this.emit('peer-error', err, peer)
+  }
+
+  onUpload (bytes: number): void {
+    this.uploadedBytes += bytes
+  }
+
+  // our length changed: every peer hears of it
+  onLocalUpdate (): void {
+    for (const p of this.peers) p.onLocalUpdate().catch((err) => p.fail(err))
+    this.update()
+  }
+
+  // ---- what the core wants ----
+
+  want (index: number, priority = 1): void {
+    let w = this.wanted.get(index)
+    if (!w) {
+      w = { index, priority, inflight: [], failed: new Set(), refs: 0 }
+      this.wanted.set(index, w)
+    }
+    w.refs++
+    w.priority = Math.max(w.priority, priority)
+    this.update()
+  }
+
+  unwant (index: number): void {
+    const w = this.wanted.get(index)
+    if (!w || --w.refs > 0) return
+    this.wanted.delete(index)
+    for (const req of w.inflight) req.peer.cancel(req)
+  }
+
+  download (start: number, end: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const r: RangeDownload = { start, end, cursor: start, resolve, reject, signal }
+      if (signal) {
+        if (signal.aborted) return reject(HyperfsError.REQUEST_CANCELLED('download aborted'))
+        signal.addEventListener('abort', () => this.endRange(r, HyperfsError.REQUEST_CANCELLED('download aborted')), { once: true })
+      }
+      this.ranges.push(r)
+      this.update()
+    })
+  }
+
+  seek (bytes: number): Promise<[number, number]> {
+    return new Promise((resolve, reject) => {
+      this.seeks.push({ bytes, resolve, reject, inflight: null, failed: new Set() })
+      this.update()
+    })
+  }
+
+  // resolves once no connected peer has a longer version of the core for us
+  updated (): Promise<void> {
+    return new Promise((resolve) => {
+      this.updateWaiters.push(resolve)
+      this.update()
+    })
+  }
+
+  close (): void {
+    const err = HyperfsError.SESSION_CLOSED('core was closed')
+    for (const r of this.ranges.splice(0)) r.reject(err)
+    for (const s of this.seeks.splice(0)) s.reject(err)
+    for (const w of this.updateWaiters.splice(0)) w()
+    for (const p of [...this.peers]) if (p.channel && !p.channel.closed) p.channel.close()
+  }
+
+  // ---- scheduling ----
+
+  update (): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      this.dispatch().catch((err) => this.emit('error-internal', err))
+    })
+  }
+
+  private async dispatch (): Promise<void> {
+    if (this.running) { this.again = true; return }
+    this.running = true
+    try {
+      do {
+        this.again = false
+        await this.dispatchOnce()
+      } while (this.again)
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async dispatchOnce (): Promise<void> {
+    const core = this.core
+    if (core.closed) return
+
+    // upgrade first: block requests past our length ride on it
+    if (!this.upgrading) {
+      const p = this.peers.find((x) => x.canUpgradeUs())
+      if (p) {
+        const blockPastEnd = [...this.wanted.values()].find((w) => w.index >= core.length && w.inflight.length === 0 && p.hasBlock(w.index) && !w.failed.has(p))
+        if (blockPastEnd) {
+          const req = p.requestBlock(blockPastEnd.index, true, blockPastEnd.priority)
+          blockPastEnd.inflight.push(req)
+          this.upgrading = req
+        } else {
+          this.upgrading = p.requestUpgrade()
+        }
+      }
+    }
+    if (!this.upgrading && this.updateWaiters.length && this.peers.every((p) => p.remoteSynced && !p.canUpgradeUs())) {
+      for (const w of this.updateWaiters.splice(0)) w()
+    }
+
+    this.fillFromRanges()
+
+    for (const w of this.wanted.values()) {
+      if (core.has(w.index)) { this.wanted.delete(w.index); continue }
+      if (w.inflight.length > 0) continue
+      if (w.index >= core.length) continue // waits for the upgrade
+      const peer = this.pick(w)
+      if (!peer) {
+        for (const p of this.peers) if (p.remoteLength > w.index && !w.failed.has(p)) p.sendWant(w.index)
+        continue
+      }
+      w.inflight.push(peer.requestBlock(w.index, false, w.priority))
+    }
+
+    for (const s of this.seeks) {
+      if (s.inflight) continue
+      const peer = this.peers.find((p) => !s.failed.has(p) && p.remoteLength > 0 && p.remoteFork === core.fork && p.pending < p.window)
+      if (peer) s.inflight = peer.requestSeek(s.bytes)
+    }
+  }
+
+  private pick (w: Wanted): Peer | null {
+    let best: Peer | null = null
+    for (const p of this.peers) {
+      if (p.remoteFork !== this.core.fork || w.failed.has(p) || !p.hasBlock(w.index) || p.pending >= p.window) continue
+      if (!best || p.pending < best.pending) best = p
+    }
+    return best
+  }
+
+  private fillFromRanges (): void {
+    const core = this.core
+    for (const r of [...this.ranges]) {
+      const end = Math.min(r.end, core.length)
+      let budget = RANGE_LOOKAHEAD
+      for (const w of this.wanted.values()) if (w.index >= r.start && w.index < r.end) budget--
+      while (budget > 0 && r.cursor < end) {
+        const i = r.cursor++
+        if (core.has(i) || this.wanted.has(i)) continue
+        this.want(i, 0)
+        budget--
+      }
+      if (core.hasAll(r.start, r.end)) this.endRange(r, null)
+    }
+  }
+
+  private endRange (r: RangeDownload, err: Error | null): void {
+    const i = this.ranges.indexOf(r)
+    if (i === -1) return
+    this.ranges.splice(i, 1)
+    // drop range-only wants past what is local
+    for (let k = r.start; k < r.cursor; k++) {
+      const w = this.wanted.get(k)
+      if (w && w.priority === 0 && w.refs <= 1) this.unwant(k)
+    }
+    if (err) r.reject(err); else r.resolve()
+  }
+
+  // ---- answers ----
+
+  private forget (req: OutRequest): void {
+    if (this.upgrading === req) this.upgrading = null
+    if (req.block !== null) {
+      const w = this.wanted.get(req.block)
+      if (w) w.inflight = w.inflight.filter((x) => x !== req)
+    }
+    if (req.seek !== null) {
+      for (const s of this.seeks) if (s.inflight === req) s.inflight = null
+    }
+  }
+
+  onRequestFailed (peer: Peer, req: OutRequest): void {
+    this.forget(req)
+    if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
+    for (const s of this.seeks) if (s.bytes === req.seek) s.failed.add(peer)
+    this.update()
+  }
+
+  // The request stays recorded until its proof is applied, so nothing asks for
+  // the same block or upgrade again meanwhile.
+  async onData (peer: Peer, req: OutRequest, proof: Proof): Promise<void> {
+    try {
+      await this.applyData(peer, req, proof)
+    } finally {
+      this.forget(req)
+      this.update()
+    }
+  }
+
+  private async applyData (peer: Peer, req: OutRequest, proof: Proof): Promise<void> {
+    const core = this.core
+    const stale = proof.upgrade !== null && proof.upgrade.start !== core.length
+    if (stale || (proof.block && !proof.upgrade && core.has(proof.block.index))) return // overtaken: nothing wrong with the peer
+    let result
+    try {
+      result = await core.applyProof(proof)
+    } catch (err: any) {
+      if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
+      if (MALICIOUS.has(err?.code)) throw err // the peer is dropped
+      if (err?.code === 'SESSION_CLOSED') return
+      throw err
+    }
+    if (proof.block?.value) {
+      this.downloadedBytes += proof.block.value.byteLength
+      this.wanted.delete(proof.block.index)
+      for (const p of this.peers) if (p !== peer) p.sendHave(proof.block.index)
+      this.emit('download', proof.block.index, proof.block.value.byteLength, peer)
+    }
+    if (result.upgraded) this.onLocalUpdate()
+    if (req.seek !== null) this.retrySeeks()
+  }
+
+  private retrySeeks (): void {
+    for (const s of [...this.seeks]) {
+      this.core.localSeek(s.bytes).then((r) => {
+        if (!r) return
+        const i = this.seeks.indexOf(s)
+        if (i !== -1) this.seeks.splice(i, 1)
+        s.resolve(r)
+      }, (err) => {
+        const i = this.seeks.indexOf(s)
+        if (i !== -1) this.seeks.splice(i, 1)
+        s.reject(err)
+      })
+    }
+  }
+}
