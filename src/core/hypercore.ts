@@ -369,18 +369,18 @@ export class Hypercore extends EventEmitter {
     }
   }
 
-  async seek (bytes: number): Promise<[number, number]> {
+  async seek (bytes: number, opts: GetOptions = {}): Promise<[number, number]> {
     await this.ready()
     this.assertOpen()
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw HyperfsError.BAD_ARGUMENT(`bad byte offset ${bytes}`)
-    const r = await this.localSeek(bytes)
-    if (r) return r
-    if (this.replicator.peers.length === 0) throw HyperfsError.BLOCK_NOT_AVAILABLE(`the tree nodes for byte ${bytes} are not local`)
-    return this.replicator.seek(bytes)
+    const r = await this.tree.seek(bytes)
+    if (Array.isArray(r)) return r
+    if (this.replicator.peers.length === 0 && opts.wait === false) throw HyperfsError.BLOCK_NOT_AVAILABLE(`the tree nodes for byte ${bytes} are not local`)
+    return this.replicator.seek(bytes, opts)
   }
 
-  // null when the tree nodes needed are not local
-  localSeek (bytes: number): Promise<[number, number] | null> {
+  // [block, offset], or the tree node a peer must tell us about
+  localSeek (bytes: number): Promise<[number, number] | { missing: number }> {
     return this.tree.seek(bytes)
   }
 
@@ -489,6 +489,7 @@ export class Hypercore extends EventEmitter {
 
   replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
     const ps = protocolStream(isInitiator, opts)
+    this.replicator.expect(ps.secret)
     const attach = () => {
       if (this.closed || ps.secret.destroyed) return
       this.replicator.attach(ps.mux as unknown as MuxLike)

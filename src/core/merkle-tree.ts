@@ -298,8 +298,9 @@ export class MerkleTree {
   }
 
   // Local seek: the block that holds byte `bytes` and the offset inside it, or
-  // null when the nodes needed are not stored (a sparse reader must ask a peer).
-  async seek (bytes: number): Promise<[number, number] | null> {
+  // `{ missing }`, the deepest tree node holding that byte whose children are
+  // not stored here (a sparse reader asks a peer about that subtree).
+  async seek (bytes: number): Promise<[number, number] | { missing: number }> {
     if (bytes >= this.byteLength) {
       if (bytes === this.byteLength) return [this.length, 0]
       throw HyperfsError.BAD_ARGUMENT('seek past the end of the core')
@@ -310,14 +311,14 @@ export class MerkleTree {
       while (ite % 2 === 1) {
         const [l, rr] = flat.children(ite)!
         const left = await this.getNode(l)
-        if (!left) return null
+        if (!left) return { missing: ite }
         if (bytes < left.size) { ite = l; continue }
         bytes -= left.size
         ite = rr
       }
       return [ite / 2, bytes]
     }
-    return null
+    throw HyperfsError.BAD_ARGUMENT('seek past the end of the core')
   }
 
   // ---- proofs (responder) ----

@@ -295,13 +295,24 @@ export class Peer {
     return req
   }
 
-  requestSeek (bytes: number): OutRequest {
+  // Hypercore's remote seek: a hash proof of block `index` climbing `nodes`
+  // levels to a node we hold, plus the seek nodes down to the byte.
+  requestHashSeek (index: number, nodes: number, bytes: number): OutRequest {
     const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: false, seek: bytes, sent: Date.now(), timer: null }
     this.track(req)
     this.send(T.REQUEST, {
-      id: req.id, fork: this.remoteFork, block: null, hash: null, seek: { bytes, padding: 0 }, upgrade: null, manifest: false, priority: 1
+      id: req.id, fork: this.remoteFork, block: null, hash: { index: 2 * index, nodes }, seek: { bytes, padding: 0 }, upgrade: null, manifest: false, priority: 1
     } satisfies Request)
     return req
+  }
+
+  // a block in [lo, hi) the remote holds, or -1
+  firstBlockIn (lo: number, hi: number): number {
+    hi = Math.min(hi, this.remoteLength)
+    if (lo >= hi) return -1
+    if (lo < this.remoteContiguous) return lo
+    const i = this.remoteBitfield.firstSet(lo)
+    return i !== -1 && i < hi ? i : -1
   }
 
   private needsManifest (): boolean {

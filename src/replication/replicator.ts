@@ -10,6 +10,7 @@ import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike } from './types.js'
 import { Peer, type OutRequest } from './peer.js'
+import * as flat from '../core/flat-tree.js'
 
 const MALICIOUS = new Set(['INVALID_PROOF', 'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_CAPABILITY', 'DECODE_ERROR', 'PROTOCOL_ERROR'])
 const RANGE_LOOKAHEAD = 2048
@@ -37,6 +38,7 @@ interface SeekWaiter {
   reject: (err: Error) => void
   inflight: OutRequest | null
   failed: Set<Peer>
+  missing: number // the deepest local tree node over the byte, -1 until known
 }
 
 export interface ReplicatorOptions {
@@ -59,6 +61,7 @@ export class Replicator extends EventEmitter {
   private running = false
   private again = false
   private updateWaiters: Array<() => void> = []
+  private connecting = new Set<unknown>() // streams handed to us whose channel has not opened yet
 
   constructor (core: Hypercore, opts: ReplicatorOptions = {}) {
     super()
@@ -68,14 +71,28 @@ export class Replicator extends EventEmitter {
 
   // ---- peers ----
 
+  // A stream is on its way (handshake running): update() waits for it to sync.
+  expect (stream: { once: (e: string, f: () => void) => unknown }): void {
+    this.connecting.add(stream)
+    stream.once('close', () => this.settle(stream))
+  }
+
+  private settle (stream: unknown): void {
+    if (this.connecting.delete(stream)) this.update()
+  }
+
   attach (mux: MuxLike): void {
     if (this.attached.has(mux)) return
     this.attached.add(mux)
     const peer = new Peer(this, mux)
-    if (!peer.open()) this.attached.delete(mux)
+    if (!peer.open()) {
+      this.attached.delete(mux)
+      this.settle(mux.stream)
+    }
   }
 
   addPeer (peer: Peer): void {
+    this.settle(peer.mux.stream)
     this.peers.push(peer)
     this.emit('peer-add', peer)
     this.update()
@@ -83,6 +100,7 @@ export class Replicator extends EventEmitter {
 
   removePeer (peer: Peer, lost: OutRequest[]): void {
     this.attached.delete(peer.mux)
+    this.settle(peer.mux.stream)
     const i = this.peers.indexOf(peer)
     if (i !== -1) {
       this.peers.splice(i, 1)
@@ -138,10 +156,31 @@ export class Replicator extends EventEmitter {
     })
   }
 
-  seek (bytes: number): Promise<[number, number]> {
+  seek (bytes: number, opts: { timeout?: number, signal?: AbortSignal } = {}): Promise<[number, number]> {
     return new Promise((resolve, reject) => {
-      this.seeks.push({ bytes, resolve, reject, inflight: null, failed: new Set() })
-      this.update()
+      let timer: NodeJS.Timeout | null = null
+      const done = () => {
+        const i = this.seeks.indexOf(s)
+        if (i !== -1) this.seeks.splice(i, 1)
+        if (timer) clearTimeout(timer)
+        opts.signal?.removeEventListener('abort', onabort)
+        if (s.inflight) s.inflight.peer.cancel(s.inflight)
+      }
+      const s: SeekWaiter = {
+        bytes,
+        resolve: (r) => { done(); resolve(r) },
+        reject: (e) => { done(); reject(e) },
+        inflight: null,
+        failed: new Set(),
+        missing: -1
+      }
+      const onabort = () => s.reject(HyperfsError.REQUEST_CANCELLED(`seek(${bytes}) was aborted`))
+      if (opts.signal?.aborted) return onabort()
+      opts.signal?.addEventListener('abort', onabort, { once: true })
+      const timeout = opts.timeout ?? this.requestTimeout
+      if (timeout > 0) timer = setTimeout(() => s.reject(HyperfsError.REQUEST_TIMEOUT(`no peer resolved byte ${bytes} within ${timeout} ms`)), timeout)
+      this.seeks.push(s)
+      this.retrySeeks()
     })
   }
 
@@ -203,7 +242,7 @@ export class Replicator extends EventEmitter {
         }
       }
     }
-    if (!this.upgrading && this.updateWaiters.length && this.peers.every((p) => p.remoteSynced && !p.canUpgradeUs())) {
+    if (!this.upgrading && this.updateWaiters.length && this.connecting.size === 0 && this.peers.every((p) => p.remoteSynced && !p.canUpgradeUs())) {
       for (const w of this.updateWaiters.splice(0)) w()
     }
 
@@ -221,10 +260,19 @@ export class Replicator extends EventEmitter {
       w.inflight.push(peer.requestBlock(w.index, false, w.priority))
     }
 
+    // a seek asks one peer for a hash proof of a block under the deepest
+    // node we know over the byte, plus the seek nodes down to that byte
     for (const s of this.seeks) {
-      if (s.inflight) continue
-      const peer = this.peers.find((p) => !s.failed.has(p) && p.remoteLength > 0 && p.remoteFork === core.fork && p.pending < p.window)
-      if (peer) s.inflight = peer.requestSeek(s.bytes)
+      if (s.inflight || s.missing < 0) continue
+      const [lo, hi] = [flat.leftSpan(s.missing) / 2, flat.rightSpan(s.missing) / 2 + 1]
+      for (const p of this.peers) {
+        if (s.failed.has(p) || p.remoteFork !== core.fork || p.pending >= p.window) continue
+        const index = p.firstBlockIn(lo, hi)
+        if (index === -1) continue
+        s.inflight = p.requestHashSeek(index, flat.depth(s.missing), s.bytes)
+        break
+      }
+      if (!s.inflight) for (const p of this.peers) if (!s.failed.has(p) && p.remoteLength > lo) p.sendWant(lo)
     }
   }
 
@@ -316,21 +364,19 @@ export class Replicator extends EventEmitter {
       this.emit('download', proof.block.index, proof.block.value.byteLength, peer)
     }
     if (result.upgraded) this.onLocalUpdate()
-    if (req.seek !== null) this.retrySeeks()
+    if (req.seek !== null) this.retrySeeks(peer)
   }
 
-  private retrySeeks (): void {
+  private retrySeeks (answered: Peer | null = null): void {
     for (const s of [...this.seeks]) {
+      const before = s.missing
       this.core.localSeek(s.bytes).then((r) => {
-        if (!r) return
-        const i = this.seeks.indexOf(s)
-        if (i !== -1) this.seeks.splice(i, 1)
-        s.resolve(r)
-      }, (err) => {
-        const i = this.seeks.indexOf(s)
-        if (i !== -1) this.seeks.splice(i, 1)
-        s.reject(err)
-      })
+        if (Array.isArray(r)) return s.resolve(r)
+        // an answer that taught us nothing: that peer cannot help with this byte
+        if (answered && r.missing === before) s.failed.add(answered)
+        s.missing = r.missing
+        this.update()
+      }, (err) => s.reject(err))
     }
   }
 }
