@@ -10,6 +10,7 @@
 //
 // Replies stream out through the async iterator; finished() awaits the walk
 // and the commit. Every query is bounded by maxRequests and stops by itself.
+import { setMaxListeners } from 'node:events'
 import type { IPv4Address } from '../codec/index.js'
 import { HyperfsError } from '../errors.js'
 import type { DhtResponse, OutgoingRequest, RequestOptions } from './io.js'
@@ -104,6 +105,8 @@ export class Query implements AsyncIterable<DhtResponse> {
     this.maxRequests = opts.maxRequests ?? DEFAULT_MAX_REQUESTS
     this.commitFn = opts.commit === true ? autoCommit : opts.commit ?? null
     this.startNodes = opts.nodes ?? null
+    // every in-flight request listens on this signal; their number is bounded by maxRequests
+    setMaxListeners(0, this.controller.signal)
 
     const signal = opts.signal
     if (signal) {
@@ -168,6 +171,11 @@ export class Query implements AsyncIterable<DhtResponse> {
     try {
       await this.open()
       await new Promise<void>((resolve) => {
+        // destroyed before or while opening: nothing to walk
+        if (!this.walking) {
+          resolve()
+          return
+        }
         this.walkDone = resolve
         this.readMore()
       })
