@@ -18,8 +18,9 @@
 // closest-nodes lookup through IOContext.
 import UDX, { type UDXSocket } from 'udx-native'
 import { encode, DecodeError, type IPv4Address } from '../codec/index.js'
-import { decodeDhtPacket, requestMessage, responseMessage, REQUEST_HEADER, type RequestMessage, type ResponseMessage } from '../codec/dht-messages.js'
+import { decodeDhtPacket, requestMessage, REQUEST_HEADER, type RequestMessage, type ResponseMessage } from '../codec/dht-messages.js'
 import { HyperfsError } from '../errors.js'
+import { IncomingRequest, type Peer, type ReplyTransport, type SocketKind } from './incoming-request.js'
 import { nodeId } from './node-id.js'
 import { Tokens } from './tokens.js'
 import { equalBytes } from './routing-table.js'
@@ -35,15 +36,6 @@ const DEFAULT_RETRIES = 3
 const DEFAULT_RATE_LIMIT = 100 // requests per address per 750 ms slot
 const MAX_RATE_ENTRIES = 16384
 const OVERFLOW_KEY = '*'
-
-export interface Peer {
-  // verified id (H(host ‖ port)) or null if the peer sent none or a wrong one
-  id: Buffer | null
-  host: string
-  port: number
-}
-
-export type SocketKind = 'server' | 'client'
 
 export interface DhtResponse {
   tid: number
@@ -79,13 +71,6 @@ export interface RequestOptions {
   oncycle?: () => void
 }
 
-export interface ReplyOptions {
-  token?: boolean
-  closerNodes?: boolean
-  to?: IPv4Address
-  socket?: SocketKind
-}
-
 export interface IOContext {
   readonly ephemeral: boolean
   readonly id: Uint8Array
@@ -114,78 +99,6 @@ export interface IOStats {
   dropped: { malformed: number, unmatched: number, rateLimited: number, invalidToken: number }
 }
 
-// A request we received; handlers answer it with reply() or error().
-export class IncomingRequest implements RequestMessage {
-  readonly tid: number
-  readonly from: Peer
-  readonly to: IPv4Address
-  readonly id: Buffer | null
-  readonly token: Buffer | null
-  readonly internal: boolean
-  readonly command: number
-  readonly target: Buffer | null
-  readonly value: Buffer | null
-  readonly socket: SocketKind
-
-  private readonly io: IO
-
-  constructor (io: IO, m: RequestMessage, from: Peer, socket: SocketKind) {
-    this.io = io
-    this.tid = m.tid
-    this.from = from
-    this.to = m.to
-    this.id = from.id
-    this.token = copy(m.token)
-    this.internal = m.internal
-    this.command = m.command
-    this.target = copy(m.target)
-    this.value = copy(m.value)
-    this.socket = socket
-  }
-
-  // Success reply. By default it carries a token for the requester (needed
-  // before a write such as ANNOUNCE) and, if the request had a target, our
-  // closest nodes to it.
-  reply (value: Uint8Array | null, opts: ReplyOptions = {}): void {
-    this.sendReply(0, value, opts.token !== false, opts.closerNodes !== false, opts)
-  }
-
-  error (code: number, opts: ReplyOptions = {}): void {
-    this.sendReply(code, null, opts.token === true, opts.closerNodes !== false, opts)
-  }
-
-  // Forwards this request to another node with the same tid, command and
-  // target, no token and a new value (hyperdht relaying, WIRE §8.3).
-  relay (value: Uint8Array | null, to: IPv4Address, opts: { socket?: SocketKind } = {}): void {
-    const socket = opts.socket ?? this.socket
-    this.io.send(socket, encode(requestMessage, {
-      tid: this.tid,
-      to,
-      id: this.io.idFor(socket),
-      token: null,
-      internal: this.internal,
-      command: this.command,
-      target: this.target,
-      value
-    }), to)
-  }
-
-  sendReply (error: number, value: Uint8Array | null, token: boolean, closerNodes: boolean, opts: ReplyOptions = {}): void {
-    const socket = opts.socket ?? this.socket
-    const to = opts.to ?? this.from
-    const closer = closerNodes && this.target !== null ? this.io.context.closest(this.target) : null
-    this.io.send(socket, encode(responseMessage, {
-      tid: this.tid,
-      to: { host: to.host, port: to.port },
-      id: this.io.idFor(socket),
-      token: token ? this.io.tokens.create(to.host) : null,
-      closerNodes: closer,
-      error,
-      value
-    }), to)
-  }
-}
-
 interface Inflight {
   tid: number
   to: Peer
@@ -204,7 +117,10 @@ interface Inflight {
   cleanup: () => void
 }
 
-export class IO {
+export type { Peer, SocketKind, ReplyOptions } from './incoming-request.js'
+export { IncomingRequest } from './incoming-request.js'
+
+export class IO implements ReplyTransport {
   readonly tokens = new Tokens()
   readonly stats: IOStats = {
     requests: { active: 0, total: 0, responses: 0, timeouts: 0, retries: 0 },
