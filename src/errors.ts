@@ -40,6 +40,8 @@ export class HyperfsError extends Error {
   // network
   static REQUEST_CANCELLED (msg?: string) { return new HyperfsError('REQUEST_CANCELLED', msg) }
   static REQUEST_TIMEOUT (msg?: string) { return new HyperfsError('REQUEST_TIMEOUT', msg) }
+  static REQUEST_DESTROYED (msg?: string) { return new HyperfsError('REQUEST_DESTROYED', msg) }
+  static QUERY_FAILED (msg?: string) { return new HyperfsError('QUERY_FAILED', msg) }
   static PROTOCOL_ERROR (msg?: string) { return new HyperfsError('PROTOCOL_ERROR', msg) }
   static HANDSHAKE_FAILED (msg?: string) { return new HyperfsError('HANDSHAKE_FAILED', msg) }
   static INVALID_CAPABILITY (msg?: string) { return new HyperfsError('INVALID_CAPABILITY', msg) }

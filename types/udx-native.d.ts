@@ -1,0 +1,31 @@
+// udx-native ships no types. This declares the UDP socket surface the DHT layer
+// uses (bind, trySend with TTL, message events, close). Extend it as other
+// layers start using streams.
+declare module 'udx-native' {
+  import { EventEmitter } from 'node:events'
+
+  export interface UDXAddress { host: string, family: number, port: number }
+
+  export class UDXSocket extends EventEmitter {
+    readonly bound: boolean
+    readonly closing: boolean
+    address (): UDXAddress | null
+    bind (port?: number, host?: string): void
+    close (): Promise<void>
+    // fire-and-forget send; ttl 0 means the OS default
+    trySend (buffer: Uint8Array, port: number, host: string, ttl?: number): void
+    send (buffer: Uint8Array, port: number, host: string, ttl?: number): Promise<boolean>
+    setTTL (ttl: number): void
+    on (event: 'message', listener: (buffer: Buffer, rinfo: UDXAddress) => void): this
+    on (event: 'close' | 'listening', listener: () => void): this
+    off (event: 'message', listener: (buffer: Buffer, rinfo: UDXAddress) => void): this
+  }
+
+  export default class UDX {
+    constructor ()
+    static isIPv4 (host: string): boolean
+    static isIP (host: string): number
+    createSocket (opts?: { ipv6Only?: boolean, reuseAddress?: boolean }): UDXSocket
+    lookup (host: string, opts?: { family?: 0 | 4 | 6 }): Promise<{ host: string, family: number }>
+  }
+}
