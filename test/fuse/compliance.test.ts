@@ -43,7 +43,7 @@ test('real programs work on a mounted writable drive', { skip: FUSE_SKIP, timeou
   await t.test('diff -r finds the seeded tree identical, symlinks included', async () => {
     const r = await run('diff', ['-r', '--no-dereference', seedDir, mnt], {})
     // the generated file exists only on the drive
-    assert.equal(r.stdout.trim(), `Only in ${mnt}: big.bin`, r.stderr)
+    assert.equal(r.stdout.trim(), host.caps.generated ? `Only in ${mnt}: big.bin` : '', r.stderr)
   })
 
   await t.test('find lists the same files as on the local folder', async () => {
@@ -182,7 +182,8 @@ test('real programs work on a mounted writable drive', { skip: FUSE_SKIP, timeou
     assert.deepEqual([stream.width, stream.height, Number(stream.nb_frames)], [160, 120, 20])
   })
 
-  await t.test('a file past 4 GiB has the right size and the right bytes at the far end', async () => {
+  const noBig = !host.caps.generated && 'the served drive cannot hold a generated 5 GiB file'
+  await t.test('a file past 4 GiB has the right size and the right bytes at the far end', { skip: noBig }, async () => {
     const file = join(mnt, 'big.bin')
     assert.equal((await stat(file)).size, BIG)
     const off = 4 * 1024 ** 3 + 7 * 4096 + 3
