@@ -1,0 +1,554 @@
+// Filesystem logic between the FUSE binding and a Drive. It owns the open
+// file table: per path, the staged bytes of a file open for writing (shared by
+// every handle on that path, so two writers and getattr agree); per handle, the
+// read-ahead of a reader. It knows nothing of fuse-native: it takes paths and
+// numbers and throws coded errors, which fuse-binding.ts turns into errno.
+//
+// Commit rule: the drive sees a file change only through one
+// drive.writeFile() of the whole content, on flush, fsync or release (and at
+// once for truncate(2), which POSIX makes visible immediately).
+import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
+import type { Drive, Stat } from '../drive/types.js'
+import { HyperfsError } from '../errors.js'
+import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
+import { StagedFile } from './staged-file.js'
+import { z32 } from './z32.js'
+
+export interface DriveFilesystemOptions {
+  readOnly: boolean // refuse every change with EROFS, even if the drive is writable
+  readTimeout: number // ms a read (or a metadata lookup) may take before it fails with EIO
+  readAhead: ReadAheadOptions
+  spillThreshold: number // staged bytes kept in memory per open file
+  tmpDir: string // where larger staged files spill
+}
+
+export interface Logger {
+  error (msg: string): void
+  warn (msg: string): void
+}
+
+// What getattr hands to the binding; times in ms since the epoch.
+export interface Attr {
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  nlink: number
+  blksize: number
+  blocks: number
+  atime: number
+  mtime: number
+  ctime: number
+}
+
+export interface Statfs {
+  bsize: number
+  frsize: number
+  blocks: number
+  bfree: number
+  bavail: number
+  files: number
+  ffree: number
+  favail: number
+  fsid: number
+  flag: number
+  namemax: number
+}
+
+interface OpenFile {
+  path: string // updated when the file, or a folder above it, is renamed
+  refs: number
+  stage: StagedFile | null // null until the first change; reads go to the drive
+  gen: number // bumped on every change to the stage
+  committedGen: number
+  mtime: number | null // set by utimens while changes are pending, kept by the commit
+  queue: Promise<unknown> // serialises changes and commits on this file
+  handles: Set<Handle>
+}
+
+interface Handle {
+  fh: number
+  file: OpenFile
+  writable: boolean
+  reader: ReadAhead | null
+}
+
+const O_ACCMODE = 3
+const W_OK = 2
+const XATTR_CREATE = 1
+const XATTR_REPLACE = 2
+const BLOCK = 4096
+const COPY_CHUNK = 1024 * 1024
+const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
+const HYPERFS_XATTRS = [
+  'hyperfs.key',
+  'hyperfs.key-z32',
+  'hyperfs.discovery-key',
+  'hyperfs.version',
+  'hyperfs.writable',
+  'hyperfs.byte-length',
+  'hyperfs.local-bytes',
+  'hyperfs.peers'
+]
+
+export class DriveFilesystem {
+  readonly #drive: Drive
+  readonly #log: Logger
+  readonly #opts: DriveFilesystemOptions
+  readonly #files = new Map<string, OpenFile>()
+  readonly #handles = new Map<number, Handle>()
+  #nextFh = 1 // 0 tells fuse-native "no handle", so handles start at 1
+
+  constructor (services: { drive: Drive, logger: Logger }, opts: DriveFilesystemOptions) {
+    this.#drive = services.drive
+    this.#log = services.logger
+    this.#opts = opts
+  }
+
+  get readOnly (): boolean {
+    return this.#opts.readOnly || !this.#drive.writable
+  }
+
+  get openHandles (): number {
+    return this.#handles.size
+  }
+
+  // ---- attributes and listings
+
+  async getattr (path: string): Promise<Attr> {
+    const file = this.#files.get(path)
+    const st = await this.#lstat(path)
+    const attr = toAttr(st)
+    if (file?.stage) {
+      attr.size = file.stage.size
+      attr.blocks = Math.ceil(attr.size / 512)
+      if (file.mtime !== null) attr.mtime = file.mtime
+    }
+    return attr
+  }
+
+  async readdir (path: string): Promise<string[]> {
+    const st = await this.#lstat(path)
+    if ((st.mode & S_IFMT) !== S_IFDIR) throw HyperfsError.ENOTDIR(path)
+    return this.#bounded(`readdir ${path}`, async () => {
+      const names = ['.', '..']
+      for await (const entry of this.#drive.readdir(path)) names.push(entry.name)
+      return names
+    })
+  }
+
+  async readlink (path: string): Promise<string> {
+    return this.#bounded(`readlink ${path}`, () => this.#drive.readlink(path))
+  }
+
+  async access (path: string, mode: number): Promise<void> {
+    await this.#lstat(path)
+    if ((mode & W_OK) && this.readOnly) throw HyperfsError.EROFS(path)
+  }
+
+  async statfs (): Promise<Statfs> {
+    const info = await this.#bounded('statfs', () => this.#drive.info())
+    // Size is all content of the drive, "used" what this machine holds, and
+    // "free" what could still be fetched from peers. That is what `df`
+    // should tell about a p2p drive.
+    const blocks = Math.ceil(info.byteLength / BLOCK)
+    const missing = Math.max(0, Math.floor((info.byteLength - info.localBytes) / BLOCK))
+    return {
+      bsize: BLOCK,
+      frsize: BLOCK,
+      blocks: clampU32(blocks),
+      bfree: clampU32(missing),
+      bavail: clampU32(missing),
+      files: 0,
+      ffree: 0,
+      favail: 0,
+      fsid: 0,
+      flag: this.readOnly ? 1 : 0, // ST_RDONLY
+      namemax: 255
+    }
+  }
+
+  // ---- open files
+
+  async open (path: string, flags: number): Promise<number> {
+    const writable = (flags & O_ACCMODE) !== 0
+    if (writable && this.readOnly) throw HyperfsError.EROFS(path)
+    const st = await this.#lstat(path)
+    if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
+    return this.#newHandle(path, writable)
+  }
+
+  async create (path: string, mode: number): Promise<number> {
+    if (this.readOnly) throw HyperfsError.EROFS(path)
+    // Written at once so that the name exists for everyone (ls, O_EXCL, a
+    // rename before the first flush) from the moment create returns.
+    await this.#drive.writeFile(path, Buffer.alloc(0), { mode: mode & 0o7777 })
+    const fh = this.#newHandle(path, true)
+    const file = this.#files.get(path)!
+    if (!file.stage) file.stage = this.#newStage()
+    return fh
+  }
+
+  async read (fh: number, target: Buffer, length: number, position: number): Promise<number> {
+    const handle = this.#handle(fh)
+    const file = handle.file
+    if (file.stage) return file.stage.read(target, position, length)
+
+    if (!handle.reader) {
+      const st = await this.#lstat(file.path)
+      handle.reader = new ReadAhead((start, len, signal) => this.#fetch(file.path, start, len, signal), st.size, this.#opts.readAhead)
+    }
+    const reader = handle.reader
+    if (position + length > reader.size) {
+      // at the end of what we knew: the file may have grown (tail -f)
+      const st = await this.#lstat(file.path)
+      if (st.size !== reader.size) reader.reset(st.size)
+    }
+    const data = await reader.read(position, length)
+    data.copy(target, 0, 0, Math.min(length, data.length))
+    return Math.min(length, data.length)
+  }
+
+  async write (fh: number, data: Buffer, position: number): Promise<number> {
+    const handle = this.#handle(fh)
+    if (!handle.writable) throw HyperfsError.from('EBADF', `${handle.file.path} is not open for writing`)
+    // the binding's buffer belongs to the kernel and is gone after we answer
+    const copy = Buffer.from(data)
+    return this.#change(handle.file, async (stage) => stage.write(copy, position))
+  }
+
+  async ftruncate (fh: number, size: number): Promise<void> {
+    const handle = this.#handle(fh)
+    if (this.readOnly) throw HyperfsError.EROFS(handle.file.path)
+    await this.#change(handle.file, (stage) => stage.truncate(size), size === 0)
+  }
+
+  async flush (fh: number): Promise<void> {
+    const handle = this.#handle(fh)
+    if (handle.writable) await this.#commit(handle.file)
+  }
+
+  async fsync (fh: number): Promise<void> {
+    await this.flush(fh)
+  }
+
+  async release (fh: number): Promise<void> {
+    const handle = this.#handle(fh)
+    const file = handle.file
+    this.#handles.delete(fh)
+    file.handles.delete(handle)
+    handle.reader?.close()
+    try {
+      if (handle.writable) await this.#commit(file)
+    } finally {
+      if (--file.refs === 0) {
+        this.#files.delete(file.path)
+        await file.queue.catch(() => {})
+        await file.stage?.close()
+      }
+    }
+  }
+
+  // ---- changes by path
+
+  async truncate (path: string, size: number): Promise<void> {
+    if (this.readOnly) throw HyperfsError.EROFS(path)
+    const file = this.#files.get(path)
+    if (!file) return this.#drive.truncate(path, size)
+    await this.#change(file, (stage) => stage.truncate(size), size === 0)
+    await this.#commit(file)
+  }
+
+  async unlink (path: string): Promise<void> {
+    this.#writable(path)
+    await this.#drive.unlink(path)
+  }
+
+  async mkdir (path: string, mode: number): Promise<void> {
+    this.#writable(path)
+    await this.#drive.mkdir(path, { mode: mode & 0o7777 })
+  }
+
+  async rmdir (path: string): Promise<void> {
+    this.#writable(path)
+    await this.#drive.rmdir(path)
+  }
+
+  async rename (from: string, to: string): Promise<void> {
+    this.#writable(from)
+    const moved = [...this.#files.values()].filter((f) => f.path === from || f.path.startsWith(from + '/'))
+    // pending bytes must travel with the name, so they land before the rename
+    for (const file of moved) await this.#commit(file)
+    await this.#drive.rename(from, to)
+    for (const file of moved) {
+      this.#files.delete(file.path)
+      file.path = to + file.path.slice(from.length)
+      this.#files.set(file.path, file)
+    }
+  }
+
+  async symlink (target: string, path: string): Promise<void> {
+    this.#writable(path)
+    await this.#drive.symlink(target, path)
+  }
+
+  async chmod (path: string, mode: number): Promise<void> {
+    this.#writable(path)
+    await this.#drive.chmod(path, mode & 0o7777)
+  }
+
+  async chown (path: string, uid: number, gid: number): Promise<void> {
+    this.#writable(path)
+    if (uid === UNCHANGED_ID || gid === UNCHANGED_ID) {
+      const st = await this.#lstat(path)
+      if (uid === UNCHANGED_ID) uid = st.uid
+      if (gid === UNCHANGED_ID) gid = st.gid
+    }
+    await this.#drive.chown(path, uid, gid)
+  }
+
+  async utimens (path: string, atime: number, mtime: number): Promise<void> {
+    this.#writable(path)
+    const file = this.#files.get(path)
+    if (file?.stage) file.mtime = mtime
+    await this.#drive.utimes(path, atime, mtime)
+  }
+
+  // ---- extended attributes: user.* is the entry's metadata, hyperfs.* the drive's state
+
+  async getxattr (path: string, name: string): Promise<Buffer | null> {
+    await this.#lstat(path)
+    if (name.startsWith('hyperfs.')) return this.#driveXattr(name)
+    if (!name.startsWith('user.')) return null
+    return this.#bounded(`getxattr ${path}`, () => this.#drive.getxattr(path, name.slice(5)))
+  }
+
+  async listxattr (path: string): Promise<string[]> {
+    const names = await this.#bounded(`listxattr ${path}`, () => this.#drive.listxattr(path))
+    const list = names.map((n) => 'user.' + n)
+    // only on the root, so cp -a / rsync -X of a subtree do not try to copy them
+    if (path === '/') list.push(...HYPERFS_XATTRS)
+    return list
+  }
+
+  async setxattr (path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    if (name.startsWith('hyperfs.')) throw HyperfsError.from('EPERM', `${name} is read-only`)
+    if (!name.startsWith('user.')) throw HyperfsError.from('EOPNOTSUPP', `${name}: only user.* attributes are stored`)
+    this.#writable(path)
+    const key = name.slice(5)
+    if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
+      const existing = await this.#drive.getxattr(path, key)
+      if ((flags & XATTR_CREATE) && existing !== null) throw HyperfsError.EEXIST(`${path} ${name}`)
+      if ((flags & XATTR_REPLACE) && existing === null) throw HyperfsError.from('ENODATA', `${path} ${name}`)
+    }
+    await this.#drive.setxattr(path, key, Buffer.from(value))
+  }
+
+  async removexattr (path: string, name: string): Promise<void> {
+    if (name.startsWith('hyperfs.')) throw HyperfsError.from('EPERM', `${name} is read-only`)
+    if (!name.startsWith('user.')) throw HyperfsError.from('ENODATA', `${path} ${name}`)
+    this.#writable(path)
+    const key = name.slice(5)
+    if (await this.#drive.getxattr(path, key) === null) throw HyperfsError.from('ENODATA', `${path} ${name}`)
+    await this.#drive.removexattr(path, key)
+  }
+
+  // Drops every handle without committing (the mount is gone, nobody can
+  // flush any more) and frees staged bytes.
+  async close (): Promise<void> {
+    for (const handle of this.#handles.values()) handle.reader?.close()
+    this.#handles.clear()
+    const files = [...this.#files.values()]
+    this.#files.clear()
+    for (const file of files) {
+      await file.queue.catch(() => {})
+      await file.stage?.close()
+    }
+  }
+
+  // ---- internals
+
+  #writable (path: string): void {
+    if (this.readOnly) throw HyperfsError.EROFS(path)
+  }
+
+  #handle (fh: number): Handle {
+    const handle = this.#handles.get(fh)
+    if (!handle) throw HyperfsError.from('EBADF', `no open file ${fh}`)
+    return handle
+  }
+
+  #newHandle (path: string, writable: boolean): number {
+    let file = this.#files.get(path)
+    if (!file) {
+      file = { path, refs: 0, stage: null, gen: 0, committedGen: 0, mtime: null, queue: Promise.resolve(), handles: new Set() }
+      this.#files.set(path, file)
+    }
+    file.refs++
+    while (this.#handles.has(this.#nextFh) || this.#nextFh === 0) this.#nextFh = (this.#nextFh + 1) >>> 0
+    const handle: Handle = { fh: this.#nextFh, file, writable, reader: null }
+    this.#nextFh = (this.#nextFh + 1) >>> 0
+    this.#handles.set(handle.fh, handle)
+    file.handles.add(handle)
+    return handle.fh
+  }
+
+  #newStage (): StagedFile {
+    return new StagedFile({ spillThreshold: this.#opts.spillThreshold, tmpDir: this.#opts.tmpDir })
+  }
+
+  #serial<T> (file: OpenFile, fn: () => Promise<T>): Promise<T> {
+    const run = file.queue.then(fn, fn)
+    file.queue = run.catch(() => {})
+    return run
+  }
+
+  // Runs a change on the staged copy, loading the current content first
+  // unless the change replaces it all (truncate to 0).
+  #change<T> (file: OpenFile, fn: (stage: StagedFile) => Promise<T>, discardsContent = false): Promise<T> {
+    return this.#serial(file, async () => {
+      if (!file.stage) file.stage = discardsContent ? this.#newStage() : await this.#load(file.path)
+      const result = await fn(file.stage)
+      file.gen++
+      for (const h of file.handles) h.reader?.close()
+      return result
+    })
+  }
+
+  async #load (path: string): Promise<StagedFile> {
+    const st = await this.#lstat(path)
+    const stage = this.#newStage()
+    try {
+      for (let pos = 0; pos < st.size; pos += COPY_CHUNK) {
+        const buf = await this.#fetch(path, pos, Math.min(COPY_CHUNK, st.size - pos), new AbortController().signal)
+        if (buf.length === 0) break
+        await stage.write(buf, pos)
+      }
+    } catch (err) {
+      await stage.close()
+      throw err
+    }
+    return stage
+  }
+
+  #commit (file: OpenFile): Promise<void> {
+    return this.#serial(file, async () => {
+      if (!file.stage || file.gen === file.committedGen) return
+      const gen = file.gen
+      const prev = await this.#drive.lstat(file.path).catch(() => null)
+      await this.#drive.writeFile(file.path, file.stage.content(), {
+        mode: prev ? prev.mode & 0o7777 : 0o644,
+        uid: prev?.uid,
+        gid: prev?.gid,
+        metadata: prev?.metadata,
+        mtime: file.mtime ?? Date.now()
+      })
+      file.committedGen = gen
+      file.mtime = null
+    })
+  }
+
+  async #lstat (path: string): Promise<Stat> {
+    try {
+      return await this.#bounded(`lstat ${path}`, () => this.#drive.lstat(path))
+    } catch (err) {
+      // a drive with nothing in it may have no entry for its root
+      if (path === '/' && (err as { code?: string }).code === 'ENOENT') return rootStat()
+      throw err
+    }
+  }
+
+  // One ranged read from the drive that cannot outlive readTimeout, whether
+  // or not the drive honours the signal and timeout we pass it.
+  #fetch (path: string, start: number, length: number, signal: AbortSignal): Promise<Buffer> {
+    const ms = this.#opts.readTimeout
+    const controller = new AbortController()
+    const onAbort = (): void => controller.abort(HyperfsError.REQUEST_CANCELLED(`read ${path} @${start}`))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    return this.#deadline(
+      `read ${path} [${start}, +${length})`,
+      ms,
+      controller,
+      () => this.#drive.read(path, { start, length, signal: controller.signal, timeout: ms })
+    ).finally(() => signal.removeEventListener('abort', onAbort))
+  }
+
+  #bounded<T> (what: string, fn: () => Promise<T>): Promise<T> {
+    return this.#deadline(what, this.#opts.readTimeout, new AbortController(), fn)
+  }
+
+  #deadline<T> (what: string, ms: number, controller: AbortController, fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const err = HyperfsError.REQUEST_TIMEOUT(`${what}: no answer from the drive within ${ms} ms`)
+        controller.abort(err)
+        reject(err)
+      }, ms)
+      const onAbort = (): void => {
+        clearTimeout(timer)
+        reject(controller.signal.reason)
+      }
+      controller.signal.addEventListener('abort', onAbort, { once: true })
+      Promise.resolve().then(fn).then(resolve, reject).finally(() => {
+        clearTimeout(timer)
+        controller.signal.removeEventListener('abort', onAbort)
+      })
+    })
+  }
+
+  async #driveXattr (name: string): Promise<Buffer | null> {
+    const info = await this.#bounded('info', () => this.#drive.info())
+    const values: Record<string, string> = {
+      'hyperfs.key': info.key.toString('hex'),
+      'hyperfs.key-z32': z32(info.key),
+      'hyperfs.discovery-key': info.discoveryKey.toString('hex'),
+      'hyperfs.version': String(info.version),
+      'hyperfs.writable': info.writable && !this.#opts.readOnly ? '1' : '0',
+      'hyperfs.byte-length': String(info.byteLength),
+      'hyperfs.local-bytes': String(info.localBytes),
+      'hyperfs.peers': String(info.peers)
+    }
+    return Object.hasOwn(values, name) ? Buffer.from(values[name]) : null
+  }
+}
+
+function toAttr (st: Stat): Attr {
+  // a mounted drive shows as a folder whatever its entry says
+  const mode = st.mount ? (S_IFDIR | 0o755) : st.mode
+  const isFile = (mode & S_IFMT) === S_IFREG
+  return {
+    mode,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    nlink: 1,
+    blksize: BLOCK,
+    // cp and du read st_blocks; fewer blocks than bytes would look sparse
+    blocks: isFile ? Math.ceil(st.size / 512) : 0,
+    atime: st.mtime,
+    mtime: st.mtime,
+    ctime: st.ctime
+  }
+}
+
+function rootStat (): Stat {
+  return {
+    mode: S_IFDIR | 0o755,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    size: 0,
+    blocks: 0,
+    offset: 0,
+    byteOffset: 0,
+    mtime: 0,
+    ctime: 0,
+    linkname: null,
+    metadata: {},
+    mount: null
+  }
+}
+
+function clampU32 (n: number): number {
+  return Math.min(n, 0xffffffff)
+}

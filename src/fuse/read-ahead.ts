@@ -1,0 +1,144 @@
+// Read-ahead for one open file handle, between the FUSE read op and the drive
+// (rclone's vfs cache sits in the same place). The kernel asks for 128 KiB at
+// a time; over a network each of those would be a round trip. So while a
+// reader moves forward we fetch ahead of it, and the window doubles each time
+// the reader finds the data already there (it keeps up), up to `max`.
+//
+// A read far from where the reader was is a jump: every prefetch in flight is
+// aborted (their AbortSignal fires, so the drive can drop the requests), the
+// window falls back to `min`, and the new position is fetched first.
+//
+// Reads may arrive out of order (libfuse runs several threads and the kernel
+// issues its own read-ahead), so "near the frontier" counts as sequential.
+
+export type FetchRange = (start: number, length: number, signal: AbortSignal) => Promise<Buffer>
+
+export interface ReadAheadOptions {
+  min: number // first prefetch window, bytes (0 disables read-ahead)
+  max: number // the window never grows past this
+}
+
+interface Chunk {
+  start: number
+  end: number
+  controller: AbortController
+  promise: Promise<Buffer | null> // null when the fetch failed or was aborted
+  ready: boolean
+}
+
+export class ReadAhead {
+  readonly #fetch: FetchRange
+  readonly #opts: ReadAheadOptions
+  #size: number
+  #chunks: Chunk[] = []
+  #next = 0 // where a sequential reader reads next
+  #window: number
+
+  constructor (fetch: FetchRange, size: number, opts: ReadAheadOptions) {
+    this.#fetch = fetch
+    this.#size = size
+    this.#opts = opts
+    this.#window = opts.min
+  }
+
+  get size (): number {
+    return this.#size
+  }
+
+  get window (): number {
+    return this.#window
+  }
+
+  // The file changed (a commit, or a stat found it longer): cached bytes are stale.
+  reset (size: number): void {
+    this.#size = size
+    this.#dropAll()
+  }
+
+  close (): void {
+    this.#dropAll()
+  }
+
+  async read (offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(offset + length, this.#size)
+    if (offset >= end) return Buffer.alloc(0)
+
+    const sequential = this.#isSequential(offset)
+    if (!sequential) {
+      this.#dropAll()
+      this.#window = this.#opts.min
+    }
+    this.#next = sequential ? Math.max(this.#next, end) : end
+
+    const parts: Buffer[] = []
+    let pos = offset
+    let hit = false
+    while (pos < end) {
+      const chunk = this.#chunks.find((c) => c.start <= pos && pos < c.end)
+      if (chunk) {
+        const wasReady = chunk.ready
+        const buf = await chunk.promise
+        const from = pos - chunk.start
+        if (buf && buf.length > from) {
+          const piece = buf.subarray(from, Math.min(buf.length, end - chunk.start))
+          parts.push(piece)
+          pos += piece.length
+          hit ||= wasReady
+          continue
+        }
+        // failed, aborted or short: forget it and fetch directly below
+        this.#chunks = this.#chunks.filter((c) => c !== chunk)
+        if (buf) break // the drive had less than the size said: end of file
+      }
+      // the reader waits on this one, so it is never aborted by a jump
+      const gapEnd = Math.min(end, ...this.#chunks.filter((c) => c.start > pos).map((c) => c.start))
+      const buf = await this.#fetch(pos, gapEnd - pos, new AbortController().signal)
+      if (buf.length === 0) break
+      parts.push(buf)
+      pos += buf.length
+    }
+
+    if (hit) this.#window = Math.min(this.#opts.max, this.#window * 2)
+    if (sequential) this.#prefetch()
+    this.#evict()
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts)
+  }
+
+  #isSequential (offset: number): boolean {
+    if (offset === this.#next) return true
+    const frontier = this.#chunks.reduce((m, c) => Math.max(m, c.end), this.#next)
+    const slack = Math.max(this.#window, 256 * 1024)
+    return offset >= this.#next - slack && offset <= frontier + slack
+  }
+
+  // Keep up to one window of bytes requested beyond where the reader is.
+  #prefetch (): void {
+    if (this.#window <= 0) return
+    const frontier = this.#chunks.reduce((m, c) => Math.max(m, c.end), this.#next)
+    const ahead = frontier - this.#next
+    // top up only when half the window is used, so requests stay large
+    if (ahead > this.#window / 2 || frontier >= this.#size) return
+    const start = frontier
+    const end = Math.min(this.#size, this.#next + this.#window)
+    if (end <= start) return
+    const controller = new AbortController()
+    const chunk: Chunk = { start, end, controller, ready: false, promise: Promise.resolve(null) }
+    chunk.promise = this.#fetch(start, end - start, controller.signal).then(
+      (buf) => { chunk.ready = true; return buf },
+      () => { chunk.ready = true; return null } // the reader refetches what it needs and sees that error
+    )
+    this.#chunks.push(chunk)
+  }
+
+  // Bytes well behind the reader are not read again by a sequential reader.
+  #evict (): void {
+    const keepFrom = this.#next - Math.max(this.#window, 256 * 1024)
+    for (const c of this.#chunks) if (c.end <= keepFrom) c.controller.abort()
+    this.#chunks = this.#chunks.filter((c) => c.end > keepFrom)
+  }
+
+  #dropAll (): void {
+    for (const c of this.#chunks) c.controller.abort()
+    this.#chunks = []
+  }
+}

@@ -1,0 +1,39 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { ERRNO, toErrno } from '../../src/fuse/errno.js'
+import { HyperfsError } from '../../src/errors.js'
+
+function logger (): { error: (m: string) => void, lines: string[] } {
+  const lines: string[] = []
+  return { error: (m) => { lines.push(m) }, lines }
+}
+
+test('filesystem codes map to their errno without a log line', () => {
+  const log = logger()
+  const cases: Array<[HyperfsError, number]> = [
+    [HyperfsError.ENOENT('/a'), -2],
+    [HyperfsError.ENOTDIR('/a'), -20],
+    [HyperfsError.EISDIR('/a'), -21],
+    [HyperfsError.ENOTEMPTY('/a'), -39],
+    [HyperfsError.EEXIST('/a'), -17],
+    [HyperfsError.EROFS('/a'), -30],
+    [HyperfsError.EINVAL('/a'), -22],
+    [HyperfsError.SESSION_NOT_WRITABLE(), -30]
+  ]
+  for (const [err, errno] of cases) assert.equal(toErrno(err, log), errno, err.code)
+  assert.deepEqual(log.lines, [])
+})
+
+test('a drive that cannot fetch in time gives EIO and says why', () => {
+  const log = logger()
+  assert.equal(toErrno(HyperfsError.REQUEST_TIMEOUT('block 7'), log, 'read /x'), -ERRNO.EIO)
+  assert.equal(log.lines.length, 1)
+  assert.match(log.lines[0], /read \/x.*REQUEST_TIMEOUT: block 7/)
+})
+
+test('an unknown error becomes EIO and is logged with its stack', () => {
+  const log = logger()
+  assert.equal(toErrno(new TypeError('boom'), log, 'getattr /y'), -ERRNO.EIO)
+  assert.match(log.lines[0], /getattr \/y: unexpected error: TypeError: boom\n\s+at /)
+  assert.equal(toErrno('not even an error', log), -ERRNO.EIO)
+})

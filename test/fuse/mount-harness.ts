@@ -1,0 +1,141 @@
+// Starts a FUSE host in a child process (never in the test process: a
+// process must not make blocking calls into its own mount) and tears it down
+// whatever happens: the child is stopped (SIGTERM, then SIGKILL), a mount it
+// leaves behind is detached, and the folders are removed only once nothing
+// is mounted on them.
+//
+// Which drive is served is a parameter: HYPERFS_FUSE_FIXTURE names any
+// script that speaks the command line of fixtures/serve-drive.ts. By default
+// it is the in-memory drive.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
+import { clearStaleMount, isMounted } from '../../src/fuse/stale-mount.js'
+
+export const FIXTURE = process.env.HYPERFS_FUSE_FIXTURE ??
+  fileURLToPath(new URL('./fixtures/serve-memory-drive.js', import.meta.url))
+
+// node:test takes a string as the reason to skip
+export const FUSE_SKIP: string | false = existsSync('/dev/fuse')
+  ? false
+  : 'FUSE is not available here (no /dev/fuse): mount tests skipped'
+
+const READY_MS = 30_000
+const STOP_MS = 5_000
+
+export interface HostOptions {
+  mnt?: string // mount here instead of in a fresh temp folder
+  seed?: string
+  generated?: Record<string, number>
+  readOnly?: boolean
+  checkout?: boolean
+  faults?: Record<string, 'timeout' | 'hang'>
+  readTimeout?: number
+}
+
+export interface Host {
+  mnt: string
+  pid: number
+  caps: { generated: boolean, writable: boolean }
+  log (): string // the host's stderr so far
+  kill9 (): Promise<void>
+  stop (): Promise<void>
+}
+
+export async function startHost (t: TestContext, opts: HostOptions = {}): Promise<Host> {
+  const base = opts.mnt ? null : mkdtempSync(join(tmpdir(), 'hyperfs-mnt-'))
+  const mnt = opts.mnt ?? join(base!, 'mnt')
+  // a given mount point may hold a dead mount, which even mkdir fails on
+  if (base) mkdirSync(mnt)
+
+  const args = [FIXTURE, '--mount', mnt]
+  if (opts.seed) args.push('--seed', opts.seed)
+  for (const [path, size] of Object.entries(opts.generated ?? {})) args.push('--generated', `${path}=${size}`)
+  if (opts.readOnly) args.push('--read-only')
+  if (opts.checkout) args.push('--checkout')
+  for (const [path, kind] of Object.entries(opts.faults ?? {})) args.push('--fault', `${path}=${kind}`)
+  if (opts.readTimeout) args.push('--read-timeout', String(opts.readTimeout))
+
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr!.on('data', (d) => { stderr += d })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+
+  const stop = async (): Promise<void> => {
+    await stopChild(child, exited)
+    // a host killed mid-test leaves a dead mount; one still answering belongs to someone else
+    await clearStaleMount(mnt).catch(() => {})
+  }
+  t.after(async () => {
+    await stop()
+    if (base && !(await isMounted(mnt))) rmSync(base, { recursive: true, force: true })
+  })
+
+  const caps = await waitReady(child, () => stderr)
+  return {
+    mnt,
+    pid: child.pid!,
+    caps,
+    log: () => stderr,
+    kill9: async () => {
+      child.kill('SIGKILL')
+      await exited
+    },
+    stop
+  }
+}
+
+async function stopChild (child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_MS).unref())
+  if (!(await Promise.race([exited.then(() => true), timer]))) {
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+function waitReady (child: ChildProcess, log: () => string): Promise<Host['caps']> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => fail(`no "ready" within ${READY_MS} ms`), READY_MS)
+    const fail = (why: string): void => {
+      clearTimeout(timer)
+      reject(new Error(`FUSE host failed to start: ${why}\n${log()}`))
+    }
+    child.stdout!.on('data', (d) => {
+      out += d
+      const line = out.split('\n').find((l) => l.startsWith('ready'))
+      if (line === undefined || !out.includes('\n')) return
+      clearTimeout(timer)
+      resolve(JSON.parse(line.slice('ready'.length).trim() || '{}'))
+    })
+    child.once('exit', (code, signal) => fail(`exited with ${code ?? signal}`))
+  })
+}
+
+export interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+// Runs a real program with a bound on its time, so a hang fails the test
+// instead of stalling the suite. Never rejects: tests assert on the code.
+export function run (cmd: string, args: string[], opts: { cwd?: string, timeout?: number, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, {
+      cwd: opts.cwd,
+      timeout: opts.timeout ?? 60_000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 * 1024 * 1024,
+      env: opts.env ?? process.env
+    }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
+    })
+  })
+}
