@@ -281,7 +281,8 @@ export class Hyperdrive implements Drive {
   }
 
   async getxattr (path: string, name: string): Promise<Buffer | null> {
-    return (await this.lstat(path)).metadata[name] ?? null
+    const m = (await this.lstat(path)).metadata
+    return Object.hasOwn(m, name) ? m[name] : null
   }
 
   async listxattr (path: string): Promise<string[]> {
@@ -603,12 +604,17 @@ export class Hyperdrive implements Drive {
 
   setxattr (path: string, name: string, value: Buffer): Promise<void> {
     if (!name) return Promise.reject(HyperfsError.EINVAL('an xattr needs a name'))
-    return this.update(path, (s) => ({ ...s, metadata: { ...s.metadata, [name]: Buffer.from(value) } }), (d, p) => d.setxattr(p, name, value))
+    return this.update(path, (s) => {
+      // a null-prototype record, so that a name such as "__proto__" is just a name
+      const metadata: Record<string, Buffer> = Object.assign(Object.create(null), s.metadata)
+      metadata[name] = Buffer.from(value)
+      return { ...s, metadata }
+    }, (d, p) => d.setxattr(p, name, value))
   }
 
   removexattr (path: string, name: string): Promise<void> {
     return this.update(path, (s) => {
-      const metadata = { ...s.metadata }
+      const metadata: Record<string, Buffer> = Object.assign(Object.create(null), s.metadata)
       delete metadata[name]
       return { ...s, metadata }
     }, (d, p) => d.removexattr(p, name))

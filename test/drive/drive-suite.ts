@@ -215,6 +215,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     assert.equal(st.mtime, 77_000)
     assert.equal((await r.getxattr('/f', 'color'))!.toString(), 'blue')
     assert.equal(await r.getxattr('/f', 'size'), null)
+    assert.equal(await r.getxattr('/f', 'toString'), null, 'names are not looked up on a prototype')
     assert.deepEqual(await r.listxattr('/f'), ['color'])
     assert.equal((await r.read('/f')).toString(), 'content')
   })
