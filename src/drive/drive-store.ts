@@ -11,6 +11,7 @@ import { Hypercore } from '../core/hypercore.js'
 import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
 import { defaultManifest, keyFromManifest } from '../core/signer.js'
 import { keyPair } from '../crypto/index.js'
+import { HyperfsError } from '../errors.js'
 import { Hyperdrive, type HyperdriveOptions } from './hyperdrive.js'
 import type { Drive } from './types.js'
 
@@ -102,7 +103,7 @@ export class DriveStore {
   }
 
   private async build (key: Buffer, kp: ReturnType<typeof keyPair> | null): Promise<Hyperdrive> {
-    if (this.closed) throw new Error('store is closed')
+    if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
     const base = `drives/${key.toString('hex')}`
     const metadata = new Hypercore(this.storage(`${base}/metadata`), key, kp ? { keyPair: kp } : {})
     const drive = new Hyperdrive({

@@ -173,7 +173,7 @@ export class Hypertrie {
     const ahead: Array<Promise<TrieNode>> = []
     let next = from
     for (let seq = from; seq < to; seq++) {
-      while (next < to && next < seq + 64) { ahead.push(quiet(this.node(next++, opts))); }
+      while (next < to && next < seq + 64) ahead.push(quiet(this.node(next++, opts)))
       const n = await ahead.shift()!
       yield entry(n)
     }
