@@ -23,6 +23,9 @@ export class HyperfsError extends Error {
   static EEXIST (msg?: string) { return new HyperfsError('EEXIST', msg) }
   static EROFS (msg?: string) { return new HyperfsError('EROFS', msg) }
   static EINVAL (msg?: string) { return new HyperfsError('EINVAL', msg) }
+  static ELOOP (msg?: string) { return new HyperfsError('ELOOP', msg) }
+  static EXDEV (msg?: string) { return new HyperfsError('EXDEV', msg) }
+  static EBUSY (msg?: string) { return new HyperfsError('EBUSY', msg) }
 
   // hypercore
   static BAD_ARGUMENT (msg?: string) { return new HyperfsError('BAD_ARGUMENT', msg) }

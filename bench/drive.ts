@@ -1,0 +1,123 @@
+// Drive benchmarks: ours (DriveStore on disk) against hyperdrive@13 on
+// corestore@7, side by side in one run, on the same data, each in its own temp
+// folder. Prints ours/real ratios as speedups (> 1 means ours is faster).
+//   write then read a large file; readdir of a 10,000-entry folder; stat of
+//   1,000 random paths. `--quick` shrinks the sizes.
+// Self-contained on purpose: it needs nothing from bench/ but node and the oracles.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { DriveStore } from '../src/drive/drive-store.js'
+
+const oracle = createRequire(import.meta.url)
+const RealHyperdrive = oracle('hyperdrive')
+const Corestore = oracle('corestore')
+
+const quick = process.argv.includes('--quick')
+const FILE_MB = quick ? 10 : 100
+const ENTRIES = quick ? 2_000 : 10_000
+const STATS = 1_000
+
+async function time (fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint()
+  await fn()
+  return Number(process.hrtime.bigint() - start) / 1e6
+}
+
+interface Impl {
+  name: string
+  open (dir: string): Promise<{ drive: any, close: () => Promise<void> }>
+}
+
+const impls: Impl[] = [
+  {
+    name: 'real',
+    async open (dir) {
+      const store = new Corestore(dir)
+      const drive = new RealHyperdrive(store)
+      await drive.ready()
+      return { drive, close: async () => { await drive.close(); await store.close() } }
+    }
+  },
+  {
+    name: 'ours',
+    async open (dir) {
+      const store = DriveStore.directory(dir)
+      const drive = await store.create()
+      return { drive, close: () => store.close() }
+    }
+  }
+]
+
+async function readAll (stream: AsyncIterable<Buffer>): Promise<number> {
+  let n = 0
+  for await (const c of stream) n += c.byteLength
+  return n
+}
+
+async function run (impl: Impl): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-drive-'))
+  const res: Record<string, number> = {}
+  try {
+    const { drive, close } = await impl.open(dir)
+    const chunk = Buffer.alloc(1024 * 1024)
+    for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 131) & 0xff
+    res.write = await time(async () => {
+      const ws = drive.createWriteStream('/big.bin')
+      for (let i = 0; i < FILE_MB; i++) {
+        if (!ws.write(chunk)) await new Promise((resolve) => ws.once('drain', resolve))
+      }
+      await new Promise<void>((resolve, reject) => { ws.on('error', reject); ws.on('close', resolve); ws.end() })
+    })
+    let bytes = 0
+    res.read = await time(async () => { bytes = await readAll(drive.createReadStream('/big.bin')) })
+    if (bytes !== FILE_MB * chunk.length) throw new Error(`${impl.name} read ${bytes} bytes`)
+
+    const small = Buffer.from('x')
+    if (impl.name === 'real') {
+      const batch = drive.batch()
+      for (let i = 0; i < ENTRIES; i++) await batch.put(`/dir/f${i}`, small)
+      await batch.flush()
+    } else {
+      for (let i = 0; i < ENTRIES; i++) await drive.writeFile(`/dir/f${i}`, small)
+    }
+    let n = 0
+    res.readdir = await time(async () => {
+      if (impl.name === 'real') {
+        for await (const name of drive.readdir('/dir')) { await drive.entry('/dir/' + name); n++ }
+      } else {
+        for await (const _ of drive.readdir('/dir')) n++
+      }
+    })
+    if (n !== ENTRIES) throw new Error(`${impl.name} listed ${n}`)
+    let seed = 1
+    const paths = Array.from({ length: STATS }, () => { seed = (seed * 16807) % 2147483647; return `/dir/f${seed % ENTRIES}` })
+    res.stat = await time(async () => {
+      for (const p of paths) {
+        const e = impl.name === 'real' ? await drive.entry(p) : await drive.stat(p)
+        if (!e) throw new Error('missing ' + p)
+      }
+    })
+    await close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return res
+}
+
+const results: Record<string, Record<string, number>> = {}
+for (const impl of impls) results[impl.name] = await run(impl)
+const mb = FILE_MB * 1024 * 1024 / 1e6
+console.log(`\ndrive: ${FILE_MB} MB file, ${ENTRIES}-entry folder, ${STATS} stats (real = hyperdrive@13 + corestore@7)`)
+console.log('| measure | ours | real | ours/real |')
+console.log('| --- | --- | --- | --- |')
+const row = (name: string, key: string, unit: string, f: (ms: number) => number, higher: boolean) => {
+  const o = f(results.ours[key])
+  const r = f(results.real[key])
+  console.log(`| ${name} | ${o.toFixed(1)} ${unit} | ${r.toFixed(1)} ${unit} | ${(higher ? o / r : r / o).toFixed(2)} |`)
+}
+row('write file', 'write', 'MB/s', (ms) => mb / (ms / 1000), true)
+row('read file', 'read', 'MB/s', (ms) => mb / (ms / 1000), true)
+row(`readdir ${ENTRIES} (with stats)`, 'readdir', 'ms', (ms) => ms, false)
+row(`stat ${STATS} random`, 'stat', 'ms', (ms) => ms, false)

@@ -1,0 +1,4 @@
+import { driveSuite } from './drive-suite.js'
+import { memoryKit } from './kits.js'
+
+driveSuite('memory', memoryKit)
