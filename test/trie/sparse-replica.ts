@@ -35,7 +35,9 @@ export class SparseReplica {
   constructor (writer: Hypercore, storage: Storage = new MemoryStorage()) {
     this.writer = writer
     this.core = new Hypercore(storage, writer.key)
-    this.core.fetcher = { want: (i) => this.want(i) }
+    // stand in for the replicator: wanted blocks come to us instead of peers
+    this.core.replicator.want = (i: number) => this.want(i)
+    this.core.replicator.unwant = () => {}
   }
 
   static async open (writer: Hypercore, storage?: Storage): Promise<SparseReplica> {
