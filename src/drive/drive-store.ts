@@ -6,16 +6,16 @@
 //   cores/<key hex>                      a core mounted raw
 // A drive created here is writable; one opened by a key whose folder holds no
 // secret key is a reader whose blocks arrive through core.get() (replication).
-import { join } from 'node:path'
 import { Hypercore } from '../core/hypercore.js'
-import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
+import { Store } from '../store/store.js'
+import { type ProtocolStreamOptions } from '../net/protocol-stream.js'
+import type { Duplex } from 'node:stream'
 import { defaultManifest, keyFromManifest } from '../core/signer.js'
 import { keyPair } from '../crypto/index.js'
 import { HyperfsError } from '../errors.js'
 import { Hyperdrive, type HyperdriveOptions } from './hyperdrive.js'
 import type { Drive } from './types.js'
 
-export type StorageFactory = (name: string) => Storage
 
 export interface DriveStoreOptions {
   blockSize?: number
@@ -23,29 +23,28 @@ export interface DriveStoreOptions {
 }
 
 export class DriveStore {
-  private storage: StorageFactory
+  readonly store: Store
   private opts: DriveStoreOptions
   private drives = new Map<string, Promise<Hyperdrive>>()
   private cores = new Map<string, Promise<Hypercore>>()
   private closed = false
 
-  constructor (storage: StorageFactory, opts: DriveStoreOptions = {}) {
-    this.storage = storage
+  constructor (store: Store, opts: DriveStoreOptions = {}) {
+    this.store = store
     this.opts = opts
   }
 
-  // Every name gets its own MemoryStorage, kept for the store's lifetime.
   static memory (opts: DriveStoreOptions = {}): DriveStore {
-    const all = new Map<string, MemoryStorage>()
-    return new DriveStore((name) => {
-      let s = all.get(name)
-      if (!s) { s = new MemoryStorage(); all.set(name, s) }
-      return s
-    }, opts)
+    return new DriveStore(Store.memory(), opts)
   }
 
   static directory (dir: string, opts: DriveStoreOptions = {}): DriveStore {
-    return new DriveStore((name) => new FileStorage(join(dir, name)), opts)
+    return new DriveStore(new Store(dir), opts)
+  }
+
+  // every core of every drive (content and mounts included) over one stream
+  replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
+    return this.store.replicate(isInitiator, opts)
   }
 
   // A new writable drive. Its key is known before any storage is touched (it
@@ -74,8 +73,7 @@ export class DriveStore {
     const hex = key.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      const core = new Hypercore(this.storage(`cores/${hex}`), key)
-      p = core.ready().then(() => core)
+      p = this.store.get({ key })
       this.cores.set(hex, p)
       p.catch(() => this.cores.delete(hex))
     }
@@ -86,8 +84,7 @@ export class DriveStore {
   async createCore (): Promise<Hypercore> {
     const kp = keyPair()
     const key = keyFromManifest(defaultManifest(kp.publicKey))
-    const core = new Hypercore(this.storage(`cores/${key.toString('hex')}`), { keyPair: kp })
-    await core.ready()
+    const core = await this.store.get({ key, keyPair: kp })
     this.cores.set(key.toString('hex'), Promise.resolve(core))
     return core
   }
@@ -104,11 +101,10 @@ export class DriveStore {
 
   private async build (key: Buffer, kp: ReturnType<typeof keyPair> | null): Promise<Hyperdrive> {
     if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
-    const base = `drives/${key.toString('hex')}`
-    const metadata = new Hypercore(this.storage(`${base}/metadata`), key, kp ? { keyPair: kp } : {})
+    const metadata = await this.store.get({ key, ...(kp ? { keyPair: kp } : {}) })
     const drive = new Hyperdrive({
       metadata,
-      content: (contentKey) => new Hypercore(this.storage(`${base}/content`), contentKey)
+      content: (contentKey) => this.store.get({ key: contentKey })
     }, this.driveOptions())
     await drive.ready()
     return drive
@@ -124,5 +120,6 @@ export class DriveStore {
       ...drives.map((r) => r.status === 'fulfilled' ? r.value.close() : null),
       ...cores.map((r) => r.status === 'fulfilled' ? r.value.close() : null)
     ])
+    await this.store.close()
   }
 }

@@ -40,7 +40,7 @@ export interface DriveCores {
   metadata: Hypercore
   // Opens the content core: a new writable core when key is null (a new
   // drive), otherwise the core with that key (the one the header names).
-  content: (key: Buffer | null) => Hypercore
+  content: (key: Buffer | null) => Hypercore | Promise<Hypercore>
 }
 
 export interface HyperdriveOptions {
@@ -106,7 +106,7 @@ export class Hyperdrive implements Drive {
     const md = this.s.cores.metadata
     await md.ready()
     if (md.length === 0 && md.writable) {
-      const content = this.s.cores.content(null)
+      const content = await this.s.cores.content(null)
       await content.ready()
       const header = { contentKey: content.key!, blockSize: this.s.opts.blockSize ?? DEFAULT_BLOCK_SIZE }
       const trie = new Hypertrie(md, { metadata: encode(driveHeader, header), timeout: this.s.opts.timeout })
@@ -132,7 +132,7 @@ export class Hyperdrive implements Drive {
         } catch (err) {
           throw HyperfsError.DECODE_ERROR('drive header: ' + (err as Error).message)
         }
-        const content = this.s.cores.content(header.contentKey)
+        const content = await this.s.cores.content(header.contentKey)
         await content.ready()
         this.s.header = header
         this.s.content = content

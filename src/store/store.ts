@@ -1,0 +1,186 @@
+// Store: many cores in one storage folder, like corestore.
+//   <root>/primary-key                 32 random bytes; named cores derive from it
+//   <root>/cores/<dk[0:2]>/<dk hex>/   one core's files (see core/hypercore.ts)
+// Folders are named by discovery key, so a remote that opens a channel for a
+// discovery key can be served without knowing the key up front, and a peer that
+// knows only the discovery key still gets nothing (the capability needs the key).
+// A named core's key pair is seeded with H[primaryKey]("hyperfs/name" ‖ name).
+import { join } from 'node:path'
+import { readFile, writeFile, mkdir, access } from 'node:fs/promises'
+import type { Duplex } from 'node:stream'
+import { Hypercore, type HypercoreOptions } from '../core/hypercore.js'
+import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
+import { defaultManifest, keyFromManifest } from '../core/signer.js'
+import { discoveryKey, keyPair as makeKeyPair, keyedHash, randomBytes, type KeyPair } from '../crypto/index.js'
+import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
+import type { Mux } from '../net/mux.js'
+import type { MuxLike } from '../replication/types.js'
+import { HyperfsError } from '../errors.js'
+
+export interface StoreGetOptions extends HypercoreOptions {
+  key?: Buffer | null
+  name?: string
+}
+
+export interface StoreOptions {
+  requestTimeout?: number
+}
+
+const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+
+export class Store {
+  readonly root: string | null
+  private opts: StoreOptions
+  private memory = new Map<string, MemoryStorage>()
+  private cores = new Map<string, Promise<Hypercore>>() // by discovery key hex
+  private muxes = new Set<Mux>() // streams whose handshake is done
+  private streams = new Set<{ once: (e: string, f: () => void) => unknown }>() // every live stream
+  private primaryKey: Buffer | null = null
+  private opening: Promise<void> | null = null
+  closed = false
+
+  // a folder path, or null for a store held in memory
+  constructor (root: string | null, opts: StoreOptions = {}) {
+    this.root = root
+    this.opts = opts
+  }
+
+  static memory (opts: StoreOptions = {}): Store {
+    return new Store(null, opts)
+  }
+
+  ready (): Promise<void> {
+    if (!this.opening) this.opening = this.open()
+    return this.opening
+  }
+
+  private async open (): Promise<void> {
+    if (!this.root) { this.primaryKey = randomBytes(32); return }
+    await mkdir(this.root, { recursive: true })
+    const file = join(this.root, 'primary-key')
+    try {
+      const k = await readFile(file)
+      if (k.byteLength !== 32) throw HyperfsError.STORAGE_CORRUPT(`${file}: expected 32 bytes, found ${k.byteLength}`)
+      this.primaryKey = k
+    } catch (err: any) {
+      if (err?.code !== 'ENOENT') throw err
+      this.primaryKey = randomBytes(32)
+      await writeFile(file, this.primaryKey, { flag: 'wx' })
+    }
+  }
+
+  private storageFor (dk: Buffer): Storage {
+    const hex = dk.toString('hex')
+    if (!this.root) {
+      let s = this.memory.get(hex)
+      if (!s) { s = new MemoryStorage(); this.memory.set(hex, s) }
+      return s
+    }
+    return new FileStorage(join(this.root, 'cores', hex.slice(0, 2), hex))
+  }
+
+  // The key pair of our own core called `name` (stable across restarts).
+  namedKeyPair (name: string): KeyPair {
+    if (!this.primaryKey) throw HyperfsError.SESSION_CLOSED('store is not ready')
+    return makeKeyPair(keyedHash(this.primaryKey, Buffer.from('hyperfs/name\0' + name)))
+  }
+
+  // Opens (once) a core by key, our own named core, or a new writable core.
+  async get (opts: StoreGetOptions | Buffer = {}): Promise<Hypercore> {
+    if (Buffer.isBuffer(opts)) opts = { key: opts }
+    await this.ready()
+    if (this.closed) throw HyperfsError.SESSION_CLOSED('store is closed')
+    let { key = null, name, keyPair, ...rest } = opts
+    if (name !== undefined) keyPair = this.namedKeyPair(name)
+    if (!key) {
+      keyPair = keyPair ?? makeKeyPair()
+      key = rest.compat ? keyPair.publicKey : (rest.manifest ? keyFromManifest(rest.manifest) : keyFromManifest(defaultManifest(keyPair.publicKey)))
+    }
+    const dk = discoveryKey(key)
+    const hex = dk.toString('hex')
+    let p = this.cores.get(hex)
+    if (!p) {
+      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...rest, ...(keyPair ? { keyPair } : {}) })
+      p = core.ready().then(() => {
+        core.once('close', () => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
+        for (const stream of this.streams) core.replicator.expect(stream) // update() waits for each peer's answer
+        for (const mux of this.muxes) core.replicator.attach(mux as unknown as MuxLike)
+        return core
+      })
+      this.cores.set(hex, p)
+      p.catch(() => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
+    }
+    return p
+  }
+
+  // A core we hold on disk (or in memory) for this discovery key, opened on demand.
+  private lookups = new Map<string, Promise<Hypercore | null>>()
+
+  private byDiscoveryKey (dk: Buffer): Promise<Hypercore | null> {
+    const hex = dk.toString('hex')
+    const open = this.cores.get(hex)
+    if (open) return open
+    let p = this.lookups.get(hex)
+    if (!p) {
+      p = this.lookup(dk).finally(() => this.lookups.delete(hex))
+      this.lookups.set(hex, p)
+    }
+    return p
+  }
+
+  private async lookup (dk: Buffer): Promise<Hypercore | null> {
+    const hex = dk.toString('hex')
+    if (this.root) {
+      try {
+        await access(join(this.root, 'cores', hex.slice(0, 2), hex, 'header'))
+      } catch {
+        return null
+      }
+    } else if (!this.memory.has(hex)) {
+      return null
+    }
+    const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })
+    try {
+      await core.ready()
+    } catch {
+      await core.close().catch(() => {})
+      return null
+    }
+    const key = core.key!
+    await core.close() // it holds the folder's lock; the store opens its own
+    return this.get({ key })
+  }
+
+  // Replicates every core this store holds or opens later over one stream;
+  // a channel the remote opens for a core we hold on disk opens that core.
+  replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
+    const ps = protocolStream(isInitiator, opts)
+    const mux = ps.mux
+    this.streams.add(ps.secret)
+    ps.secret.once('close', () => this.streams.delete(ps.secret))
+    ps.secret.opened.then((ok) => {
+      if (!ok || this.closed || ps.secret.destroyed) return
+      this.muxes.add(mux)
+      ps.secret.once('close', () => this.muxes.delete(mux))
+      // the mux waits for this promise before it rejects an open nobody claimed
+      mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
+        if (!id) return
+        const core = await this.byDiscoveryKey(Buffer.from(id)).catch(() => null)
+        if (core && !ps.secret.destroyed) core.replicator.attach(mux as unknown as MuxLike)
+      })
+      for (const p of this.cores.values()) {
+        p.then((core) => { if (!ps.secret.destroyed) core.replicator.attach(mux as unknown as MuxLike) }, () => {})
+      }
+    }, () => {})
+    for (const p of this.cores.values()) p.then((core) => core.replicator.expect(ps.secret), () => {})
+    return ps.outer
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const all = await Promise.allSettled([...this.cores.values()])
+    this.cores.clear()
+    await Promise.all(all.map((r) => r.status === 'fulfilled' ? r.value.close() : null))
+  }
+}

@@ -1,0 +1,28 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { DriveStore } from '../../src/drive/drive-store.js'
+
+test('a drive opened by key on another store reads files over store replication', async (t) => {
+  const a = DriveStore.memory()
+  const b = DriveStore.memory({ timeout: 5000 })
+  t.after(() => Promise.all([a.close(), b.close()]))
+  const drive = await a.create()
+  const big = Buffer.alloc(300 * 1024, 7)
+  await drive.writeFile('/docs/readme.txt', Buffer.from('hello from a'))
+  await drive.writeFile('/big.bin', big)
+  const s1 = a.replicate(true)
+  const s2 = b.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  t.after(() => { s1.destroy(); s2.destroy() })
+
+  const remote = await b.open(drive.key)
+  await (remote as any).s.cores.metadata.update()
+  assert.equal((await remote.read('/docs/readme.txt')).toString(), 'hello from a')
+  const names = []
+  for await (const e of remote.readdir('/')) names.push(e.name)
+  assert.deepEqual(names.sort(), ['big.bin', 'docs'])
+  const slice = await remote.read('/big.bin', { start: 200 * 1024, length: 1000 })
+  assert.ok(slice.equals(big.subarray(200 * 1024, 200 * 1024 + 1000)))
+  assert.equal(remote.writable, false)
+  await assert.rejects(remote.writeFile('/x', Buffer.from('no')), { code: 'EROFS' })
+})
