@@ -26,6 +26,7 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-const args = ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files]
+// a test that never settles fails after 5 minutes instead of hanging the run
+const args = ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files]
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' })
 process.exit(r.status ?? 1)

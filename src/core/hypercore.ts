@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash, hash } from '../crypto/index.js'
 import {
   encode, decode, DecodeError, coreHeader, coreState, type CoreHeader, type CoreState,
-  STATE_SLOT_SIZE, MAX_SIGNATURE, manifest as manifestCodec, type Manifest
+  STATE_SLOT_SIZE, MAX_SIGNATURE, manifest as manifestCodec, type Manifest, HYPERCORE_PROTOCOL
 } from '../codec/index.js'
 import { HyperfsError } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
@@ -490,11 +490,16 @@ export class Hypercore extends EventEmitter {
   replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
     const ps = protocolStream(isInitiator, opts)
     this.replicator.expect(ps.secret)
+    const mux = ps.mux as unknown as MuxLike
     const attach = () => {
       if (this.closed || ps.secret.destroyed) return
-      this.replicator.attach(ps.mux as unknown as MuxLike)
+      this.replicator.attach(mux)
     }
-    Promise.all([this.ready(), ps.secret.opened]).then(attach, () => {})
+    this.ready().then(() => {
+      // a remote open can arrive before our handshake promise settles: claim it
+      mux.pair({ protocol: HYPERCORE_PROTOCOL, id: this.discoveryKey! }, attach)
+      ps.secret.opened.then((ok) => { if (ok) attach() }, () => {})
+    }, () => {})
     return ps.outer
   }
 

@@ -158,16 +158,17 @@ export class Store {
     const mux = ps.mux
     this.streams.add(ps.secret)
     ps.secret.once('close', () => this.streams.delete(ps.secret))
+    // registered now: a remote open can arrive before our handshake promise
+    // settles. The mux waits for this promise before it rejects an open nobody claimed.
+    mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
+      if (!id) return
+      const core = await this.byDiscoveryKey(Buffer.from(id)).catch(() => null)
+      if (core && !ps.secret.destroyed) core.replicator.attach(mux as unknown as MuxLike)
+    })
     ps.secret.opened.then((ok) => {
       if (!ok || this.closed || ps.secret.destroyed) return
       this.muxes.add(mux)
       ps.secret.once('close', () => this.muxes.delete(mux))
-      // the mux waits for this promise before it rejects an open nobody claimed
-      mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
-        if (!id) return
-        const core = await this.byDiscoveryKey(Buffer.from(id)).catch(() => null)
-        if (core && !ps.secret.destroyed) core.replicator.attach(mux as unknown as MuxLike)
-      })
       for (const p of this.cores.values()) {
         p.then((core) => { if (!ps.secret.destroyed) core.replicator.attach(mux as unknown as MuxLike) }, () => {})
       }

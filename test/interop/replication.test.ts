@@ -1,0 +1,100 @@
+// Our replication against real hypercore@11: both directions, both initiator
+// roles, sparse and full, live appends, and a chain real → ours → real that
+// shows we re-serve what we fetched.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Hypercore } from '../../src/core/hypercore.js'
+import { MemoryStorage } from '../../src/core/storage.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { oracle } from '../helpers/oracle.js'
+import { blocks } from '../helpers/replication.js'
+
+const RealHypercore = oracle('hypercore')
+
+function pipe (t: any, a: any, b: any) {
+  a.pipe(b).pipe(a)
+  t.after(() => { a.destroy(); b.destroy() })
+}
+
+async function realCore (t: any, key: Buffer | null = null) {
+  const c = new RealHypercore(tmpDir(t), key)
+  await c.ready()
+  t.after(() => c.close())
+  return c
+}
+
+async function ourCore (t: any, key: Buffer | null = null) {
+  const c = new Hypercore(new MemoryStorage(), key)
+  await c.ready()
+  t.after(() => c.close())
+  return c
+}
+
+for (const ourRole of [true, false]) {
+  test(`a real reader fetches from our writer, sparse then full (ours initiator: ${ourRole})`, async (t) => {
+    const data = blocks(150, 700)
+    const w = await ourCore(t)
+    await w.append(data)
+    const r = await realCore(t, w.key)
+    pipe(t, w.replicate(ourRole), r.replicate(!ourRole))
+    assert.ok((await r.get(97)).equals(data[97]))
+    assert.equal(r.length, 150)
+    assert.equal(r.contiguousLength, 0)
+    await r.download({ start: 0, end: 150 }).done()
+    for (const i of [0, 1, 64, 149]) assert.ok((await r.get(i)).equals(data[i]))
+    const more = waitAppend(r)
+    await w.append(['live one', 'live two'])
+    await more
+    assert.equal((await r.get(151)).toString(), 'live two')
+  })
+
+  test(`our reader fetches from a real writer, sparse then full (ours initiator: ${ourRole})`, async (t) => {
+    const data = blocks(150, 700)
+    const w = await realCore(t)
+    await w.append(data)
+    const r = await ourCore(t, w.key)
+    pipe(t, r.replicate(ourRole), w.replicate(!ourRole))
+    assert.ok((await r.get(97, { timeout: 5000 }))!.equals(data[97]))
+    assert.equal(r.length, 150)
+    assert.equal(r.contiguousLength, 0)
+    await r.download({ start: 0, end: 150 })
+    assert.equal(r.contiguousLength, 150)
+    assert.ok((await r.treeHash()).equals(await w.treeHash()))
+    assert.deepEqual(await r.seek(150 * 700 - 1), [149, 699])
+    const more = waitAppend(r)
+    await w.append(['live one', 'live two'])
+    await more
+    assert.equal((await r.get(151, { timeout: 5000 }))!.toString(), 'live two')
+  })
+}
+
+test('a real core re-served by ours reaches another real core (real → ours → real)', async (t) => {
+  const data = blocks(80, 2000)
+  const origin = await realCore(t)
+  await origin.append(data)
+  const middle = await ourCore(t, origin.key)
+  const end = await realCore(t, origin.key)
+  const first = [middle.replicate(true), origin.replicate(false)]
+  pipe(t, first[0], first[1])
+  await middle.update()
+  await middle.download({ start: 0, end: 80 })
+  first[0].destroy() // the origin is gone
+  pipe(t, middle.replicate(false), end.replicate(true))
+  for (const i of [0, 40, 79]) assert.ok((await end.get(i, { timeout: 5000 })).equals(data[i]))
+  assert.equal(end.length, 80)
+})
+
+test('a remote seek on a real writer resolves to the same block as the real one', async (t) => {
+  const w = await realCore(t)
+  await w.append(Array.from({ length: 300 }, (_, i) => Buffer.alloc(1 + (i % 50), i)))
+  const r = await ourCore(t, w.key)
+  pipe(t, r.replicate(true), w.replicate(false))
+  await r.update()
+  for (const bytes of [0, 1234, 5000, w.byteLength - 1]) {
+    assert.deepEqual(await r.seek(bytes, { timeout: 5000 }), await w.seek(bytes), 'seek ' + bytes)
+  }
+})
+
+function waitAppend (core: any): Promise<void> {
+  return new Promise((resolve) => core.once('append', () => resolve()))
+}
