@@ -4,6 +4,7 @@ declare module 'random-access-file' {
   class RandomAccessFile extends EventEmitter {
     constructor (filename: string, opts?: { directory?: string, lock?: boolean, sparse?: boolean, truncate?: boolean, size?: number, readable?: boolean, writable?: boolean, alloc?: (n: number) => Buffer })
     filename: string
+    fd: number
     closed: boolean
     open (cb: Cb): void
     read (offset: number, size: number, cb: Cb<Buffer>): void

@@ -13,7 +13,8 @@ import { Peer, type OutRequest } from './peer.js'
 import * as flat from '../core/flat-tree.js'
 
 const MALICIOUS = new Set(['INVALID_PROOF', 'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_CAPABILITY', 'DECODE_ERROR', 'PROTOCOL_ERROR'])
-const RANGE_LOOKAHEAD = 2048
+const RANGE_LOOKAHEAD = 1024
+const SCAN_BUDGET = 512
 
 interface Wanted {
   index: number
@@ -53,6 +54,7 @@ export class Replicator extends EventEmitter {
   downloadedBytes = 0
 
   private wanted = new Map<number, Wanted>()
+  private pending = new Map<number, Wanted>() // wanted and not in flight, in the order asked
   private ranges: RangeDownload[] = []
   private seeks: SeekWaiter[] = []
   private upgrading: OutRequest | null = null
@@ -131,6 +133,7 @@ export class Replicator extends EventEmitter {
     if (!w) {
       w = { index, priority, inflight: [], failed: new Set(), refs: 0 }
       this.wanted.set(index, w)
+      this.pending.set(index, w)
     }
     w.refs++
     w.priority = Math.max(w.priority, priority)
@@ -141,6 +144,7 @@ export class Replicator extends EventEmitter {
     const w = this.wanted.get(index)
     if (!w || --w.refs > 0) return
     this.wanted.delete(index)
+    this.pending.delete(index)
     for (const req of w.inflight) req.peer.cancel(req)
   }
 
@@ -232,10 +236,16 @@ export class Replicator extends EventEmitter {
     if (!this.upgrading) {
       const p = this.peers.find((x) => x.canUpgradeUs())
       if (p) {
-        const blockPastEnd = [...this.wanted.values()].find((w) => w.index >= core.length && w.inflight.length === 0 && p.hasBlock(w.index) && !w.failed.has(p))
+        let blockPastEnd: Wanted | null = null
+        let scanned = 0
+        for (const w of this.pending.values()) {
+          if (++scanned > SCAN_BUDGET) break
+          if (w.index >= core.length && p.hasBlock(w.index) && !w.failed.has(p)) { blockPastEnd = w; break }
+        }
         if (blockPastEnd) {
           const req = p.requestBlock(blockPastEnd.index, true, blockPastEnd.priority)
           blockPastEnd.inflight.push(req)
+          this.pending.delete(blockPastEnd.index)
           this.upgrading = req
         } else {
           this.upgrading = p.requestUpgrade()
@@ -248,9 +258,13 @@ export class Replicator extends EventEmitter {
 
     this.fillFromRanges()
 
-    for (const w of this.wanted.values()) {
-      if (core.has(w.index)) { this.wanted.delete(w.index); continue }
-      if (w.inflight.length > 0) continue
+    // only blocks not in flight are looked at, and the scan stops when no peer
+    // has room in its window, so a dispatch costs O(requests sent)
+    let scanned = 0
+    for (const w of this.pending.values()) {
+      if (!this.peers.some((p) => p.pending < p.window)) break
+      if (++scanned > SCAN_BUDGET) break // the rest wait for the next event
+      if (core.has(w.index)) { this.wanted.delete(w.index); this.pending.delete(w.index); continue }
       if (w.index >= core.length) continue // waits for the upgrade
       const peer = this.pick(w)
       if (!peer) {
@@ -258,6 +272,8 @@ export class Replicator extends EventEmitter {
         continue
       }
       w.inflight.push(peer.requestBlock(w.index, false, w.priority))
+      this.pending.delete(w.index)
+      scanned = 0
     }
 
     // a seek asks one peer for a hash proof of a block under the deepest
@@ -289,15 +305,12 @@ export class Replicator extends EventEmitter {
     const core = this.core
     for (const r of [...this.ranges]) {
       const end = Math.min(r.end, core.length)
-      let budget = RANGE_LOOKAHEAD
-      for (const w of this.wanted.values()) if (w.index >= r.start && w.index < r.end) budget--
-      while (budget > 0 && r.cursor < end) {
+      while (this.pending.size < RANGE_LOOKAHEAD && r.cursor < end) {
         const i = r.cursor++
         if (core.has(i) || this.wanted.has(i)) continue
         this.want(i, 0)
-        budget--
       }
-      if (core.hasAll(r.start, r.end)) this.endRange(r, null)
+      if (r.cursor >= end && core.hasAll(r.start, r.end)) this.endRange(r, null)
     }
   }
 
@@ -319,7 +332,10 @@ export class Replicator extends EventEmitter {
     if (this.upgrading === req) this.upgrading = null
     if (req.block !== null) {
       const w = this.wanted.get(req.block)
-      if (w) w.inflight = w.inflight.filter((x) => x !== req)
+      if (w) {
+        w.inflight = w.inflight.filter((x) => x !== req)
+        if (w.inflight.length === 0 && !this.core.has(w.index)) this.pending.set(w.index, w)
+      }
     }
     if (req.seek !== null) {
       for (const s of this.seeks) if (s.inflight === req) s.inflight = null
@@ -360,6 +376,7 @@ export class Replicator extends EventEmitter {
     if (proof.block?.value) {
       this.downloadedBytes += proof.block.value.byteLength
       this.wanted.delete(proof.block.index)
+      this.pending.delete(proof.block.index)
       for (const p of this.peers) if (p !== peer) p.sendHave(proof.block.index)
       this.emit('download', proof.block.index, proof.block.value.byteLength, peer)
     }
