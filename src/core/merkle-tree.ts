@@ -528,32 +528,27 @@ function verifyTree (proof: Proof, nodes: TreeNode[]): TreeNode | null {
 
   let root: TreeNode | null = null
   if (seekNodes.length) {
-    for (const n of seekNodes) checkNode(n)
     const q = new NodeQueue(seekNodes)
-    let ite = seekNodes[0].index
-    root = q.shift(ite)
-    nodes.push(root)
-    for (let d = 0; q.length > 0; d++) {
-      if (d > MAX_DEPTH) throw HyperfsError.INVALID_PROOF('proof too deep')
-      const n = q.shift(flat.sibling(ite))
-      ite = flat.parent(ite)
-      root = parentNode(ite, root, n)
-      nodes.push(n, root)
-    }
+    root = climb(q, q.shift(seekNodes[0].index), nodes)
   }
   if (!target) return root
 
-  for (const n of target.nodes) checkNode(n)
   if (!Number.isSafeInteger(target.index) || target.index < 0) throw HyperfsError.INVALID_PROOF('bad index')
-  let ite = target.index
-  const q = new NodeQueue(target.nodes, root)
-  root = target.value ? { index: ite, size: target.value.byteLength, hash: leafHash(target.value) } : q.shift(ite)
+  const q = new NodeQueue(target.nodes, root) // the seek subtree may stand in for a sibling
+  const start = target.value ? { index: target.index, size: target.value.byteLength, hash: leafHash(target.value) } : q.shift(target.index)
+  return climb(q, start, nodes)
+}
+
+// Hashes `start` up with the queued siblings, recording every node it makes.
+function climb (q: NodeQueue, start: TreeNode, nodes: TreeNode[]): TreeNode {
+  checkNode(start)
+  let root = start
   nodes.push(root)
   for (let d = 0; q.length > 0; d++) {
     if (d > MAX_DEPTH) throw HyperfsError.INVALID_PROOF('proof too deep')
-    const n = q.shift(flat.sibling(ite))
-    ite = flat.parent(ite)
-    root = parentNode(ite, root, n)
+    const n = q.shift(flat.sibling(root.index))
+    checkNode(n)
+    root = parentNode(flat.parent(root.index), root, n)
     nodes.push(n, root)
   }
   return root
