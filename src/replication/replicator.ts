@@ -55,6 +55,8 @@ export class Replicator extends EventEmitter {
 
   private wanted = new Map<number, Wanted>()
   private pending = new Map<number, Wanted>() // wanted and not in flight, in the order asked
+  private urgent = new Set<Wanted>() // someone waits on these: ask a second peer if the first is slow
+  private hedgeTimer: NodeJS.Timeout | null = null
   private ranges: RangeDownload[] = []
   private seeks: SeekWaiter[] = []
   private upgrading: OutRequest | null = null
@@ -197,6 +199,7 @@ export class Replicator extends EventEmitter {
   }
 
   close (): void {
+    if (this.hedgeTimer) clearTimeout(this.hedgeTimer)
     const err = HyperfsError.SESSION_CLOSED('core was closed')
     for (const r of this.ranges.splice(0)) r.reject(err)
     for (const s of this.seeks.splice(0)) s.reject(err)
@@ -273,8 +276,10 @@ export class Replicator extends EventEmitter {
       }
       w.inflight.push(peer.requestBlock(w.index, false, w.priority))
       this.pending.delete(w.index)
+      if (w.priority > 0 && this.peers.length > 1) this.urgent.add(w)
       scanned = 0
     }
+    this.hedge()
 
     // a seek asks one peer for a hash proof of a block under the deepest
     // node we know over the byte, plus the seek nodes down to that byte
@@ -289,6 +294,27 @@ export class Replicator extends EventEmitter {
         break
       }
       if (!s.inflight) for (const p of this.peers) if (!s.failed.has(p) && p.remoteLength > lo) p.sendWant(lo)
+    }
+  }
+
+  // When several peers hold a block someone is waiting on and the first peer
+  // is slow to answer (3 round trips, 20 ms at least), ask another one too;
+  // the first answer wins and the other request is cancelled.
+  private hedge (): void {
+    const now = Date.now()
+    let next = Infinity
+    for (const w of this.urgent) {
+      if (!this.wanted.has(w.index) || w.inflight.length !== 1) { this.urgent.delete(w); continue }
+      const first = w.inflight[0]
+      const due = first.sent + Math.max(20, 3 * first.peer.rtt)
+      if (due > now) { next = Math.min(next, due); continue }
+      const other = this.pick({ ...w, failed: new Set([...w.failed, first.peer]) })
+      if (other) w.inflight.push(other.requestBlock(w.index, false, w.priority))
+      this.urgent.delete(w)
+    }
+    if (next < Infinity && !this.hedgeTimer) {
+      this.hedgeTimer = setTimeout(() => { this.hedgeTimer = null; this.update() }, next - now)
+      this.hedgeTimer.unref?.()
     }
   }
 
@@ -375,6 +401,8 @@ export class Replicator extends EventEmitter {
     }
     if (proof.block?.value) {
       this.downloadedBytes += proof.block.value.byteLength
+      const w = this.wanted.get(proof.block.index)
+      if (w) for (const other of w.inflight) if (other !== req) other.peer.cancel(other)
       this.wanted.delete(proof.block.index)
       this.pending.delete(proof.block.index)
       for (const p of this.peers) if (p !== peer) p.sendHave(proof.block.index)

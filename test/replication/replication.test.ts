@@ -130,3 +130,27 @@ test('a core opened from disk by key keeps what it fetched', async (t) => {
   connect(t, again, fresh)
   assert.ok((await fresh.get(12, { timeout: 5000 }))!.equals(data[12]))
 })
+
+test('a block held by two peers is asked of the second when the first is slow', async (t) => {
+  const data = blocks(16)
+  const w = await writer(t, data)
+  const slow = await reader(t, w.key!)
+  connect(t, w, slow)
+  await slow.update()
+  await slow.download({ start: 0, end: 16 })
+  // the slow copy answers nothing for block requests: it just sits on them
+  const honest = slow.proof.bind(slow)
+  slow.proof = (req) => req.block ? new Promise(() => {}) : honest(req)
+  const fast = await reader(t, w.key!)
+  connect(t, w, fast)
+  await fast.update()
+  await fast.download({ start: 0, end: 16 })
+  const r = await reader(t, w.key!, { requestTimeout: 60_000 })
+  connect(t, slow, r)
+  await r.update()
+  connect(t, fast, r)
+  await r.update()
+  assert.equal(r.peers, 2)
+  // whichever peer is asked first, the block arrives well before the per-peer request timeout
+  for (const i of [3, 9, 12]) assert.ok((await r.get(i, { timeout: 5000 }))!.equals(data[i]), 'block ' + i)
+})
