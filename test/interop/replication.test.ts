@@ -98,3 +98,24 @@ test('a remote seek on a real writer resolves to the same block as the real one'
 function waitAppend (core: any): Promise<void> {
   return new Promise((resolve) => core.once('append', () => resolve()))
 }
+
+test('compat cores (key = public key) replicate both ways without a manifest', async (t) => {
+  const { keyPair } = await import('../../src/crypto/index.js')
+  const kp = keyPair()
+  const realWriter = new RealHypercore(tmpDir(t), kp.publicKey, { keyPair: kp })
+  await realWriter.ready()
+  t.after(() => realWriter.close())
+  await realWriter.append(['one', 'two', 'three'])
+  const ours = await ourCore(t, kp.publicKey)
+  pipe(t, ours.replicate(true), realWriter.replicate(false))
+  assert.equal((await ours.get(2, { timeout: 5000 }))!.toString(), 'three')
+  assert.equal(ours.manifest, null)
+
+  const kp2 = keyPair()
+  const ourWriter = new Hypercore(new MemoryStorage(), kp2.publicKey, { keyPair: kp2 })
+  await ourWriter.append(['a', 'b'])
+  t.after(() => ourWriter.close())
+  const realReader = await realCore(t, kp2.publicKey)
+  pipe(t, ourWriter.replicate(false), realReader.replicate(true))
+  assert.equal((await realReader.get(1)).toString(), 'b')
+})
