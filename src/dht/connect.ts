@@ -23,7 +23,7 @@ import { hex } from './router.js'
 import type { HyperDHT } from './hyper-dht.js'
 
 const PASSIVE_TIMEOUT = 10_000
-const MAX_RELAYS_TRIED = 8
+const MAX_RELAYS_TRIED = 4
 
 export interface ConnectOptions {
   keyPair?: KeyPair
@@ -146,7 +146,7 @@ async function findAndHandshake (dht: HyperDHT, target: Buffer, msg1: Buffer, hs
         command: COMMANDS.PEER_HANDSHAKE,
         target,
         value: encode(handshakeMessage, { mode: MODE.FROM_CLIENT, noise: msg1, peerAddress: null, relayAddress: null })
-      }, { signal: opts.signal, retries: 3 })
+      }, { signal: opts.signal, retries: 2 })
     } catch (err) {
       if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
       return null

@@ -8,6 +8,8 @@ import type { KeyPair } from '../crypto/index.js'
 import { decodeLookup, type HyperDHT } from '../dht/hyper-dht.js'
 import type { PeerRecord } from '../codec/hyperdht-messages.js'
 
+const UNANNOUNCE_TIMEOUT = 3000
+
 export interface DiscoveryHost {
   readonly dht: HyperDHT
   readonly keyPair: KeyPair
@@ -61,7 +63,8 @@ export class PeerDiscovery {
     this.timer = null
     if (this.current !== null) await this.current.catch(() => {})
     if (this.announced && !this.host.dht.destroyed) {
-      await this.host.dht.unannounce(this.topic, this.host.keyPair).catch(() => {})
+      // bounded: a leave must not hang on a network that is already gone
+      await this.host.dht.unannounce(this.topic, this.host.keyPair, { signal: AbortSignal.timeout(UNANNOUNCE_TIMEOUT) }).catch(() => {})
     }
   }
 

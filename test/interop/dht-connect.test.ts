@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { oracle } from '../helpers/oracle.js'
+import { onTeardown } from '../swarm/teardown.js'
 import { HyperDHT } from '../../src/dht/hyper-dht.js'
 
 const createTestnet = oracle('hyperdht/testnet')
@@ -25,10 +26,10 @@ function echo (stream: Duplex): void {
 
 test('our client connects to our server through real relays and exchanges encrypted data', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
   const a = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
   const b = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  t.after(() => Promise.all([a.destroy(), b.destroy()]))
+  onTeardown(t, () => Promise.all([a.destroy(), b.destroy()]))
 
   const server = a.createServer()
   server.on('connection', echo)
@@ -36,17 +37,17 @@ test('our client connects to our server through real relays and exchanges encryp
   assert.ok(server.relayAddresses.length > 0, 'the self announce found relays')
 
   const stream = await b.connect(a.defaultKeyPair.publicKey)
-  t.after(() => stream.destroy())
+  onTeardown(t, () => stream.destroy())
   assert.equal(await echoOnce(stream, 'hello ours'), 'hello ours')
   assert.ok(stream.remotePublicKey?.equals(a.defaultKeyPair.publicKey))
 })
 
 test('a real hyperdht client connects to our server', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
   const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
   const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  t.after(() => Promise.all([ours.destroy(), real.destroy()]))
+  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
 
   const server = ours.createServer()
   let remoteKey: Buffer | null = null
@@ -54,7 +55,7 @@ test('a real hyperdht client connects to our server', async (t) => {
   await server.listen()
 
   const conn = real.connect(ours.defaultKeyPair.publicKey)
-  t.after(() => conn.destroy())
+  onTeardown(t, () => conn.destroy())
   conn.on('error', () => {})
   await once(conn, 'open')
   assert.equal(await echoOnce(conn, 'hello from real'), 'hello from real')
@@ -63,26 +64,26 @@ test('a real hyperdht client connects to our server', async (t) => {
 
 test('our client connects to a real hyperdht server', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
   const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
   const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  t.after(() => Promise.all([ours.destroy(), real.destroy()]))
+  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
 
   const server = real.createServer((s: any) => { s.on('error', () => {}); s.on('data', (d: Buffer) => s.write(d)) })
   await server.listen()
 
   const stream = await ours.connect(server.publicKey)
-  t.after(() => stream.destroy())
+  onTeardown(t, () => stream.destroy())
   assert.equal(await echoOnce(stream, 'hello real'), 'hello real')
   assert.ok(stream.remotePublicKey?.equals(server.publicKey))
 })
 
 test('a handshake that fails to decrypt gets no answer and is counted', async (t) => {
   const testnet = await createTestnet(4, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
   const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
   const client = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  t.after(() => Promise.all([ours.destroy(), client.destroy()]))
+  onTeardown(t, () => Promise.all([ours.destroy(), client.destroy()]))
   const server = ours.createServer()
   await server.listen()
   await client.fullyBootstrapped()

@@ -7,6 +7,7 @@ import { oracle } from '../helpers/oracle.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { Swarm } from '../../src/swarm/swarm.js'
 import { HyperDHT } from '../../src/dht/hyper-dht.js'
+import { onTeardown } from '../swarm/teardown.js'
 import { Hypercore } from '../../src/core/hypercore.js'
 import { MemoryStorage } from '../../src/core/storage.js'
 
@@ -18,13 +19,13 @@ const LOCAL = '127.0.0.1'
 
 function realSwarm (t: any, bootstrap: unknown[]): any {
   const swarm = new Hyperswarm({ dht: new RealDHT({ bootstrap, host: LOCAL }) })
-  t.after(async () => { await swarm.destroy(); await swarm.dht.destroy() })
+  onTeardown(t, async () => { await swarm.destroy(); await swarm.dht.destroy() })
   return swarm
 }
 
 function ourSwarm (t: any, bootstrap: Array<string | { host: string, port: number }>): Swarm {
   const swarm = new Swarm({ bootstrap, host: LOCAL, mdns: false })
-  t.after(() => swarm.destroy())
+  onTeardown(t, () => swarm.destroy())
   return swarm
 }
 
@@ -36,10 +37,10 @@ async function blocks (core: any, n: number): Promise<string[]> {
 
 test('a real Hyperswarm client finds our announced topic, connects, and a real hypercore replicates our core', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
 
   const core = new Hypercore(new MemoryStorage())
-  t.after(() => core.close())
+  onTeardown(t, () => core.close())
   await core.append([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')])
 
   const ours = ourSwarm(t, testnet.bootstrap)
@@ -47,7 +48,7 @@ test('a real Hyperswarm client finds our announced topic, connects, and a real h
   await ours.join(core.discoveryKey as Buffer, { server: true, client: false }).flushed()
 
   const clone = new RealHypercore(tmpDir(t), core.key)
-  t.after(() => clone.close())
+  onTeardown(t, () => clone.close())
   await clone.ready()
   const real = realSwarm(t, testnet.bootstrap)
   let conns = 0
@@ -63,17 +64,17 @@ test('a real Hyperswarm client finds our announced topic, connects, and a real h
 
 test('our swarm finds a real Hyperswarm server and our core replicates its hypercore', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
-  t.after(() => testnet.destroy())
+  onTeardown(t, () => testnet.destroy())
 
   const source = new RealHypercore(tmpDir(t))
-  t.after(() => source.close())
+  onTeardown(t, () => source.close())
   await source.append([Buffer.from('x'), Buffer.from('y')])
   const real = realSwarm(t, testnet.bootstrap)
   real.on('connection', (conn: any) => { conn.on('error', () => {}); source.replicate(conn) })
   await real.join(source.discoveryKey, { server: true, client: false }).flushed()
 
   const clone = new Hypercore(new MemoryStorage(), source.key)
-  t.after(() => clone.close())
+  onTeardown(t, () => clone.close())
   await clone.ready()
   const ours = ourSwarm(t, testnet.bootstrap)
   ours.on('connection', (stream) => { clone.replicate(stream) })
@@ -90,14 +91,14 @@ test('our swarm finds a real Hyperswarm server and our core replicates its hyper
 test('our DHT nodes serve as the bootstrap and the storage for two real Hyperswarm peers', async (t) => {
   // a small network of ours only: the first node has nobody to bootstrap from
   const first = new HyperDHT({ bootstrap: [], host: LOCAL, port: 0, ephemeral: false, firewalled: false })
-  t.after(() => first.destroy())
+  onTeardown(t, () => first.destroy())
   await first.fullyBootstrapped()
   const bootstrap = [{ host: LOCAL, port: (first.address() as { port: number }).port }]
   const nodes: HyperDHT[] = []
   for (let i = 0; i < 5; i++) {
     const n = new HyperDHT({ bootstrap, host: LOCAL, ephemeral: false, firewalled: false })
     nodes.push(n)
-    t.after(() => n.destroy())
+    onTeardown(t, () => n.destroy())
   }
   await Promise.all(nodes.map((n) => n.fullyBootstrapped()))
 
