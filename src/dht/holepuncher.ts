@@ -24,7 +24,6 @@ import type { HyperDHT } from './hyper-dht.js'
 
 const PROBE_INTERVAL = 150
 const PROBE_ROUNDS = 40
-const LOW_TTL = 5
 
 export interface PunchHooks {
   onconnect (socket: UDXSocket, port: number, host: string): void
@@ -94,7 +93,7 @@ export class Holepuncher {
   async punchClient (target: Buffer, info: { id: number, relays: Array<{ relayAddress: IPv4Address, peerAddress: IPv4Address }> }, relayAddress: IPv4Address, serverAddress: IPv4Address): Promise<void> {
     const relay = info.relays.find((r) => sameAddress(r.relayAddress, relayAddress)) ?? info.relays[0]
     // open our NAT towards the server's last known address before asking it to punch
-    this.send(serverAddress, LOW_TTL)
+    this.send(serverAddress, this.dht.punchTTL)
     for (const punching of [false, true]) {
       if (this.destroyed) return
       const payload = this.encrypt({
@@ -181,7 +180,7 @@ export class Holepuncher {
       }
       // the first rounds use a low TTL: enough to open our NAT, too little to
       // reach (and upset) theirs before they punch
-      for (const a of this.remoteAddresses) this.send(a, this.probes < 3 ? LOW_TTL : 0)
+      for (const a of this.remoteAddresses) this.send(a, this.probes < 3 ? this.dht.punchTTL : 0)
     }
     tick()
     this.probeTimer = setInterval(tick, PROBE_INTERVAL)

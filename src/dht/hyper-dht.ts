@@ -26,6 +26,9 @@ export interface HyperDHTOptions extends DHTNodeOptions {
   // most forwards (servers announced to us) kept
   maxForwards?: number
   connectionKeepAlive?: number
+  // IP TTL of the first holepunch probes: enough hops to open our NAT, too few
+  // to reach the remote NAT before it has opened its own (default 5)
+  punchTTL?: number
 }
 
 export interface HyperDHTStats {
@@ -46,6 +49,7 @@ export class HyperDHT extends DHTNode {
   readonly persistent: Persistent
   readonly servers = new Set<Server>()
   readonly connectionKeepAlive: number
+  readonly punchTTL: number
   readonly hyperStats: HyperDHTStats = { dropped: { badHandshake: 0, badHolepunch: 0 } }
   private readonly rawStreams = new Map<number, UDXStream>()
   private readonly probeListeners = new Set<(kind: SocketKind, host: string, port: number) => void>()
@@ -54,6 +58,7 @@ export class HyperDHT extends DHTNode {
     super(opts, services)
     this.defaultKeyPair = opts.keyPair ?? newKeyPair()
     this.connectionKeepAlive = opts.connectionKeepAlive ?? 5000
+    this.punchTTL = opts.punchTTL ?? 5
     this.router = new Router({ maxSize: opts.maxForwards, maxAge: opts.records?.maxAge })
     this.persistent = new Persistent(this.router, () => this.id, opts.records)
     this.handle(COMMANDS.PEER_HANDSHAKE, (req) => this.router.onhandshake(req))

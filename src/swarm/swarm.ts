@@ -237,6 +237,7 @@ export class Swarm extends EventEmitter {
         stream = await this.dht.connect(info.publicKey, { keyPair: this.keyPair, relayAddresses: info.relayAddresses, signal: abort.signal })
       } catch (err) {
         this.stats.connects.client.failed++
+        this.emit('connect-error', err, info)
         if (!abort.signal.aborted && info.lanAddress !== null) {
           // UDX could not get through: try the LAN address over TCP
           try {
