@@ -50,6 +50,10 @@ export class HyperfsError extends Error {
   static INVALID_CAPABILITY (msg?: string) { return new HyperfsError('INVALID_CAPABILITY', msg) }
   static MESSAGE_TOO_LARGE (msg?: string) { return new HyperfsError('MESSAGE_TOO_LARGE', msg) }
   static DECODE_ERROR (msg?: string) { return new HyperfsError('DECODE_ERROR', msg) }
+  static PEER_NOT_FOUND (msg?: string) { return new HyperfsError('PEER_NOT_FOUND', msg) }
+  static PEER_CONNECTION_FAILED (msg?: string) { return new HyperfsError('PEER_CONNECTION_FAILED', msg) }
+  static CANNOT_HOLEPUNCH (msg?: string) { return new HyperfsError('CANNOT_HOLEPUNCH', msg) }
+  static SERVER_ERROR (msg?: string) { return new HyperfsError('SERVER_ERROR', msg) }
 }
 
 export function isHyperfsError (err: unknown, code?: string): err is HyperfsError {

@@ -21,7 +21,33 @@ declare module 'udx-native' {
     off (event: 'message', listener: (buffer: Buffer, rinfo: UDXAddress) => void): this
   }
 
+  // A reliable stream multiplexed on a UDXSocket by stream id (a streamx Duplex).
+  export class UDXStream extends EventEmitter {
+    readonly id: number
+    readonly connected: boolean
+    readonly destroyed: boolean
+    readonly remoteId: number
+    readonly remoteHost: string | null
+    readonly remotePort: number
+    readonly socket: UDXSocket | null
+    readonly rtt: number
+    connect (socket: UDXSocket, remoteId: number, port: number, host: string): void
+    setKeepalive (ms: number): void
+    write (data: Uint8Array): boolean
+    end (data?: Uint8Array): this
+    destroy (err?: Error): void
+    pause (): this
+    resume (): this
+  }
+
+  export interface UDXStreamOptions {
+    framed?: boolean
+    // called with the first packet for this stream id before connect(); true drops it
+    firewall?: (socket: UDXSocket, port: number, host: string, family: number) => boolean
+  }
+
   export default class UDX {
+    createStream (id: number, opts?: UDXStreamOptions): UDXStream
     constructor ()
     static isIPv4 (host: string): boolean
     static isIP (host: string): number

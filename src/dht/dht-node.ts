@@ -13,7 +13,7 @@
 //   if it is dead.
 // Owns: the IO (sockets), the routing table, the NAT sampler, the timers.
 import { EventEmitter } from 'node:events'
-import UDX from 'udx-native'
+import UDX, { type UDXSocket } from 'udx-native'
 import { encode, ipv4Address, type IPv4Address } from '../codec/index.js'
 import { HyperfsError } from '../errors.js'
 import { randomBytes } from '../crypto/index.js'
@@ -162,6 +162,11 @@ export class DHTNode extends EventEmitter implements QueryNode {
 
   get firewalled (): boolean {
     return this.io.firewalled
+  }
+
+  // the socket our requests leave from (hyperdht connects UDX streams on it)
+  get socket (): UDXSocket | null {
+    return this.io.udxSocket(this.io.defaultSocket)
   }
 
   // public address as sampled from responses; port 0 means randomised by a NAT

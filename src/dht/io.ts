@@ -130,6 +130,8 @@ export class IO implements ReplyTransport {
 
   firewalled: boolean
   readonly context: IOContext
+  // 1-byte datagrams are holepunch probes; the holepuncher listens here
+  onprobe: ((socket: SocketKind, host: string, port: number) => void) | null = null
 
   private readonly udx: UDX
   private readonly handlers: IOHandlers
@@ -206,6 +208,11 @@ export class IO implements ReplyTransport {
   clientAddress (): IPv4Address | null {
     const a = this.clientSocket?.address()
     return a ? { host: a.host, port: a.port } : null
+  }
+
+  // the udx socket of a kind: hyperdht runs its UDX streams over these
+  udxSocket (kind: SocketKind): UDXSocket | null {
+    return kind === 'server' ? this.serverSocket : this.clientSocket
   }
 
   // the socket requests leave from: firewalled nodes keep the server port quiet
@@ -359,7 +366,10 @@ export class IO implements ReplyTransport {
 
   private onmessage (socket: SocketKind, buf: Buffer, host: string, port: number, family: number): void {
     // 1-byte datagrams are holepunch probes, not RPC
-    if (buf.byteLength < 2 || this.destroying !== null) return
+    if (buf.byteLength < 2 || this.destroying !== null) {
+      if (buf.byteLength === 1 && this.onprobe !== null && this.destroying === null) this.onprobe(socket, host, port)
+      return
+    }
     if (family !== 4 || !(port > 0 && port < 65536)) return
     if (buf[0] === REQUEST_HEADER && this.ratelimited(host, port)) {
       this.stats.dropped.rateLimited++

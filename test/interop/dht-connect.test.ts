@@ -1,0 +1,100 @@
+// Our HyperDHT servers and clients against real hyperdht 6 nodes on
+// 127.0.0.1: announce, Noise IK relayed through the DHT, a UDX stream wrapped
+// in secret-stream, both directions.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { oracle } from '../helpers/oracle.js'
+import { onTeardown } from '../swarm/teardown.js'
+import { HyperDHT } from '../../src/dht/hyper-dht.js'
+
+const createTestnet = oracle('hyperdht/testnet')
+const RealDHT = oracle('hyperdht')
+const LOCAL = '127.0.0.1'
+
+async function echoOnce (stream: Duplex, msg: string): Promise<string> {
+  stream.write(Buffer.from(msg))
+  const [data] = await once(stream, 'data')
+  return Buffer.from(data).toString()
+}
+
+function echo (stream: Duplex): void {
+  stream.on('data', (d: Buffer) => stream.write(d))
+  stream.on('error', () => {})
+}
+
+test('our client connects to our server through real relays and exchanges encrypted data', async (t) => {
+  const testnet = await createTestnet(6, { host: LOCAL })
+  onTeardown(t, () => testnet.destroy())
+  const a = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  const b = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  onTeardown(t, () => Promise.all([a.destroy(), b.destroy()]))
+
+  const server = a.createServer()
+  server.on('connection', echo)
+  await server.listen()
+  assert.ok(server.relayAddresses.length > 0, 'the self announce found relays')
+
+  const stream = await b.connect(a.defaultKeyPair.publicKey)
+  onTeardown(t, () => stream.destroy())
+  assert.equal(await echoOnce(stream, 'hello ours'), 'hello ours')
+  assert.ok(stream.remotePublicKey?.equals(a.defaultKeyPair.publicKey))
+})
+
+test('a real hyperdht client connects to our server', async (t) => {
+  const testnet = await createTestnet(6, { host: LOCAL })
+  onTeardown(t, () => testnet.destroy())
+  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+
+  const server = ours.createServer()
+  let remoteKey: Buffer | null = null
+  server.on('connection', (s: any) => { remoteKey = s.remotePublicKey; echo(s) })
+  await server.listen()
+
+  const conn = real.connect(ours.defaultKeyPair.publicKey)
+  onTeardown(t, () => conn.destroy())
+  conn.on('error', () => {})
+  await once(conn, 'open')
+  assert.equal(await echoOnce(conn, 'hello from real'), 'hello from real')
+  assert.ok(remoteKey !== null && (remoteKey as Buffer).equals(real.defaultKeyPair.publicKey))
+})
+
+test('our client connects to a real hyperdht server', async (t) => {
+  const testnet = await createTestnet(6, { host: LOCAL })
+  onTeardown(t, () => testnet.destroy())
+  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+
+  const server = real.createServer((s: any) => { s.on('error', () => {}); s.on('data', (d: Buffer) => s.write(d)) })
+  await server.listen()
+
+  const stream = await ours.connect(server.publicKey)
+  onTeardown(t, () => stream.destroy())
+  assert.equal(await echoOnce(stream, 'hello real'), 'hello real')
+  assert.ok(stream.remotePublicKey?.equals(server.publicKey))
+})
+
+test('a handshake that fails to decrypt gets no answer and is counted', async (t) => {
+  const testnet = await createTestnet(4, { host: LOCAL })
+  onTeardown(t, () => testnet.destroy())
+  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  const client = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  onTeardown(t, () => Promise.all([ours.destroy(), client.destroy()]))
+  const server = ours.createServer()
+  await server.listen()
+  await client.fullyBootstrapped()
+  const { encode } = await import('../../src/codec/index.js')
+  const { handshakeMessage, MODE } = await import('../../src/codec/hyperdht-messages.js')
+  const garbage = Buffer.alloc(96, 7)
+  const to = ours.address() as { host: string, port: number }
+  await assert.rejects(client.request(to, {
+    command: 0,
+    target: HyperDHT.hash(ours.defaultKeyPair.publicKey),
+    value: encode(handshakeMessage, { mode: MODE.FROM_CLIENT, noise: garbage, peerAddress: null, relayAddress: null })
+  }, { retries: 0, timeout: 500 }), { code: 'REQUEST_TIMEOUT' })
+  assert.equal(server.stats.dropped.badHandshake, 1)
+})
