@@ -23,6 +23,7 @@ import { driveMount } from '../codec/drive-mount.js'
 import { HyperfsError } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../trie/mutex.js'
+import { patientGet } from '../trie/patient-get.js'
 import { drivePath, pathString, linkTarget } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
@@ -337,7 +338,7 @@ export class Hyperdrive implements Drive {
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
     for (let b = first; b <= last; b++) {
-      while (next <= last && next < b + FETCH_AHEAD) ahead.push(quiet(core.get(st.offset + next++, getOpts)))
+      while (next <= last && next < b + FETCH_AHEAD) ahead.push(quiet(patientGet(core, st.offset + next++, getOpts)))
       const block = (await ahead.shift())!
       const from = b === first ? start - b * blockSize : 0
       const to = Math.min(blockSize, end - b * blockSize)
@@ -354,7 +355,7 @@ export class Hyperdrive implements Drive {
     let [index, rel] = await this.seekCore(c.core, start, getOpts)
     let pos = start
     while (pos < end && index < c.length) {
-      const block = (await c.core.get(index++, getOpts))!
+      const block = (await patientGet(c.core, index++, getOpts))!
       const piece = block.subarray(rel, Math.min(block.byteLength, rel + end - pos))
       rel = 0
       pos += piece.byteLength
@@ -375,7 +376,7 @@ export class Hyperdrive implements Drive {
     }
     let pos = 0
     for (let i = 0; i < core.length; i++) {
-      const size = (await core.get(i, getOpts))!.byteLength
+      const size = (await patientGet(core, i, getOpts))!.byteLength
       if (pos + size > bytes) return [i, bytes - pos]
       pos += size
     }
@@ -757,7 +758,7 @@ export class Hyperdrive implements Drive {
     for (let i = 0; i < st.blocks; i += 64) {
       const batch: Array<Promise<unknown>> = []
       for (let j = i; j < Math.min(st.blocks, i + 64); j++) {
-        if (!core.has(st.offset + j)) batch.push(core.get(st.offset + j, getOpts))
+        if (!core.has(st.offset + j)) batch.push(patientGet(core, st.offset + j, getOpts))
       }
       await Promise.all(batch)
     }

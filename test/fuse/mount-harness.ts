@@ -55,6 +55,8 @@ export interface Host {
   pid: number
   caps: { generated: boolean, writable: boolean }
   log (): string // the host's stderr so far
+  waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
+  signal (sig: NodeJS.Signals): void
   kill9 (): Promise<void>
   stop (): Promise<void>
 }
@@ -94,6 +96,13 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
     pid: child.pid!,
     caps,
     log: () => stderr,
+    waitForLog: async (re, ms = 10_000) => {
+      for (let waited = 0; !re.test(stderr); waited += 50) {
+        if (waited >= ms) throw new Error(`the host did not log ${re} within ${ms} ms:\n${stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    },
+    signal: (sig) => { child.kill(sig) },
     kill9: async () => {
       child.kill('SIGKILL')
       await exited
