@@ -48,12 +48,14 @@ export interface HostOptions {
   checkout?: boolean
   faults?: Record<string, 'timeout' | 'hang'>
   readTimeout?: number
+  nested?: string[] // paths where the host mounts a second drive
+  version?: number // serve this version (FuseHost version option)
 }
 
 export interface Host {
   mnt: string
   pid: number
-  caps: { generated: boolean, writable: boolean }
+  caps: { generated: boolean, nested: boolean, writable: boolean }
   log (): string // the host's stderr so far
   waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
   signal (sig: NodeJS.Signals): void
@@ -74,6 +76,8 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   if (opts.checkout) args.push('--checkout')
   for (const [path, kind] of Object.entries(opts.faults ?? {})) args.push('--fault', `${path}=${kind}`)
   if (opts.readTimeout) args.push('--read-timeout', String(opts.readTimeout))
+  for (const path of opts.nested ?? []) args.push('--nested', path)
+  if (opts.version !== undefined) args.push('--version', String(opts.version))
 
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
