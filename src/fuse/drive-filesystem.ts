@@ -4,6 +4,12 @@
 // read-ahead of a reader. It knows nothing of fuse-native: it takes paths and
 // numbers and throws coded errors, which fuse-binding.ts turns into errno.
 //
+// Versions: unless disabled, `/<versionsDir>/<N>/...` (default
+// `/.versions/N`) is the drive as it was at version N (drive.checkout(N)),
+// read-only. The folder is not listed in the root (so `cp -r`, `du` and
+// `find` of the mount do not walk every version), but it can be entered and
+// lists 1..current. A real entry of that name in the drive is hidden by it.
+//
 // Commit rule: the drive sees a file change only through one
 // drive.writeFile() of the whole content, on flush, fsync or release (and at
 // once for truncate(2), which POSIX makes visible immediately).
@@ -20,7 +26,11 @@ export interface DriveFilesystemOptions {
   readAhead: ReadAheadOptions
   spillThreshold: number // staged bytes kept in memory per open file
   tmpDir: string // where larger staged files spill
+  versionsDir?: string | null // name of the hidden versions folder in the root (default '.versions'; null: none)
 }
+
+// Where a FUSE path lives: in the drive, in a checkout, or the versions folder itself.
+type Place = { drive: Drive, path: string, snapshot: boolean } | { versions: true }
 
 export interface Logger {
   error (msg: string): void
@@ -79,6 +89,7 @@ const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
 const BLOCK = 4096
 const COPY_CHUNK = 1024 * 1024
+const MAX_CHECKOUTS = 32
 const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
 const HYPERFS_XATTRS = [
   'hyperfs.key',
@@ -98,6 +109,7 @@ export class DriveFilesystem {
   readonly #files = new Map<string, OpenFile>()
   readonly #handles = new Map<number, Handle>()
   #nextFh = 1 // 0 tells fuse-native "no handle", so handles start at 1
+  readonly #checkouts = new Map<number, Drive>()
 
   constructor (services: { drive: Drive, logger: Logger }, opts: DriveFilesystemOptions) {
     this.#drive = services.drive
@@ -130,20 +142,26 @@ export class DriveFilesystem {
   async readdir (path: string): Promise<string[]> {
     const st = await this.#lstat(path)
     if ((st.mode & S_IFMT) !== S_IFDIR) throw HyperfsError.ENOTDIR(path)
+    const place = this.#place(path)
+    if ('versions' in place) {
+      return ['.', '..', ...Array.from({ length: this.#drive.version }, (_, i) => String(i + 1))]
+    }
     return this.#bounded(`readdir ${path}`, async () => {
       const names = ['.', '..']
-      for await (const entry of this.#drive.readdir(path)) names.push(entry.name)
+      for await (const entry of place.drive.readdir(place.path)) names.push(entry.name)
       return names
     })
   }
 
   async readlink (path: string): Promise<string> {
-    return this.#bounded(`readlink ${path}`, () => this.#drive.readlink(path))
+    const place = this.#place(path)
+    if ('versions' in place) throw HyperfsError.EINVAL(`${path} is not a symlink`)
+    return this.#bounded(`readlink ${path}`, () => place.drive.readlink(place.path))
   }
 
   async access (path: string, mode: number): Promise<void> {
     await this.#lstat(path)
-    if ((mode & W_OK) && this.readOnly) throw HyperfsError.EROFS(path)
+    if (mode & W_OK) this.#writable(path)
   }
 
   async statfs (): Promise<Statfs> {
@@ -172,14 +190,14 @@ export class DriveFilesystem {
 
   async open (path: string, flags: number): Promise<number> {
     const writable = (flags & O_ACCMODE) !== 0
-    if (writable && this.readOnly) throw HyperfsError.EROFS(path)
+    if (writable) this.#writable(path)
     const st = await this.#lstat(path)
     if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
     return this.#newHandle(path, writable)
   }
 
   async create (path: string, mode: number): Promise<number> {
-    if (this.readOnly) throw HyperfsError.EROFS(path)
+    this.#writable(path)
     // Written at once so that the name exists for everyone (ls, O_EXCL, a
     // rename before the first flush) from the moment create returns.
     await this.#drive.writeFile(path, Buffer.alloc(0), { mode: mode & 0o7777 })
@@ -252,7 +270,7 @@ export class DriveFilesystem {
   // ---- changes by path
 
   async truncate (path: string, size: number): Promise<void> {
-    if (this.readOnly) throw HyperfsError.EROFS(path)
+    this.#writable(path)
     const file = this.#files.get(path)
     if (!file) return this.#drive.truncate(path, size)
     await this.#change(file, (stage) => stage.truncate(size), size === 0)
@@ -276,6 +294,7 @@ export class DriveFilesystem {
 
   async rename (from: string, to: string): Promise<void> {
     this.#writable(from)
+    this.#writable(to)
     const moved = [...this.#files.values()].filter((f) => f.path === from || f.path.startsWith(from + '/'))
     // pending bytes must travel with the name, so they land before the rename
     for (const file of moved) await this.#commit(file)
@@ -320,11 +339,14 @@ export class DriveFilesystem {
     await this.#lstat(path)
     if (name.startsWith('hyperfs.')) return this.#driveXattr(name)
     if (!name.startsWith('user.')) return null
-    return this.#bounded(`getxattr ${path}`, () => this.#drive.getxattr(path, name.slice(5)))
+    const place = this.#place(path)
+    if ('versions' in place) return null
+    return this.#bounded(`getxattr ${path}`, () => place.drive.getxattr(place.path, name.slice(5)))
   }
 
   async listxattr (path: string): Promise<string[]> {
-    const names = await this.#bounded(`listxattr ${path}`, () => this.#drive.listxattr(path))
+    const place = this.#place(path)
+    const names = 'versions' in place ? [] : await this.#bounded(`listxattr ${path}`, () => place.drive.listxattr(place.path))
     const list = names.map((n) => 'user.' + n)
     // only on the root, so cp -a / rsync -X of a subtree do not try to copy them
     if (path === '/') list.push(...HYPERFS_XATTRS)
@@ -370,6 +392,29 @@ export class DriveFilesystem {
 
   #writable (path: string): void {
     if (this.readOnly) throw HyperfsError.EROFS(path)
+    const place = this.#place(path)
+    if ('versions' in place || place.snapshot) throw HyperfsError.EROFS(`${path} is in a past version`)
+  }
+
+  #place (path: string): Place {
+    const dir = this.#opts.versionsDir === undefined ? '.versions' : this.#opts.versionsDir
+    if (dir === null || !path.startsWith('/' + dir)) return { drive: this.#drive, path, snapshot: false }
+    const rest = path.slice(dir.length + 1)
+    if (rest === '') return { versions: true }
+    const m = /^\/([1-9][0-9]*)(\/.*)?$/.exec(rest)
+    if (!m) {
+      if (rest.startsWith('/')) throw HyperfsError.ENOENT(path)
+      return { drive: this.#drive, path, snapshot: false } // '/.versionsX' is an ordinary name
+    }
+    const version = Number(m[1])
+    if (version > this.#drive.version) throw HyperfsError.ENOENT(path)
+    let drive = this.#checkouts.get(version)
+    if (!drive) {
+      drive = this.#drive.checkout(version)
+      if (this.#checkouts.size >= MAX_CHECKOUTS) this.#checkouts.delete(this.#checkouts.keys().next().value!)
+      this.#checkouts.set(version, drive)
+    }
+    return { drive, path: m[2] ?? '/', snapshot: true }
   }
 
   #handle (fh: number): Handle {
@@ -449,11 +494,13 @@ export class DriveFilesystem {
   }
 
   async #lstat (path: string): Promise<Stat> {
+    const place = this.#place(path)
+    if ('versions' in place) return { ...rootStat(), mode: S_IFDIR | 0o555 }
     try {
-      return await this.#bounded(`lstat ${path}`, () => this.#drive.lstat(path))
+      return await this.#bounded(`lstat ${path}`, () => place.drive.lstat(place.path))
     } catch (err) {
       // a drive with nothing in it may have no entry for its root
-      if (path === '/' && (err as { code?: string }).code === 'ENOENT') return rootStat()
+      if (place.path === '/' && (err as { code?: string }).code === 'ENOENT') return rootStat()
       throw err
     }
   }
@@ -470,7 +517,11 @@ export class DriveFilesystem {
       `read ${path} [${start}, +${length})`,
       ms,
       controller,
-      () => this.#drive.read(path, { start, length, signal: controller.signal, timeout: ms })
+      () => {
+        const place = this.#place(path)
+        if ('versions' in place) throw HyperfsError.EISDIR(path)
+        return place.drive.read(place.path, { start, length, signal: controller.signal, timeout: ms })
+      }
     ).finally(() => signal.removeEventListener('abort', onAbort))
   }
 

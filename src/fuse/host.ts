@@ -11,6 +11,8 @@ import { FuseBinding } from './fuse-binding.js'
 
 export interface FuseHostOptions {
   readOnly?: boolean // refuse changes with EROFS even on a writable drive
+  version?: number // mount drive.checkout(version), read-only, instead of the latest
+  versionsDir?: string | null // hidden root folder of read-only past versions, /<name>/<N>/... (default '.versions'; null: none)
   readTimeout?: number // ms a read or lookup may wait for the drive, then EIO (default 5000)
   opTimeout?: number // ms any op may take, then EIO (default 30000)
   commitTimeout?: number // ms flush/fsync/release may take to upload a file (default 300000)
@@ -47,13 +49,15 @@ export class FuseHost {
     const logger = services.logger ?? consoleLogger
     const mnt = resolve(mountpoint)
     await drive.ready()
+    if (opts.version !== undefined) drive = drive.checkout(opts.version)
     const readOnly = opts.readOnly ?? !drive.writable
     const filesystem = new DriveFilesystem({ drive, logger }, {
       readOnly,
       readTimeout: opts.readTimeout ?? 5000,
       readAhead: { min: opts.readAheadMin ?? 256 * 1024, max: opts.readAheadMax ?? 8 * 1024 * 1024 },
       spillThreshold: opts.spillThreshold ?? 16 * 1024 * 1024,
-      tmpDir: opts.tmpDir ?? tmpdir()
+      tmpDir: opts.tmpDir ?? tmpdir(),
+      versionsDir: opts.versionsDir === undefined ? '.versions' : opts.versionsDir
     })
     const binding = new FuseBinding({ filesystem, logger }, {
       mountpoint: mnt,

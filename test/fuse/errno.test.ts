@@ -18,6 +18,9 @@ test('filesystem codes map to their errno without a log line', () => {
     [HyperfsError.EEXIST('/a'), -17],
     [HyperfsError.EROFS('/a'), -30],
     [HyperfsError.EINVAL('/a'), -22],
+    [HyperfsError.ELOOP('/a'), -40],
+    [HyperfsError.EXDEV('/a -> /m/b'), -18],
+    [HyperfsError.EBUSY('/m'), -16],
     [HyperfsError.SESSION_NOT_WRITABLE(), -30]
   ]
   for (const [err, errno] of cases) assert.equal(toErrno(err, log), errno, err.code)

@@ -4,9 +4,10 @@
 // leaves behind is detached, and the folders are removed only once nothing
 // is mounted on them.
 //
-// Which drive is served is a parameter: HYPERFS_FUSE_FIXTURE names any
-// script that speaks the command line of fixtures/serve-drive.ts. By default
-// it is the in-memory drive.
+// Which drive is served is a parameter: a Fixture names a script that speaks
+// the command line of fixtures/serve-drive.ts. The suites in suites/ take one
+// and each *.test.ts runs them against one drive kind. HYPERFS_FUSE_FIXTURE
+// replaces the in-memory drive with any other script.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,8 +16,20 @@ import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { clearStaleMount, isMounted } from '../../src/fuse/stale-mount.js'
 
-export const FIXTURE = process.env.HYPERFS_FUSE_FIXTURE ??
-  fileURLToPath(new URL('./fixtures/serve-memory-drive.js', import.meta.url))
+export interface Fixture {
+  name: string // the drive kind, shown in test names
+  script: string // path of the compiled serve-*.js
+}
+
+function fixture (name: string, file: string): Fixture {
+  return { name, script: fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url)) }
+}
+
+export const MEMORY_FIXTURE: Fixture = process.env.HYPERFS_FUSE_FIXTURE
+  ? { name: process.env.HYPERFS_FUSE_FIXTURE, script: process.env.HYPERFS_FUSE_FIXTURE }
+  : fixture('memory drive', 'serve-memory-drive.js')
+export const HYPERDRIVE_FIXTURE = fixture('hyperdrive on disk', 'serve-hyperdrive.js')
+export const REPLICA_FIXTURE = fixture('hyperdrive replica', 'serve-replica.js')
 
 // node:test takes a string as the reason to skip
 export const FUSE_SKIP: string | false = existsSync('/dev/fuse')
@@ -27,6 +40,7 @@ const READY_MS = 30_000
 const STOP_MS = 5_000
 
 export interface HostOptions {
+  fixture?: Fixture // default MEMORY_FIXTURE
   mnt?: string // mount here instead of in a fresh temp folder
   seed?: string
   generated?: Record<string, number>
@@ -34,13 +48,17 @@ export interface HostOptions {
   checkout?: boolean
   faults?: Record<string, 'timeout' | 'hang'>
   readTimeout?: number
+  nested?: string[] // paths where the host mounts a second drive
+  version?: number // serve this version (FuseHost version option)
 }
 
 export interface Host {
   mnt: string
   pid: number
-  caps: { generated: boolean, writable: boolean }
+  caps: { generated: boolean, nested: boolean, writable: boolean }
   log (): string // the host's stderr so far
+  waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
+  signal (sig: NodeJS.Signals): void
   kill9 (): Promise<void>
   stop (): Promise<void>
 }
@@ -51,13 +69,15 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   // a given mount point may hold a dead mount, which even mkdir fails on
   if (base) mkdirSync(mnt)
 
-  const args = [FIXTURE, '--mount', mnt]
+  const args = [(opts.fixture ?? MEMORY_FIXTURE).script, '--mount', mnt]
   if (opts.seed) args.push('--seed', opts.seed)
   for (const [path, size] of Object.entries(opts.generated ?? {})) args.push('--generated', `${path}=${size}`)
   if (opts.readOnly) args.push('--read-only')
   if (opts.checkout) args.push('--checkout')
   for (const [path, kind] of Object.entries(opts.faults ?? {})) args.push('--fault', `${path}=${kind}`)
   if (opts.readTimeout) args.push('--read-timeout', String(opts.readTimeout))
+  for (const path of opts.nested ?? []) args.push('--nested', path)
+  if (opts.version !== undefined) args.push('--version', String(opts.version))
 
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
@@ -80,6 +100,13 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
     pid: child.pid!,
     caps,
     log: () => stderr,
+    waitForLog: async (re, ms = 10_000) => {
+      for (let waited = 0; !re.test(stderr); waited += 50) {
+        if (waited >= ms) throw new Error(`the host did not log ${re} within ${ms} ms:\n${stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    },
+    signal: (sig) => { child.kill(sig) },
     kill9: async () => {
       child.kill('SIGKILL')
       await exited

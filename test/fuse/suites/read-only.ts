@@ -1,12 +1,12 @@
 // A read-only drive, and a checkout of a past version, refuse every change
 // with EROFS while reads keep working.
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { appendFile, chmod, mkdir, open, readFile, rename, rmdir, symlink, truncate, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { tmpDir } from '../helpers/tmp.js'
-import { FUSE_SKIP, run, startHost } from './mount-harness.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { FUSE_SKIP, type Fixture, run, startHost } from '../mount-harness.js'
 
 async function assertRefusesChanges (mnt: string): Promise<void> {
   const erofs = { code: 'EROFS' }
@@ -42,19 +42,22 @@ function seed (dir: string): void {
   mkdirSync(join(dir, 'dir'))
   writeFileSync(join(dir, 'dir', 'b.txt'), 'beta\n')
 }
+export function readOnlySuite (fixture: Fixture): void {
+  describe(fixture.name, () => {
+    test('a read-only drive answers EROFS to every change and still reads', { skip: FUSE_SKIP, timeout: 60_000 }, async (t) => {
+      const dir = tmpDir(t, 'hyperfs-seed-')
+      seed(dir)
+      const host = await startHost(t, { fixture, seed: dir, readOnly: true })
+      assert.equal(host.caps.writable, false)
+      await assertRefusesChanges(host.mnt)
+    })
 
-test('a read-only drive answers EROFS to every change and still reads', { skip: FUSE_SKIP, timeout: 60_000 }, async (t) => {
-  const dir = tmpDir(t, 'hyperfs-seed-')
-  seed(dir)
-  const host = await startHost(t, { seed: dir, readOnly: true })
-  assert.equal(host.caps.writable, false)
-  await assertRefusesChanges(host.mnt)
-})
-
-test('a checkout of a version answers EROFS to every change and still reads', { skip: FUSE_SKIP, timeout: 60_000 }, async (t) => {
-  const dir = tmpDir(t, 'hyperfs-seed-')
-  seed(dir)
-  const host = await startHost(t, { seed: dir, checkout: true })
-  assert.equal(host.caps.writable, false)
-  await assertRefusesChanges(host.mnt)
-})
+    test('a checkout of a version answers EROFS to every change and still reads', { skip: FUSE_SKIP, timeout: 60_000 }, async (t) => {
+      const dir = tmpDir(t, 'hyperfs-seed-')
+      seed(dir)
+      const host = await startHost(t, { fixture, seed: dir, checkout: true })
+      assert.equal(host.caps.writable, false)
+      await assertRefusesChanges(host.mnt)
+    })
+  })
+}
