@@ -75,6 +75,7 @@ export class Hypercore extends EventEmitter {
     this.storage = toStorage(storage)
     this.key = typeof key === 'string' ? Buffer.from(key, 'hex') : (key as Buffer | null | undefined) ?? null
     if (this.key && this.key.byteLength !== 32) throw HyperfsError.BAD_ARGUMENT('a core key is 32 bytes')
+    if (this.key) this.discoveryKey = makeDiscoveryKey(this.key)
     this.keyPair = opts.keyPair ?? null
     this.opts = opts
     this.replicator = new Replicator(this, { requestTimeout: opts.requestTimeout })
@@ -500,15 +501,24 @@ export class Hypercore extends EventEmitter {
     const ps = protocolStream(isInitiator, opts)
     this.replicator.expect(ps.secret)
     const mux = ps.mux as unknown as MuxLike
-    const attach = () => {
+    const attach = async () => {
+      await this.ready()
       if (this.closed || ps.secret.destroyed) return
       this.replicator.attach(mux)
     }
-    this.ready().then(() => {
-      // a remote open can arrive before our handshake promise settles: claim it
-      mux.pair({ protocol: HYPERCORE_PROTOCOL, id: this.discoveryKey! }, attach)
-      ps.secret.opened.then((ok) => { if (ok) attach() }, () => {})
-    }, () => {})
+    // A remote open can arrive before our handshake promise settles, or before
+    // this core is ready: claim it (the mux waits for the handler's promise).
+    if (this.discoveryKey) {
+      mux.pair({ protocol: HYPERCORE_PROTOCOL, id: this.discoveryKey }, attach)
+    } else {
+      const previous = mux.handlerFor({ protocol: HYPERCORE_PROTOCOL })
+      mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
+        await this.ready().catch(() => {})
+        if (id && this.discoveryKey?.equals(id)) return attach()
+        if (previous) await previous(id)
+      })
+    }
+    ps.secret.opened.then((ok) => { if (ok) attach().catch(() => {}) }, () => {})
     return ps.outer
   }
 

@@ -337,6 +337,10 @@ export class Mux {
     this.notify.set(toKey(protocol, id), handler)
   }
 
+  handlerFor ({ protocol, id = null }: { protocol: string, id?: Uint8Array | null }): PairHandler | null {
+    return this.notify.get(toKey(protocol, id)) ?? null
+  }
+
   unpair ({ protocol, id = null }: { protocol: string, id?: Uint8Array | null }): void {
     this.notify.delete(toKey(protocol, id))
   }

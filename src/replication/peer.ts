@@ -28,6 +28,7 @@ const MAX_REMOTE_REQUESTS = 4096
 
 export interface OutRequest {
   id: number
+  seq: number // order sent on this peer (set when tracked)
   peer: Peer
   block: number | null
   upgrade: boolean
@@ -57,6 +58,8 @@ export class Peer {
 
   inflight = new Map<number, OutRequest>()
   private freeIds: number[] = []
+  private cooling: Array<{ id: number, after: number }> = []
+  private sentSeq = 0
   private nextId = 1
   private remoteRequests = new Map<number, Request>()
   private wantsSent = new Set<number>()
@@ -221,6 +224,7 @@ export class Peer {
   }
 
   private track (req: OutRequest): void {
+    req.seq = ++this.sentSeq
     this.inflight.set(req.id, req)
     const timeout = this.replicator.requestTimeout
     if (timeout > 0) {
@@ -229,36 +233,46 @@ export class Peer {
     }
   }
 
-  private finish (id: number): OutRequest | null {
+  // A cancelled id cools down until an answer arrives to a request sent after
+  // the cancel: the remote answers in order of processing, so by then no late
+  // answer to the cancelled request can be mistaken for its successor.
+  private finish (id: number, cancelled = false): OutRequest | null {
     const req = this.inflight.get(id)
     if (!req) return null
     this.inflight.delete(id)
     if (req.timer) clearTimeout(req.timer)
-    this.freeIds.push(id)
+    if (cancelled) {
+      this.cooling.push({ id, after: this.sentSeq })
+    } else {
+      this.freeIds.push(id)
+      while (this.cooling.length > 0 && this.cooling[0].after < req.seq) this.freeIds.push(this.cooling.shift()!.id)
+    }
     const rtt = Date.now() - req.sent
     this.rtt = this.rtt === 0 ? rtt : this.rtt * 0.875 + rtt * 0.125
     return req
   }
 
   private onRequestTimeout (req: OutRequest): void {
-    if (!this.inflight.has(req.id)) return
+    if (this.inflight.get(req.id) !== req) return
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
-    this.finish(req.id)
+    this.finish(req.id, true)
     this.window = Math.max(MIN_WINDOW, this.window >> 1)
     this.replicator.onRequestFailed(this, req)
   }
 
+  // ids are reused, so a request is only cancelled if it is still the one in
+  // flight under its id
   cancel (req: OutRequest): void {
-    if (!this.inflight.has(req.id)) return
+    if (this.inflight.get(req.id) !== req) return
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
-    this.finish(req.id)
+    this.finish(req.id, true)
   }
 
   // Tracked at once so the caller can record it before any answer can arrive;
   // sent once we know how many tree nodes to ask for.
   requestBlock (index: number, withUpgrade: boolean, priority: number): OutRequest {
     const core = this.core
-    const req: OutRequest = { id: this.allocId(), peer: this, block: index, upgrade: withUpgrade, seek: null, sent: Date.now(), timer: null }
+    const req: OutRequest = { id: this.allocId(), peer: this, block: index, upgrade: withUpgrade, seek: null, sent: Date.now(), timer: null, seq: 0 }
     this.track(req)
     const send = (nodes: number) => {
       if (!this.inflight.has(req.id)) return
@@ -280,7 +294,7 @@ export class Peer {
 
   requestUpgrade (): OutRequest {
     const core = this.core
-    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: true, seek: null, sent: Date.now(), timer: null }
+    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: true, seek: null, sent: Date.now(), timer: null, seq: 0 }
     this.track(req)
     this.send(T.REQUEST, {
       id: req.id,
@@ -298,7 +312,7 @@ export class Peer {
   // Hypercore's remote seek: a hash proof of block `index` climbing `nodes`
   // levels to a node we hold, plus the seek nodes down to the byte.
   requestHashSeek (index: number, nodes: number, bytes: number): OutRequest {
-    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: false, seek: bytes, sent: Date.now(), timer: null }
+    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: false, seek: bytes, sent: Date.now(), timer: null, seq: 0 }
     this.track(req)
     this.send(T.REQUEST, {
       id: req.id, fork: this.remoteFork, block: null, hash: { index: 2 * index, nodes }, seek: { bytes, padding: 0 }, upgrade: null, manifest: false, priority: 1

@@ -40,6 +40,7 @@ export interface MuxLike {
   createChannel (opts: WireChannelOptions): WireChannel | null
   pair (target: { protocol: string, id?: Uint8Array | null }, handler: (id: Uint8Array | null) => unknown): void
   unpair (target: { protocol: string, id?: Uint8Array | null }): void
+  handlerFor (target: { protocol: string, id?: Uint8Array | null }): ((id: Uint8Array | null) => unknown) | null
   cork (): void
   uncork (): void
 }
