@@ -24,7 +24,6 @@ import { driveMount } from '../codec/drive-mount.js'
 import { HyperfsError } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../trie/mutex.js'
-import { patientGet } from '../trie/patient-get.js'
 import { drivePath, pathString, linkTarget } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
@@ -347,7 +346,7 @@ export class Hyperdrive implements Drive {
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
     for (let b = first; b <= last; b++) {
-      while (next <= last && next < b + FETCH_AHEAD) ahead.push(quiet(patientGet(core, st.offset + next++, getOpts)))
+      while (next <= last && next < b + FETCH_AHEAD) ahead.push(quiet(core.get(st.offset + next++, getOpts)))
       const block = (await ahead.shift())!
       const from = b === first ? start - b * blockSize : 0
       const to = Math.min(blockSize, end - b * blockSize)
@@ -401,7 +400,7 @@ export class Hyperdrive implements Drive {
     let [index, rel] = await this.seekCore(c.core, start, getOpts)
     let pos = start
     while (pos < end && index < c.length) {
-      const block = (await patientGet(c.core, index++, getOpts))!
+      const block = (await c.core.get(index++, getOpts))!
       const piece = block.subarray(rel, Math.min(block.byteLength, rel + end - pos))
       rel = 0
       pos += piece.byteLength
@@ -422,7 +421,7 @@ export class Hyperdrive implements Drive {
     }
     let pos = 0
     for (let i = 0; i < core.length; i++) {
-      const size = (await patientGet(core, i, getOpts))!.byteLength
+      const size = (await core.get(i, getOpts))!.byteLength
       if (pos + size > bytes) return [i, bytes - pos]
       pos += size
     }
@@ -804,7 +803,7 @@ export class Hyperdrive implements Drive {
     for (let i = 0; i < st.blocks; i += 64) {
       const batch: Array<Promise<unknown>> = []
       for (let j = i; j < Math.min(st.blocks, i + 64); j++) {
-        if (!core.has(st.offset + j)) batch.push(patientGet(core, st.offset + j, getOpts))
+        if (!core.has(st.offset + j)) batch.push(core.get(st.offset + j, getOpts))
       }
       await Promise.all(batch)
     }

@@ -9,8 +9,7 @@
 // folder's keys share its path digits, so listing it reads only the nodes in
 // its subtree, fetched a whole trie level at a time (see subtree()) so that a
 // sparse reader makes about one round trip per trie level, not one per entry.
-// Nothing here assumes a block is local: every read goes through core.get()
-// (patient-get.ts).
+// Nothing here assumes a block is local: every read goes through core.get().
 import type { Hypercore, GetOptions } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { trieHeader, TRIE_PROTOCOL, type TrieHeader } from '../codec/trie-header.js'
@@ -20,7 +19,6 @@ import { KEY_END, COMPONENT_DIGITS, splitKey, joinKey, keyPath, prefixPath, endD
 import { type TrieNode, type Bucket, fromRecord, toRecord } from './trie-node.js'
 import { NodeCache } from './node-cache.js'
 import { Mutex } from './mutex.js'
-import { patientGet } from './patient-get.js'
 
 // How many node fetches a listing keeps started ahead of the one it is reading.
 const PREFETCH_WINDOW = 2048
@@ -111,7 +109,7 @@ export class Hypertrie {
 
   async getHeader (opts: TrieReadOptions = {}): Promise<TrieHeader> {
     await this.ready()
-    const block = await patientGet(this.core, 0, this.getOpts(opts))
+    const block = await this.core.get(0, this.getOpts(opts))
     try {
       return decode(trieHeader, block!)
     } catch (err) {
@@ -240,7 +238,7 @@ export class Hypertrie {
     const hit = this.cache.get(seq)
     if (hit) return hit
     if (seq < 1) throw HyperfsError.DECODE_ERROR('a trie pointer refers to the header block')
-    const block = await patientGet(this.core, seq, this.getOpts(opts))
+    const block = await this.core.get(seq, this.getOpts(opts))
     let n: TrieNode
     try {
       n = fromRecord(seq, decode(trieNode, block!))
