@@ -311,6 +311,8 @@ function daemonArgs (c: DaemonConfig): string[] {
 
 async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Promise<void>): Promise<void> {
   const config = configFrom(a)
+  // bad keys are usage errors; no daemon is started for them
+  for (const k of [a.key, a.target, ...(Array.isArray(a.keys) ? a.keys : [])]) if (k !== undefined && k !== 'new') parseKey(String(k))
   const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
   try {
     // a daemon already running learns this command's --listen/--peer now

@@ -162,7 +162,12 @@ export class DriveApi {
 
   async info (p: Record<string, any>): Promise<unknown> {
     const drive = await this.open(p.key)
-    const i = await drive.info()
+    let i = await drive.info()
+    if (drive instanceof Hyperdrive && !drive.writable && drive.content) {
+      // a replica learns the content core's length from peers
+      await drive.content.update({ timeout: Math.min(this.timeout, 5000) })
+      i = await drive.info()
+    }
     const peers = drive instanceof Hyperdrive ? drive.metadata.peers : i.peers
     return {
       key: i.key.toString('hex'),
