@@ -129,7 +129,7 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   }
   const entry = cliEntry()
   if (!existsSync(entry)) throw HyperfsError.from('DAEMON_START_FAILED', `cannot start the daemon: ${entry} is missing`)
-  mkdirSync(storage, { recursive: true })
+  mkdirSync(storage, { recursive: true, mode: 0o700 })
   const fd = openSync(log, 'a')
   let exited: number | string | null = null
   try {

@@ -102,7 +102,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       const mountpoint = resolve(String(a.mountpoint))
       const r = await client.call('mount', {
         key, mountpoint, version: a.version, readTimeout: a['read-timeout'], session: a.foreground === true
-      }, { timeout: 0 })
+      }, { timeout: 120_000 })
       if (a.json) json({ ...r, key: formatKey(r.key) })
       else {
         out(`mounted ${formatKey(r.key)}${r.version === null ? '' : ` version ${r.version}`} at ${r.mountpoint} (${r.writable ? 'writable' : 'read-only'})`)

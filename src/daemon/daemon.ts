@@ -57,7 +57,7 @@ export class Daemon {
 
   static async start (config: DaemonConfig, services: { logger: Logger }): Promise<Daemon> {
     const { logger } = services
-    await mkdir(config.storage, { recursive: true })
+    await mkdir(config.storage, { recursive: true, mode: 0o700 }) // drives and the control socket are private
     const lock = await takeLock(config.storage)
     const drives = DriveStore.directory(config.storage, { timeout: config.timeout })
     let network: PeerNetwork | null = null

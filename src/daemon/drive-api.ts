@@ -16,6 +16,7 @@ import { DownloadProgress } from './download-progress.js'
 
 const CHUNK = 1024 * 1024
 const PROGRESS_MS = 500
+const LATEST_MS = 2000
 
 export interface Entry {
   name: string
@@ -65,7 +66,8 @@ export class DriveApi {
     const md = drive.metadata
     await this.s.network.ready()
     const deadline = Date.now() + this.timeout
-    await md.update({ timeout: this.timeout })
+    // a version held here is good enough when peers are slow to say there is a newer one
+    await md.update({ timeout: md.length > 0 ? Math.min(this.timeout, LATEST_MS) : this.timeout })
     while (md.length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200))
       await md.update({ timeout: Math.max(1, deadline - Date.now()) })
