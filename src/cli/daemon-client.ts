@@ -32,6 +32,7 @@ export class DaemonClient {
   private nextId = 1
   private pending = new Map<number, Pending>()
   private events: Promise<void> = Promise.resolve()
+  private defaults: Record<string, unknown> = {}
 
   private constructor (socket: Socket) {
     this.socket = socket
@@ -92,6 +93,11 @@ export class DaemonClient {
     })
   }
 
+  // params sent with every call unless the call gives its own (e.g. the command's --timeout)
+  setDefaults (params: Record<string, unknown>): void {
+    this.defaults = { ...params }
+  }
+
   call<T = any> (method: string, params: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<T> {
     if (this.socket.destroyed) return Promise.reject(HyperfsError.from('DAEMON_GONE', 'not connected to the daemon'))
     const id = this.nextId++
@@ -104,7 +110,7 @@ export class DaemonClient {
         }, timeout)
         : null
       this.pending.set(id, { resolve, reject, onEvent: opts.onEvent, timer })
-      this.socket.write(JSON.stringify({ id, method, params }) + '\n')
+      this.socket.write(JSON.stringify({ id, method, params: { ...this.defaults, ...params } }) + '\n')
     })
   }
 

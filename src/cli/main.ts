@@ -314,6 +314,7 @@ async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Prom
   // bad keys are usage errors; no daemon is started for them
   for (const k of [a.key, a.target, ...(Array.isArray(a.keys) ? a.keys : [])]) if (k !== undefined && k !== 'new') parseKey(String(k))
   const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
+  client.setDefaults({ timeout: config.timeout })
   try {
     // a daemon already running learns this command's --listen/--peer now
     if (!started && (config.listen.length > 0 || config.peers.length > 0)) {

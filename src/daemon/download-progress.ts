@@ -9,20 +9,23 @@ import { S_IFMT, S_IFDIR, S_IFREG, type Stat } from '../drive/types.js'
 export class DownloadProgress {
   readonly total: number
   readonly files: number
+  readonly mounts: string[] // drives mounted under the folder, fetched by Drive#download
   private drive: Hyperdrive
   private ranges: Stat[]
 
-  private constructor (drive: Hyperdrive, ranges: Stat[]) {
+  private constructor (drive: Hyperdrive, ranges: Stat[], mounts: string[]) {
     this.drive = drive
     this.ranges = ranges
+    this.mounts = mounts
     this.total = ranges.reduce((n, s) => n + s.size, 0)
     this.files = ranges.length
   }
 
   static async of (drive: Hyperdrive, path: string): Promise<DownloadProgress> {
     const files: Stat[] = []
+    const mounts: string[] = []
     const walk = async (p: string, st: Stat): Promise<void> => {
-      if (st.mount) return
+      if (st.mount) { mounts.push(p); return }
       const kind = st.mode & S_IFMT
       if (kind === S_IFREG) { files.push(st); return }
       if (kind !== S_IFDIR) return
@@ -30,7 +33,19 @@ export class DownloadProgress {
     }
     await walk(path, await drive.lstat(path))
     if (files.some((f) => f.blocks > 0)) await drive.info() // loads the content core
-    return new DownloadProgress(drive, files)
+    return new DownloadProgress(drive, files, mounts)
+  }
+
+  // The content blocks of the files, as few [start, end) ranges as possible.
+  blockRanges (): Array<[number, number]> {
+    const sorted = this.ranges.filter((f) => f.blocks > 0).map((f): [number, number] => [f.offset, f.offset + f.blocks]).sort((a, b) => a[0] - b[0])
+    const out: Array<[number, number]> = []
+    for (const r of sorted) {
+      const last = out[out.length - 1]
+      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1])
+      else out.push([r[0], r[1]])
+    }
+    return out
   }
 
   held (): number {

@@ -51,8 +51,8 @@ export class DriveApi {
 
   // ---- opening ----
 
-  async open (key: unknown, version?: unknown): Promise<Drive> {
-    const drive = await this.latest(key)
+  async open (key: unknown, version?: unknown, timeout?: unknown): Promise<Drive> {
+    const drive = await this.latest(key, timeout)
     if (version === undefined || version === null) return drive
     const v = Number(version)
     if (!Number.isSafeInteger(v) || v < 1) throw HyperfsError.EINVAL(`--version must be a whole number from 1 up, not ${String(version)}`)
@@ -60,21 +60,28 @@ export class DriveApi {
     return drive.checkout(v)
   }
 
-  private async latest (key: unknown): Promise<Hyperdrive> {
+  // the caller's --timeout, or the daemon's
+  private wait (timeout: unknown): number {
+    const t = Number(timeout)
+    return Number.isFinite(t) && t > 0 ? t : this.timeout
+  }
+
+  private async latest (key: unknown, timeout?: unknown): Promise<Hyperdrive> {
+    const wait = this.wait(timeout)
     const drive = await this.s.drives.open(hexKey(key))
     if (drive.writable) return drive
     const md = drive.metadata
     await this.s.network.ready()
-    const deadline = Date.now() + this.timeout
+    const deadline = Date.now() + wait
     // a version held here is good enough when peers are slow to say there is a newer one
-    await md.update({ timeout: md.length > 0 ? Math.min(this.timeout, LATEST_MS) : this.timeout })
+    await md.update({ timeout: md.length > 0 ? Math.min(wait, LATEST_MS) : wait })
     while (md.length === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 200))
       await md.update({ timeout: Math.max(1, deadline - Date.now()) })
     }
     if (md.length === 0) {
       const n = this.s.network.status().connections
-      throw HyperfsError.from('DRIVE_NOT_FOUND', `${link(drive.key)}: not held here and no peer sent it within ${this.timeout} ms ` +
+      throw HyperfsError.from('DRIVE_NOT_FOUND', `${link(drive.key)}: not held here and no peer sent it within ${wait} ms ` +
         `(${n} peer connection${n === 1 ? '' : 's'}; connect to one that has it with --peer HOST:PORT)`)
     }
     return drive
@@ -90,7 +97,7 @@ export class DriveApi {
   }
 
   async ls (p: Record<string, any>): Promise<Entry[]> {
-    const drive = await this.open(p.key, p.version)
+    const drive = await this.open(p.key, p.version, p.timeout)
     const path = drivePath(p.path)
     const st = await drive.lstat(path)
     if ((st.mode & S_IFMT) !== S_IFDIR && !st.mount) return [entry(path.split('/').pop() || '/', st)]
@@ -107,14 +114,14 @@ export class DriveApi {
   }
 
   async cat (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
-    const drive = await this.open(p.key, p.version)
+    const drive = await this.open(p.key, p.version, p.timeout)
     const path = drivePath(p.path)
     const st = await drive.stat(path)
     if ((st.mode & S_IFMT) === S_IFDIR) throw HyperfsError.EISDIR(path)
     let sent = 0
     while (sent < st.size && !ctx.signal.aborted) {
       const length = Math.min(CHUNK, st.size - sent)
-      const data = await drive.read(path, { start: sent, length, timeout: this.timeout, signal: ctx.signal })
+      const data = await drive.read(path, { start: sent, length, timeout: this.wait(p.timeout), signal: ctx.signal })
       if (data.byteLength === 0) break
       await ctx.emit({ data: data.toString('base64') })
       sent += data.byteLength
@@ -123,7 +130,7 @@ export class DriveApi {
   }
 
   async put (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     if (!drive.writable) throw HyperfsError.EROFS(`${link(drive.key)} is not writable here (it was created elsewhere)`)
     const path = drivePath(p.path)
     if (path === '/' && p.data !== undefined) throw HyperfsError.EISDIR('/ is the root folder; name a file')
@@ -139,7 +146,7 @@ export class DriveApi {
   }
 
   async rm (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     if (!drive.writable) throw HyperfsError.EROFS(`${link(drive.key)} is not writable here`)
     const path = drivePath(p.path)
     if (path === '/') throw HyperfsError.EINVAL('refusing to remove the root folder')
@@ -148,14 +155,14 @@ export class DriveApi {
   }
 
   async mkdir (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     const path = drivePath(p.path)
     await drive.mkdir(path)
     return { path, version: drive.version }
   }
 
   async mkmount (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     const path = drivePath(p.path)
     const version = p.version === undefined || p.version === null ? undefined : Number(p.version)
     await drive.mount(path, hexKey(p.target), version === undefined ? {} : { version })
@@ -163,11 +170,11 @@ export class DriveApi {
   }
 
   async info (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     let i = await drive.info()
     if (drive instanceof Hyperdrive && !drive.writable && drive.content) {
       // a replica learns the content core's length from peers
-      await drive.content.update({ timeout: Math.min(this.timeout, 5000) })
+      await drive.content.update({ timeout: Math.min(this.wait(p.timeout), 5000) })
       i = await drive.info()
     }
     const peers = drive instanceof Hyperdrive ? drive.metadata.peers : i.peers
@@ -187,7 +194,7 @@ export class DriveApi {
   }
 
   async log (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key)
+    const drive = await this.open(p.key, undefined, p.timeout)
     const out: Array<{ version: number, type: string, name: string, size: number | null }> = []
     const limit = p.limit === undefined ? Infinity : Number(p.limit)
     for await (const h of drive.history()) {
@@ -197,18 +204,54 @@ export class DriveApi {
   }
 
   async download (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
-    const drive = await this.latest(p.key)
+    const drive = await this.latest(p.key, p.timeout)
     const path = drivePath(p.path)
     const progress = await DownloadProgress.of(drive, path)
-    const tick = (): Promise<void> => ctx.emit({ progress: { bytes: progress.held(), total: progress.total, peers: drive.metadata.peers } })
-    const timer = setInterval(() => { void tick() }, PROGRESS_MS)
+    await this.prefetch(drive, progress, this.wait(p.timeout), ctx.signal, (bytes) => ctx.emit({ progress: { bytes, total: progress.total, peers: drive.metadata.peers } }))
+    return { path, bytes: progress.held(), total: progress.total, files: progress.files, peers: drive.metadata.peers }
+  }
+
+  // Fetches the files' blocks as whole ranges (the replicator pipelines
+  // those; Drive#download asks for up to 64 single blocks at once, which
+  // currently stalls on a remote core), then any drives mounted inside.
+  // Ends with REQUEST_TIMEOUT when no block arrives for `timeout` ms.
+  private async prefetch (drive: Hyperdrive, progress: DownloadProgress, timeout: number, signal: AbortSignal, tick: (bytes: number) => unknown): Promise<void> {
+    const stalled = new AbortController()
+    const onabort = (): void => stalled.abort(signal.reason)
+    signal.addEventListener('abort', onabort, { once: true })
+    let last = progress.held()
+    let lastChange = Date.now()
+    let watching = true // mounted drives are not counted; their blocks have their own timeouts
+    const timer = setInterval(() => {
+      const now = progress.held()
+      if (now !== last) { last = now; lastChange = Date.now() }
+      void tick(now)
+      if (watching && Date.now() - lastChange > timeout && now < progress.total) {
+        const n = drive.metadata.peers
+        stalled.abort(HyperfsError.REQUEST_TIMEOUT(`no block arrived for ${timeout} ms (${n} peer${n === 1 ? '' : 's'} connected)`))
+      }
+    }, PROGRESS_MS)
     try {
-      await tick()
-      await drive.download(path, { signal: ctx.signal })
+      void tick(last)
+      const core = drive.content
+      if (core) {
+        const aborted = new Promise<never>((_, reject) => {
+          if (stalled.signal.aborted) reject(stalled.signal.reason)
+          stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true })
+        })
+        aborted.catch(() => {})
+        for (const [start, end] of progress.blockRanges()) {
+          await Promise.race([core.download({ start, end, signal: stalled.signal }), aborted])
+        }
+      }
+      watching = false
+      for (const m of progress.mounts) await drive.download(m, { signal: stalled.signal })
+    } catch (err) {
+      throw stalled.signal.aborted && stalled.signal.reason instanceof HyperfsError ? stalled.signal.reason : err
     } finally {
       clearInterval(timer)
+      signal.removeEventListener('abort', onabort)
     }
-    return { path, bytes: progress.held(), total: progress.total, files: progress.files, peers: drive.metadata.peers }
   }
 
   // Serves the drives for as long as the caller stays connected. A drive held
@@ -216,7 +259,7 @@ export class DriveApi {
   async seed (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
     const keys: unknown[] = Array.isArray(p.keys) ? p.keys : []
     if (keys.length === 0) throw HyperfsError.BAD_ARGUMENT('no drive to seed')
-    const drives = await Promise.all(keys.map((k) => this.latest(k)))
+    const drives = await Promise.all(keys.map((k) => this.latest(k, p.timeout)))
     const out = []
     for (const drive of drives) {
       const hex = drive.key.toString('hex')
@@ -228,7 +271,7 @@ export class DriveApi {
         if (n > 0) this.seeding.set(hex, n); else this.seeding.delete(hex)
       })
       if (!drive.writable) {
-        drive.download('/', { signal: ctx.signal }).then(
+        DownloadProgress.of(drive, '/').then((progress) => this.prefetch(drive, progress, this.timeout, ctx.signal, () => {})).then(
           () => this.s.logger.info(`seed: ${link(drive.key)} is held in full`),
           (err) => { if (!ctx.signal.aborted) this.s.logger.warn(`seed: ${link(drive.key)}: ${err.message}`) })
       }
@@ -239,7 +282,7 @@ export class DriveApi {
 
   async mount (p: Record<string, any>, ctx: CallContext): Promise<MountRecord> {
     if (typeof p.mountpoint !== 'string' || !p.mountpoint.startsWith('/')) throw HyperfsError.BAD_ARGUMENT('mountpoint must be an absolute path')
-    const drive = p.key === 'new' ? await this.s.drives.create() : await this.open(p.key, p.version)
+    const drive = p.key === 'new' ? await this.s.drives.create() : await this.open(p.key, p.version, p.timeout)
     const pinned = p.key !== 'new' && p.version !== undefined && p.version !== null
     const readTimeout = p.readTimeout === undefined || p.readTimeout === null ? undefined : Number(p.readTimeout)
     this.s.network.join(drive.discoveryKey, { server: true, client: !drive.writable })

@@ -120,8 +120,9 @@ test('a bad key fails with exit code 2 and a message that says what a key looks 
   assert.equal(a.daemonPid(), null, 'no daemon was started for a command with a bad key')
 })
 
-test('a drive nobody has fails with a clear error instead of hanging', { timeout: 60_000 }, async (t) => {
+test('a drive nobody has fails with a clear error within the command\'s --timeout instead of hanging', { timeout: 60_000 }, async (t) => {
   const a = sandbox(t).node('a')
+  assert.equal((await a.hyperfs(['daemon', 'start'])).code, 0) // with the default timeout
   const r = await a.hyperfs(['ls', '1'.repeat(64), '--timeout', '1000'])
   assert.equal(r.code, 1)
   assert.match(r.stderr, /no peer sent it within 1000 ms/)
