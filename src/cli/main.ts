@@ -1,0 +1,416 @@
+// The hyperfs command line. Every command except `daemon` is a thin client of
+// the storage folder's daemon (src/daemon), which it starts on demand. This
+// file parses arguments (yargs), turns keys and paths into what the control
+// API takes, and prints answers for people (or as JSON with --json).
+//
+// Exit codes: 0 done, 1 the operation failed, 2 bad usage (unknown option,
+// bad key or address), 3 the daemon is not running (daemon status/stop) or
+// could not be started.
+import yargs, { type Argv } from 'yargs'
+import { resolve } from 'node:path'
+import { HyperfsError } from '../errors.js'
+import { type DaemonConfig, DEFAULT_TIMEOUT, defaultStorage, formatAddress, parseAddress } from '../daemon/daemon-config.js'
+import { runDaemon } from '../daemon/run-daemon.js'
+import { DaemonClient, connectOrStart } from './daemon-client.js'
+import { formatKey, parseKey } from './drive-key.js'
+import { ProgressBar, bytes } from './progress-bar.js'
+
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NO_DAEMON: 3 } as const
+
+const USAGE_CODES = new Set(['BAD_KEY', 'BAD_ADDRESS', 'USAGE'])
+const NO_DAEMON_CODES = new Set(['DAEMON_NOT_RUNNING', 'DAEMON_START_FAILED', 'DAEMON_UNREACHABLE'])
+
+interface Io {
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+  stdin: NodeJS.ReadStream
+}
+
+type Args = Record<string, any>
+
+export async function main (argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+  let code: number = EXIT.OK
+  const out = (line: string): void => { io.stdout.write(line + '\n') }
+  const setCode = (c: number): void => { code = c }
+  const cli = buildCli(argv, { io, out, setCode })
+  try {
+    await cli.parseAsync()
+  } catch (err) {
+    const e = err as { code?: string, message?: string, usage?: boolean }
+    if (e.usage) {
+      io.stderr.write(`hyperfs: ${e.message}\nRun hyperfs --help (or hyperfs COMMAND --help) for usage.\n`)
+      return EXIT.USAGE
+    }
+    const c = e.code ?? ''
+    const msg = (e.message ?? String(err)).replace(/^[A-Z_]+: /, '')
+    io.stderr.write(`hyperfs: ${msg}${c && !/^[A-Z_]+$/.test(msg) ? ` (${c})` : ''}\n`)
+    return USAGE_CODES.has(c) ? EXIT.USAGE : NO_DAEMON_CODES.has(c) ? EXIT.NO_DAEMON : EXIT.FAILED
+  }
+  return code
+}
+
+interface Ctx {
+  io: Io
+  out: (line: string) => void
+  setCode: (c: number) => void
+}
+
+function usageError (message: string): Error {
+  return Object.assign(new Error(message), { usage: true })
+}
+
+function buildCli (argv: string[], ctx: Ctx): Argv {
+  const { out, io } = ctx
+  const json = (v: unknown): void => out(JSON.stringify(v))
+
+  return yargs(argv)
+    .scriptName('hyperfs')
+    .usage('hyperfs COMMAND [options]\n\nA peer-to-peer filesystem: share a folder as a drive, mount drives by key.\n' +
+      'Commands talk to a daemon that owns the storage folder; it starts on demand.')
+    .version(false)
+    .help('help')
+    .alias('help', 'h')
+    .strict()
+    .exitProcess(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .parserConfiguration({ 'duplicate-arguments-array': true })
+    .fail((msg, err) => { throw err ?? usageError(msg ?? 'bad usage') })
+    .options(commonOptions())
+    .group(Object.keys(commonOptions()), 'Storage and network (every command):')
+    .command('create [folder]', 'Create a new drive, importing FOLDER if given. The last line printed is hyper://KEY.', (y) => y
+      .positional('folder', { type: 'string', describe: 'a local folder (or file) to import' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+      .example('hyperfs create ~/photos', 'share a folder; prints hyper://KEY'),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('create', { from: a.folder ? resolve(String(a.folder)) : undefined }, { timeout: 0 })
+      if (a.json) return json({ ...r, key: formatKey(r.key) })
+      if (a.folder) out(`imported ${r.files} file${r.files === 1 ? '' : 's'} (${bytes(r.bytes)}) from ${a.folder}`)
+      for (const s of r.skipped ?? []) io.stderr.write(`skipped ${s} (not a file, folder or symlink)\n`)
+      out(formatKey(r.key))
+    }))
+    .command('mount <key> <mountpoint>', 'Mount a drive (KEY) or a new writable drive ("new") at MOUNTPOINT. A drive created elsewhere mounts read-only.', (y) => y
+      .positional('key', { type: 'string', describe: 'hyper://KEY, z-base-32 or hex key, or "new"' })
+      .positional('mountpoint', { type: 'string', describe: 'an empty folder (created if missing)' })
+      .option('version', { type: 'number', describe: 'mount this version (a read-only checkout)' })
+      .option('foreground', { type: 'boolean', describe: 'stay in the foreground; SIGINT/SIGTERM unmounts and exits 0' })
+      .option('read-timeout', { type: 'number', describe: 'ms a read may wait for peers before it fails with EIO (default 5000)' })
+      .option('json', { type: 'boolean', describe: 'print the mount as JSON' })
+      .example('hyperfs mount hyper://KEY ~/x --peer 10.0.0.2:7000', 'mount a friend\'s drive'),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const key = a.key === 'new' ? 'new' : parseKey(String(a.key)).toString('hex')
+      if (a.key === 'new' && a.version !== undefined) throw usageError('--version cannot be used with "new"')
+      const mountpoint = resolve(String(a.mountpoint))
+      const r = await client.call('mount', {
+        key, mountpoint, version: a.version, readTimeout: a['read-timeout'], session: a.foreground === true
+      }, { timeout: 120_000 })
+      if (a.json) json({ ...r, key: formatKey(r.key) })
+      else {
+        out(`mounted ${formatKey(r.key)}${r.version === null ? '' : ` version ${r.version}`} at ${r.mountpoint} (${r.writable ? 'writable' : 'read-only'})`)
+        if (a.key === 'new') out(formatKey(r.key))
+      }
+      if (!a.foreground) return
+      const why = await untilSignalOr(client.closed)
+      if (why === 'closed') {
+        io.stderr.write('hyperfs: the daemon went away; the mount is gone\n')
+        ctx.setCode(EXIT.FAILED)
+        return
+      }
+      await client.call('unmount', { mountpoint }, { timeout: 30_000 })
+      if (!a.json) out(`unmounted ${mountpoint}`)
+    }))
+    .command('unmount <mountpoint>', 'Unmount a drive (also clears a mount left behind by a killed daemon).', (y) => y
+      .positional('mountpoint', { type: 'string' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('unmount', { mountpoint: resolve(String(a.mountpoint)) }, { timeout: 30_000 })
+      out(r.was === 'stale' ? `cleared a dead mount at ${r.mountpoint}` : `unmounted ${r.mountpoint}`)
+    }))
+    .command('seed <keys..>', 'Serve drives to peers until SIGINT/SIGTERM. A drive created elsewhere is downloaded in full first.', (y) => y
+      .positional('keys', { type: 'string', array: true, describe: 'one or more drive keys' })
+      .example('hyperfs seed hyper://KEY --listen 7000', 'serve a drive to peers that dial port 7000'),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const keys = (a.keys as string[]).map((k) => parseKey(String(k)).toString('hex'))
+      const r = await client.call('seed', { keys }, { timeout: 0 })
+      const status = await client.call('status')
+      for (const d of r) out(`seeding ${formatKey(d.key)} (version ${d.version}${d.writable ? '' : ', downloading'})`)
+      if (status.network.listening.length) out(`listening on ${status.network.listening.join(', ')}`)
+      out('press Ctrl-C to stop')
+      const why = await untilSignalOr(client.closed)
+      if (why === 'closed') {
+        io.stderr.write('hyperfs: the daemon went away\n')
+        ctx.setCode(EXIT.FAILED)
+      }
+    }))
+    .command('download <key> [path]', 'Fetch a drive (or a folder or file of it) so it can be read offline, with a progress bar.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string', default: '/', describe: 'a folder or file in the drive' })
+      .option('json', { type: 'boolean', describe: 'print the totals as JSON (no progress bar)' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const bar = new ProgressBar(io.stderr)
+      const r = await client.call('download', { key: parseKey(String(a.key)).toString('hex'), path: a.path }, {
+        timeout: 0,
+        onEvent: (e) => { if (e.progress && !a.json) bar.update(e.progress) }
+      })
+      if (!a.json) bar.update({ bytes: r.bytes, total: r.total, peers: r.peers })
+      bar.done()
+      if (a.json) json(r)
+      else out(`downloaded ${bytes(r.bytes)} in ${r.files} file${r.files === 1 ? '' : 's'} under ${r.path}`)
+    }))
+    .command('ls <key> [path]', 'List a folder of a drive.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string', default: '/' })
+      .option('version', { type: 'number', describe: 'list an older version' })
+      .option('recursive', { alias: 'r', type: 'boolean', describe: 'list subfolders too' })
+      .option('long', { alias: 'l', type: 'boolean', describe: 'show type, mode, size and time' })
+      .option('json', { type: 'boolean', describe: 'print entries as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const entries = await client.call('ls', { key: parseKey(String(a.key)).toString('hex'), path: a.path, version: a.version, recursive: a.recursive === true })
+      if (a.json) return json(entries.map((e: any) => e.mount ? { ...e, mount: { ...e.mount, key: formatKey(e.mount.key) } } : e))
+      for (const e of entries) {
+        const name = e.name + (e.type === 'dir' || e.type === 'mount' ? '/' : '') + (e.link ? ` -> ${e.link}` : '') +
+          (e.mount ? ` -> ${formatKey(e.mount.key)}${e.mount.version === null ? '' : '@' + e.mount.version}` : '')
+        if (!a.long) { out(name); continue }
+        out(`${e.type.padEnd(7)} ${(e.mode & 0o7777).toString(8).padStart(4, '0')} ${String(e.size).padStart(12)} ${new Date(e.mtime).toISOString()} ${name}`)
+      }
+    }))
+    .command('cat <key> <path>', 'Write a file of a drive to stdout.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string' })
+      .option('version', { type: 'number', describe: 'read an older version' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      await client.call('cat', { key: parseKey(String(a.key)).toString('hex'), path: a.path, version: a.version }, {
+        timeout: 0,
+        onEvent: async (e) => {
+          if (!e.data) return
+          if (!io.stdout.write(Buffer.from(e.data, 'base64'))) await new Promise((resolve) => io.stdout.once('drain', resolve))
+        }
+      })
+    }))
+    .command('info <key>', 'Show a drive: key, discovery key, version, size, how much is held here, peers.', (y) => y
+      .positional('key', { type: 'string' })
+      .option('json', { type: 'boolean', describe: 'print as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('info', { key: parseKey(String(a.key)).toString('hex') })
+      if (a.json) return json({ ...r, link: formatKey(r.key) })
+      out(`key:           ${formatKey(r.key)}`)
+      out(`discovery key: ${r.discoveryKey}`)
+      out(`version:       ${r.version}`)
+      out(`writable:      ${r.writable ? 'yes' : 'no'}`)
+      out(`size:          ${bytes(r.byteLength)} (${r.byteLength} bytes)`)
+      out(`held here:     ${bytes(r.localBytes)} (${r.percentLocal}%)`)
+      out(`peers:         ${r.peers}`)
+      if (r.seeding) out('seeding:       yes')
+      for (const m of r.mounts) out(`mounted at:    ${m}`)
+    }))
+    .command('log <key>', 'Show the history of a drive, one change per version.', (y) => y
+      .positional('key', { type: 'string' })
+      .option('limit', { type: 'number', describe: 'show only the last N changes' })
+      .option('json', { type: 'boolean', describe: 'print as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('log', { key: parseKey(String(a.key)).toString('hex'), limit: a.limit })
+      if (a.json) return json(r)
+      for (const h of r) out(`${String(h.version).padStart(6)}  ${h.type.padEnd(3)}  /${h.name.replace(/^\//, '')}${h.size === null ? '' : `  ${h.size}`}`)
+    }))
+    .command('put <key> <path> [file]', 'Write FILE (or a folder, or stdin when FILE is "-" or absent) to PATH in a writable drive.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string', describe: 'where in the drive' })
+      .positional('file', { type: 'string', describe: 'a local file or folder; stdin if "-" or absent' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const key = parseKey(String(a.key)).toString('hex')
+      const params: Record<string, unknown> = { key, path: a.path }
+      if (a.file && a.file !== '-') params.from = resolve(String(a.file))
+      else params.data = (await readAll(io.stdin)).toString('base64')
+      const r = await client.call('put', params, { timeout: 0 })
+      if (a.json) json(r)
+      else out(`wrote ${r.path} (${r.files} file${r.files === 1 ? '' : 's'}, ${bytes(r.bytes)}); now at version ${r.version}`)
+    }))
+    .command('rm <key> <path>', 'Remove a file, an empty folder (any folder with -r), or a mount from a writable drive.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string' })
+      .option('recursive', { alias: 'r', type: 'boolean', describe: 'remove a folder and everything in it' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('rm', { key: parseKey(String(a.key)).toString('hex'), path: a.path, recursive: a.recursive === true })
+      if (a.json) json(r)
+      else out(`removed ${r.path}; now at version ${r.version}`)
+    }))
+    .command('mkdir <key> <path>', 'Create a folder in a writable drive.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('mkdir', { key: parseKey(String(a.key)).toString('hex'), path: a.path })
+      out(`created ${r.path}; now at version ${r.version}`)
+    }))
+    .command('mkmount <key> <path> <target>', 'Mount drive TARGET inside drive KEY at PATH (a drive within a drive).', (y) => y
+      .positional('key', { type: 'string', describe: 'the writable drive to change' })
+      .positional('path', { type: 'string' })
+      .positional('target', { type: 'string', describe: 'the drive to mount there' })
+      .option('version', { type: 'number', describe: 'pin TARGET to this version' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('mkmount', {
+        key: parseKey(String(a.key)).toString('hex'), path: a.path, target: parseKey(String(a.target)).toString('hex'), version: a.version
+      })
+      out(`mounted ${formatKey(r.target)} at ${r.path}; now at version ${r.version}`)
+    }))
+    .command('daemon [action]', 'Run the daemon in the foreground (no ACTION; for a service manager), or start/stop/status the background one.', (y) => y
+      .positional('action', { type: 'string', choices: ['start', 'stop', 'status'] })
+      .option('json', { type: 'boolean', describe: 'status as JSON' }),
+    (a) => daemonCommand(ctx, a))
+    .demandCommand(1, 'name a command')
+    .epilogue('Keys print as hyper://<z-base-32> and are accepted as z-base-32 or hex, with or without hyper://.\n' +
+      `Storage defaults to $HYPERFS_STORAGE or ~/.local/share/hyperfs. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no daemon.`)
+}
+
+function commonOptions (): Record<string, Record<string, unknown>> {
+  return {
+    storage: { type: 'string', describe: 'storage folder (default $HYPERFS_STORAGE or ~/.local/share/hyperfs)' },
+    listen: { type: 'string', array: true, describe: '[HOST:]PORT to accept peers on, over TCP (repeatable)' },
+    peer: { type: 'string', array: true, describe: 'HOST:PORT of a peer to connect to, over TCP (repeatable)' },
+    host: { type: 'string', describe: 'address to bind listeners given without a host (default 0.0.0.0)' },
+    bootstrap: { type: 'string', array: true, describe: 'HOST:PORT of a DHT bootstrap node (repeatable; DHT not wired in yet)' },
+    dht: { type: 'boolean', default: true, describe: 'find peers on the DHT (--no-dht: do not; not wired in yet)' },
+    mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN (--no-mdns: do not; not wired in yet)' },
+    timeout: { type: 'number', default: DEFAULT_TIMEOUT, describe: 'ms to wait for peers to send a drive not held here' }
+  }
+}
+
+function configFrom (a: Args): DaemonConfig {
+  const storage = a.storage ? resolve(String(a.storage)) : defaultStorage()
+  const host = a.host ? String(a.host) : null
+  const wrap = (f: () => DaemonConfig): DaemonConfig => {
+    try { return f() } catch (err) { throw usageError((err as Error).message.replace(/^[A-Z_]+: /, '')) }
+  }
+  return wrap(() => ({
+    storage,
+    host,
+    listen: list(a.listen).map((s) => parseAddress(s, host ?? '0.0.0.0')),
+    peers: list(a.peer).map((s) => parseAddress(s)),
+    bootstrap: a.bootstrap === undefined ? null : list(a.bootstrap).map((s) => parseAddress(s)),
+    dht: a.dht !== false,
+    mdns: a.mdns !== false,
+    timeout: Number.isFinite(a.timeout) && a.timeout > 0 ? a.timeout : DEFAULT_TIMEOUT
+  }))
+}
+
+function list (v: unknown): string[] {
+  if (v === undefined || v === null) return []
+  return (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)
+}
+
+// The command line a daemon started on demand gets: this command's settings.
+function daemonArgs (c: DaemonConfig): string[] {
+  const args = ['--storage', c.storage, '--timeout', String(c.timeout)]
+  for (const l of c.listen) args.push('--listen', formatAddress(l))
+  for (const p of c.peers) args.push('--peer', formatAddress(p))
+  if (c.host) args.push('--host', c.host)
+  for (const b of c.bootstrap ?? []) args.push('--bootstrap', formatAddress(b))
+  if (!c.dht) args.push('--no-dht')
+  if (!c.mdns) args.push('--no-mdns')
+  return args
+}
+
+async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Promise<void>): Promise<void> {
+  const config = configFrom(a)
+  // bad keys are usage errors; no daemon is started for them
+  for (const k of [a.key, a.target, ...(Array.isArray(a.keys) ? a.keys : [])]) if (k !== undefined && k !== 'new') parseKey(String(k))
+  const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
+  client.setDefaults({ timeout: config.timeout })
+  try {
+    // a daemon already running learns this command's --listen/--peer now
+    if (!started && (config.listen.length > 0 || config.peers.length > 0)) {
+      await client.call('network.add', { listen: config.listen.map(formatAddress), peers: config.peers.map(formatAddress) })
+    }
+    await fn(client)
+  } finally {
+    client.close()
+  }
+}
+
+async function daemonCommand (ctx: Ctx, a: Args): Promise<void> {
+  const { out } = ctx
+  const config = configFrom(a)
+  if (!a.action) {
+    ctx.setCode(await runDaemon(config, { onReady: () => out(`hyperfs daemon ${process.pid} serving ${config.storage}`) }))
+    return
+  }
+  if (a.action === 'start') {
+    const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
+    try {
+      const s = await client.call('status')
+      out(`${started ? 'started' : 'already running:'} daemon ${s.pid} for ${s.storage}`)
+    } finally { client.close() }
+    return
+  }
+  let client: DaemonClient
+  try {
+    client = await DaemonClient.connect(daemonSocket(config))
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'DAEMON_NOT_RUNNING') throw err
+    if (a.action === 'status') {
+      if (a.json) out(JSON.stringify({ running: false, storage: config.storage }))
+      else out(`no daemon is running for ${config.storage}`)
+      ctx.setCode(EXIT.NO_DAEMON)
+    } else {
+      out(`no daemon is running for ${config.storage}`)
+    }
+    return
+  }
+  try {
+    if (a.action === 'status') {
+      const s = await client.call('status')
+      if (a.json) return out(JSON.stringify({ running: true, ...s }))
+      out(`daemon ${s.pid} for ${s.storage}, up ${Math.round(s.uptime / 1000)} s`)
+      out(`listening: ${s.network.listening.join(', ') || 'no'}`)
+      for (const p of s.network.peers) out(`peer ${p.address}: ${p.connected ? 'connected' : `not connected (${p.attempts} attempts)`}`)
+      out(`connections: ${s.network.connections}; DHT: ${s.network.dht}; MDNS: ${s.network.mdns}`)
+      for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
+      for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
+      return
+    }
+    const r = await client.call('stop', {}, { timeout: 30_000 })
+    await waitForExit(r.pid, 30_000)
+    out(`stopped daemon ${r.pid}`)
+  } finally {
+    client.close()
+  }
+}
+
+function daemonSocket (c: DaemonConfig): string {
+  return resolve(c.storage, 'daemon.sock')
+}
+
+async function waitForExit (pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    try { process.kill(pid, 0) } catch { return }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw HyperfsError.REQUEST_TIMEOUT(`daemon ${pid} is still running after ${ms} ms`)
+}
+
+function untilSignalOr (closed: Promise<void>): Promise<'signal' | 'closed'> {
+  return new Promise((resolve) => {
+    const done = (why: 'signal' | 'closed'): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      resolve(why)
+    }
+    const onSignal = (): void => done('signal')
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    void closed.then(() => done('closed'))
+  })
+}
+
+const STDIN_MAX = 64 * 1024 * 1024
+
+async function readAll (stream: NodeJS.ReadStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let n = 0
+  for await (const c of stream) {
+    n += c.length
+    if (n > STDIN_MAX) throw usageError(`stdin holds over ${STDIN_MAX} bytes; put a file instead (hyperfs put KEY PATH FILE)`)
+    chunks.push(Buffer.from(c))
+  }
+  return Buffer.concat(chunks)
+}

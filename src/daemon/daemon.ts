@@ -1,0 +1,168 @@
+// One daemon per storage folder. It owns the store, the peer network and
+// every FUSE mount, and answers the control socket (control-server.ts). The
+// folder is locked (flock on daemon.lock) for the daemon's lifetime, so a
+// second daemon, or anything else that would open the same cores behind its
+// back, fails with a clear DAEMON_RUNNING error instead of corrupting state.
+//
+// Control methods (params → result; keys are hex):
+//   status {}                                → { pid, storage, network, mounts, seeding }
+//   stop {}                                  → { stopping: true }, then the daemon unmounts all and exits
+//   network.add { listen?: [addr], peers?: [addr] } → network status
+//   create { from?: absolute path }          → { key, version, files, bytes }
+//   mount { key|'new', mountpoint, version?, readTimeout?, session? } → mount record
+//   unmount { mountpoint }                   → { mountpoint, was: 'live'|'stale' }
+//   mounts {}                                → [mount record]
+//   ls { key, path?, version?, recursive? }  → [entry]
+//   cat { key, path, version? }              → events { data: base64 }, then { bytes }
+//   put { key, path, from?: absolute path, data?: base64, mode? } → { path, version, files, bytes }
+//   rm { key, path, recursive? }  mkdir { key, path }  mkmount { key, path, target, version? }
+//   info { key }  log { key, limit? }
+//   download { key, path? }                  → events { progress: { bytes, total, peers } }, then totals
+//   seed { keys: [key] }                     → held until the connection closes
+import { mkdir, readFile } from 'node:fs/promises'
+import { DriveStore } from '../drive/drive-store.js'
+import { FileStorage, type StorageFile } from '../core/storage.js'
+import { HyperfsError } from '../errors.js'
+import { ControlServer, type CallContext } from './control-server.js'
+import { type DaemonConfig, daemonPaths, parseAddress } from './daemon-config.js'
+import { DriveApi } from './drive-api.js'
+import type { Logger } from './logger.js'
+import { MountTable } from './mount-table.js'
+import { openNetwork, type PeerNetwork } from './peer-network.js'
+
+export class Daemon {
+  readonly config: DaemonConfig
+  readonly stopped: Promise<void>
+  private logger: Logger
+  private lock: StorageFile
+  private drives: DriveStore
+  private network: PeerNetwork
+  private mounts: MountTable
+  private api: DriveApi
+  private control: ControlServer | null = null
+  private stopping: Promise<void> | null = null
+  private onStopped!: () => void
+  private started = Date.now()
+
+  private constructor (config: DaemonConfig, parts: { logger: Logger, lock: StorageFile, drives: DriveStore, network: PeerNetwork, mounts: MountTable }) {
+    this.config = config
+    this.logger = parts.logger
+    this.lock = parts.lock
+    this.drives = parts.drives
+    this.network = parts.network
+    this.mounts = parts.mounts
+    this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
+    this.stopped = new Promise((resolve) => { this.onStopped = resolve })
+  }
+
+  static async start (config: DaemonConfig, services: { logger: Logger }): Promise<Daemon> {
+    const { logger } = services
+    await mkdir(config.storage, { recursive: true, mode: 0o700 }) // drives and the control socket are private
+    const lock = await takeLock(config.storage)
+    const drives = DriveStore.directory(config.storage, { timeout: config.timeout })
+    let network: PeerNetwork | null = null
+    try {
+      await drives.store.ready()
+      network = await openNetwork(config, {
+        replicate: (socket, isInitiator) => { drives.replicate(socket, { isInitiator }) },
+        logger
+      })
+      const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
+      daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
+      logger.info(`daemon ${process.pid} serving ${config.storage}`)
+      return daemon
+    } catch (err) {
+      await network?.close().catch(() => {})
+      await drives.close().catch(() => {})
+      await lock.close().catch(() => {})
+      throw err
+    }
+  }
+
+  private async call (method: string, p: Record<string, any>, ctx: CallContext): Promise<unknown> {
+    if (this.stopping && method !== 'status') throw HyperfsError.from('DAEMON_STOPPING', 'the daemon is shutting down')
+    switch (method) {
+      case 'status': return this.status()
+      case 'stop':
+        setImmediate(() => { void this.stop() })
+        return { stopping: true, pid: process.pid }
+      case 'network.add': return this.addNetwork(p)
+      case 'mounts': return this.mounts.list()
+      case 'unmount': {
+        if (typeof p.mountpoint !== 'string' || !p.mountpoint.startsWith('/')) throw HyperfsError.BAD_ARGUMENT('mountpoint must be an absolute path')
+        return { mountpoint: p.mountpoint, was: await this.mounts.unmount(p.mountpoint) }
+      }
+      case 'create': return this.api.create(p)
+      case 'mount': return this.api.mount(p, ctx)
+      case 'ls': return this.api.ls(p)
+      case 'cat': return this.api.cat(p, ctx)
+      case 'put': return this.api.put(p)
+      case 'rm': return this.api.rm(p)
+      case 'mkdir': return this.api.mkdir(p)
+      case 'mkmount': return this.api.mkmount(p)
+      case 'info': return this.api.info(p)
+      case 'log': return this.api.log(p)
+      case 'download': return this.api.download(p, ctx)
+      case 'seed': return this.api.seed(p, ctx)
+      default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)
+    }
+  }
+
+  status (): unknown {
+    return {
+      pid: process.pid,
+      storage: this.config.storage,
+      socket: daemonPaths(this.config.storage).socket,
+      uptime: Date.now() - this.started,
+      network: this.network.status(),
+      config: { host: this.config.host, bootstrap: this.config.bootstrap, dht: this.config.dht, mdns: this.config.mdns },
+      mounts: this.mounts.list(),
+      seeding: this.api.seeded()
+    }
+  }
+
+  private async addNetwork (p: Record<string, any>): Promise<unknown> {
+    const listen = (Array.isArray(p.listen) ? p.listen : []).map((a: unknown) => parseAddress(String(a), this.config.host ?? '0.0.0.0'))
+    const peers = (Array.isArray(p.peers) ? p.peers : []).map((a: unknown) => parseAddress(String(a)))
+    for (const a of listen) await this.network.tcp.listen(a)
+    await Promise.all(peers.map((a: ReturnType<typeof parseAddress>) => this.network.tcp.addPeer(a)))
+    return this.network.status()
+  }
+
+  // Unmounts everything, closes the network and the store, then drops the lock.
+  stop (): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        this.logger.info('stopping')
+        const step = async (what: string, fn: () => Promise<void> | undefined): Promise<void> => {
+          try { await fn() } catch (err) { this.logger.error(`stop: ${what}: ${(err as Error).message}`) }
+        }
+        await step('control socket', () => this.control?.close())
+        await step('mounts', () => this.mounts.closeAll())
+        await step('network', () => this.network.close())
+        await step('store', () => this.drives.close())
+        await step('lock', () => this.lock.close())
+        this.logger.info('stopped')
+        this.onStopped()
+      })()
+    }
+    return this.stopping
+  }
+}
+
+async function takeLock (storage: string): Promise<StorageFile> {
+  const { lock: path } = daemonPaths(storage)
+  let file: StorageFile
+  try {
+    file = await new FileStorage(storage).open('daemon.lock', { lock: true })
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORAGE_LOCKED') throw err
+    const pid = (await readFile(path, 'utf8').catch(() => '')).trim()
+    throw HyperfsError.from('DAEMON_RUNNING', `another hyperfs daemon${pid ? ` (pid ${pid})` : ''} is using ${storage}; ` +
+      'talk to it with hyperfs commands, or stop it with: hyperfs daemon stop')
+  }
+  const pid = Buffer.from(`${process.pid}\n`)
+  await file.truncate(0)
+  await file.write(0, pid)
+  return file
+}

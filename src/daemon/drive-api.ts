@@ -1,0 +1,351 @@
+// The drive operations of the control API (create, ls, cat, put, rm, mkdir,
+// mkmount, info, log, download, seed, mount). Requests name drives by hex key;
+// the CLI parses and prints the hyper:// form. A drive this storage does not
+// hold is waited for (bounded by config.timeout) from the connected peers.
+import { Hyperdrive } from '../drive/hyperdrive.js'
+import type { DriveStore } from '../drive/drive-store.js'
+import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
+import { z32 } from '../fuse/z32.js'
+import { HyperfsError } from '../errors.js'
+import type { CallContext } from './control-server.js'
+import type { PeerNetwork } from './peer-network.js'
+import type { MountTable, MountRecord } from './mount-table.js'
+import type { Logger } from './logger.js'
+import { importFolder } from './folder-import.js'
+import { DownloadProgress } from './download-progress.js'
+
+const CHUNK = 1024 * 1024
+const PROGRESS_MS = 500
+const LATEST_MS = 2000
+
+export interface Entry {
+  name: string
+  type: 'file' | 'dir' | 'symlink' | 'mount'
+  size: number
+  mode: number
+  mtime: number
+  link?: string
+  mount?: { key: string, version: number | null }
+}
+
+export interface ApiServices {
+  drives: DriveStore
+  network: PeerNetwork
+  mounts: MountTable
+  logger: Logger
+}
+
+export class DriveApi {
+  private s: ApiServices
+  private timeout: number
+  private seeding = new Map<string, number>()
+
+  constructor (services: ApiServices, opts: { timeout: number }) {
+    this.s = services
+    this.timeout = opts.timeout
+  }
+
+  seeded (): string[] {
+    return [...this.seeding.keys()]
+  }
+
+  // ---- opening ----
+
+  async open (key: unknown, version?: unknown, timeout?: unknown): Promise<Drive> {
+    const drive = await this.latest(key, timeout)
+    if (version === undefined || version === null) return drive
+    const v = Number(version)
+    if (!Number.isSafeInteger(v) || v < 1) throw HyperfsError.EINVAL(`--version must be a whole number from 1 up, not ${String(version)}`)
+    if (v > drive.version) throw HyperfsError.EINVAL(`version ${v} does not exist yet (${link(drive.key)} is at version ${drive.version})`)
+    return drive.checkout(v)
+  }
+
+  // the caller's --timeout, or the daemon's
+  private wait (timeout: unknown): number {
+    const t = Number(timeout)
+    return Number.isFinite(t) && t > 0 ? t : this.timeout
+  }
+
+  private async latest (key: unknown, timeout?: unknown): Promise<Hyperdrive> {
+    const wait = this.wait(timeout)
+    const drive = await this.s.drives.open(hexKey(key))
+    if (drive.writable) return drive
+    const md = drive.metadata
+    await this.s.network.ready()
+    const deadline = Date.now() + wait
+    // a version held here is good enough when peers are slow to say there is a newer one
+    await md.update({ timeout: md.length > 0 ? Math.min(wait, LATEST_MS) : wait })
+    while (md.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await md.update({ timeout: Math.max(1, deadline - Date.now()) })
+    }
+    if (md.length === 0) {
+      const n = this.s.network.status().connections
+      throw HyperfsError.from('DRIVE_NOT_FOUND', `${link(drive.key)}: not held here and no peer sent it within ${wait} ms ` +
+        `(${n} peer connection${n === 1 ? '' : 's'}; connect to one that has it with --peer HOST:PORT)`)
+    }
+    return drive
+  }
+
+  // ---- calls ----
+
+  async create (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.s.drives.create()
+    const summary = p.from ? await importFolder(drive, String(p.from), '/') : { files: 0, bytes: 0, skipped: [] }
+    for (const f of summary.skipped) this.s.logger.warn(`create: skipped ${f} (not a file, folder or symlink)`)
+    return { key: drive.key.toString('hex'), version: drive.version, ...summary }
+  }
+
+  async ls (p: Record<string, any>): Promise<Entry[]> {
+    const drive = await this.open(p.key, p.version, p.timeout)
+    const path = drivePath(p.path)
+    const st = await drive.lstat(path)
+    if ((st.mode & S_IFMT) !== S_IFDIR && !st.mount) return [entry(path.split('/').pop() || '/', st)]
+    const out: Entry[] = []
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      for await (const e of drive.readdir(dir)) {
+        const name = prefix + e.name
+        out.push(entry(name, e.stat))
+        if (p.recursive && (e.stat.mode & S_IFMT) === S_IFDIR && !e.stat.mount) await walk(join(dir, e.name), name + '/')
+      }
+    }
+    await walk(path, '')
+    return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  }
+
+  async cat (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
+    const drive = await this.open(p.key, p.version, p.timeout)
+    const path = drivePath(p.path)
+    const st = await drive.stat(path)
+    if ((st.mode & S_IFMT) === S_IFDIR) throw HyperfsError.EISDIR(path)
+    let sent = 0
+    while (sent < st.size && !ctx.signal.aborted) {
+      const length = Math.min(CHUNK, st.size - sent)
+      const data = await drive.read(path, { start: sent, length, timeout: this.wait(p.timeout), signal: ctx.signal })
+      if (data.byteLength === 0) break
+      await ctx.emit({ data: data.toString('base64') })
+      sent += data.byteLength
+    }
+    return { bytes: sent }
+  }
+
+  async put (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    if (!drive.writable) throw HyperfsError.EROFS(`${link(drive.key)} is not writable here (it was created elsewhere)`)
+    const path = drivePath(p.path)
+    if (path === '/' && p.data !== undefined) throw HyperfsError.EISDIR('/ is the root folder; name a file')
+    let summary
+    if (typeof p.from === 'string') {
+      summary = await importFolder(drive, p.from, path)
+    } else {
+      const data = Buffer.from(String(p.data ?? ''), 'base64')
+      await drive.writeFile(path, data, p.mode === undefined ? {} : { mode: Number(p.mode) })
+      summary = { files: 1, bytes: data.byteLength, skipped: [] }
+    }
+    return { path, version: drive.version, ...summary }
+  }
+
+  async rm (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    if (!drive.writable) throw HyperfsError.EROFS(`${link(drive.key)} is not writable here`)
+    const path = drivePath(p.path)
+    if (path === '/') throw HyperfsError.EINVAL('refusing to remove the root folder')
+    await remove(drive, path, p.recursive === true)
+    return { path, version: drive.version }
+  }
+
+  async mkdir (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    const path = drivePath(p.path)
+    await drive.mkdir(path)
+    return { path, version: drive.version }
+  }
+
+  async mkmount (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    const path = drivePath(p.path)
+    const version = p.version === undefined || p.version === null ? undefined : Number(p.version)
+    await drive.mount(path, hexKey(p.target), version === undefined ? {} : { version })
+    return { path, target: String(p.target), version: drive.version }
+  }
+
+  async info (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    let i = await drive.info()
+    if (drive instanceof Hyperdrive && !drive.writable && drive.content) {
+      // a replica learns the content core's length from peers
+      await drive.content.update({ timeout: Math.min(this.wait(p.timeout), 5000) })
+      i = await drive.info()
+    }
+    const peers = drive instanceof Hyperdrive ? drive.metadata.peers : i.peers
+    return {
+      key: i.key.toString('hex'),
+      discoveryKey: i.discoveryKey.toString('hex'),
+      version: i.version,
+      writable: i.writable,
+      contentKey: i.contentKey?.toString('hex') ?? null,
+      byteLength: i.byteLength,
+      localBytes: i.localBytes,
+      percentLocal: i.byteLength === 0 ? 100 : Math.floor(1000 * i.localBytes / i.byteLength) / 10,
+      peers,
+      seeding: this.seeding.has(i.key.toString('hex')),
+      mounts: this.s.mounts.list().filter((m) => m.key === i.key.toString('hex')).map((m) => m.mountpoint)
+    }
+  }
+
+  async log (p: Record<string, any>): Promise<unknown> {
+    const drive = await this.open(p.key, undefined, p.timeout)
+    const out: Array<{ version: number, type: string, name: string, size: number | null }> = []
+    const limit = p.limit === undefined ? Infinity : Number(p.limit)
+    for await (const h of drive.history()) {
+      out.push({ version: h.version, type: h.type, name: h.name, size: h.value ? h.value.size : null })
+    }
+    return out.slice(Math.max(0, out.length - limit))
+  }
+
+  async download (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
+    const drive = await this.latest(p.key, p.timeout)
+    const path = drivePath(p.path)
+    const progress = await DownloadProgress.of(drive, path)
+    await this.prefetch(drive, progress, this.wait(p.timeout), ctx.signal, (bytes) => ctx.emit({ progress: { bytes, total: progress.total, peers: drive.metadata.peers } }))
+    return { path, bytes: progress.held(), total: progress.total, files: progress.files, peers: drive.metadata.peers }
+  }
+
+  // Fetches the files' blocks as whole ranges (the replicator pipelines
+  // those; Drive#download asks for up to 64 single blocks at once, which
+  // currently stalls on a remote core), then any drives mounted inside.
+  // Ends with REQUEST_TIMEOUT when no block arrives for `timeout` ms.
+  private async prefetch (drive: Hyperdrive, progress: DownloadProgress, timeout: number, signal: AbortSignal, tick: (bytes: number) => unknown): Promise<void> {
+    const stalled = new AbortController()
+    const onabort = (): void => stalled.abort(signal.reason)
+    signal.addEventListener('abort', onabort, { once: true })
+    let last = progress.held()
+    let lastChange = Date.now()
+    let watching = true // mounted drives are not counted; their blocks have their own timeouts
+    const timer = setInterval(() => {
+      const now = progress.held()
+      if (now !== last) { last = now; lastChange = Date.now() }
+      void tick(now)
+      if (watching && Date.now() - lastChange > timeout && now < progress.total) {
+        const n = drive.metadata.peers
+        stalled.abort(HyperfsError.REQUEST_TIMEOUT(`no block arrived for ${timeout} ms (${n} peer${n === 1 ? '' : 's'} connected)`))
+      }
+    }, PROGRESS_MS)
+    try {
+      void tick(last)
+      const core = drive.content
+      if (core) {
+        const aborted = new Promise<never>((_, reject) => {
+          if (stalled.signal.aborted) reject(stalled.signal.reason)
+          stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true })
+        })
+        aborted.catch(() => {})
+        for (const [start, end] of progress.blockRanges()) {
+          await Promise.race([core.download({ start, end, signal: stalled.signal }), aborted])
+        }
+      }
+      watching = false
+      for (const m of progress.mounts) await drive.download(m, { signal: stalled.signal })
+    } catch (err) {
+      throw stalled.signal.aborted && stalled.signal.reason instanceof HyperfsError ? stalled.signal.reason : err
+    } finally {
+      clearInterval(timer)
+      signal.removeEventListener('abort', onabort)
+    }
+  }
+
+  // Serves the drives for as long as the caller stays connected. A drive held
+  // elsewhere is downloaded whole first: seeding means holding every block.
+  async seed (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
+    const keys: unknown[] = Array.isArray(p.keys) ? p.keys : []
+    if (keys.length === 0) throw HyperfsError.BAD_ARGUMENT('no drive to seed')
+    const drives = await Promise.all(keys.map((k) => this.latest(k, p.timeout)))
+    const out = []
+    for (const drive of drives) {
+      const hex = drive.key.toString('hex')
+      this.seeding.set(hex, (this.seeding.get(hex) ?? 0) + 1)
+      this.s.network.join(drive.discoveryKey, { server: true, client: true })
+      ctx.onClose(() => {
+        this.s.network.leave(drive.discoveryKey)
+        const n = (this.seeding.get(hex) ?? 1) - 1
+        if (n > 0) this.seeding.set(hex, n); else this.seeding.delete(hex)
+      })
+      if (!drive.writable) {
+        DownloadProgress.of(drive, '/').then((progress) => this.prefetch(drive, progress, this.timeout, ctx.signal, () => {})).then(
+          () => this.s.logger.info(`seed: ${link(drive.key)} is held in full`),
+          (err) => { if (!ctx.signal.aborted) this.s.logger.warn(`seed: ${link(drive.key)}: ${err.message}`) })
+      }
+      out.push({ key: hex, version: drive.version, writable: drive.writable })
+    }
+    return out
+  }
+
+  async mount (p: Record<string, any>, ctx: CallContext): Promise<MountRecord> {
+    if (typeof p.mountpoint !== 'string' || !p.mountpoint.startsWith('/')) throw HyperfsError.BAD_ARGUMENT('mountpoint must be an absolute path')
+    const drive = p.key === 'new' ? await this.s.drives.create() : await this.open(p.key, p.version, p.timeout)
+    const pinned = p.key !== 'new' && p.version !== undefined && p.version !== null
+    const readTimeout = p.readTimeout === undefined || p.readTimeout === null ? undefined : Number(p.readTimeout)
+    this.s.network.join(drive.discoveryKey, { server: true, client: !drive.writable })
+    let record: MountRecord
+    try {
+      record = await this.s.mounts.mount(drive, p.mountpoint, { readOnly: !drive.writable || pinned, readTimeout, kernelCache: pinned },
+        { key: drive.key.toString('hex'), version: pinned ? drive.version : null },
+        () => this.s.network.leave(drive.discoveryKey))
+    } catch (err) {
+      this.s.network.leave(drive.discoveryKey)
+      throw err
+    }
+    if (p.session === true) {
+      ctx.onClose(async () => {
+        if (this.s.mounts.list().some((m) => m.mountpoint === record.mountpoint)) await this.s.mounts.unmount(record.mountpoint)
+      })
+    }
+    return record
+  }
+}
+
+function hexKey (key: unknown): Buffer {
+  if (typeof key !== 'string' || !/^[0-9a-f]{64}$/i.test(key)) throw HyperfsError.from('BAD_KEY', `expected a 64-digit hex key, got ${JSON.stringify(key)}`)
+  return Buffer.from(key, 'hex')
+}
+
+function drivePath (p: unknown): string {
+  if (p === undefined || p === null || p === '') return '/'
+  if (typeof p !== 'string') throw HyperfsError.BAD_ARGUMENT('a path must be a string')
+  const comps = p.split('/').filter((c) => c && c !== '.')
+  return '/' + comps.join('/')
+}
+
+function join (dir: string, name: string): string {
+  return dir === '/' ? '/' + name : dir + '/' + name
+}
+
+function link (key: Buffer): string {
+  return 'hyper://' + z32(key)
+}
+
+function entry (name: string, st: Stat): Entry {
+  const kind = st.mode & S_IFMT
+  const e: Entry = {
+    name,
+    type: st.mount ? 'mount' : kind === S_IFDIR ? 'dir' : kind === S_IFLNK ? 'symlink' : 'file',
+    size: st.size,
+    mode: st.mode,
+    mtime: st.mtime
+  }
+  if (st.linkname) e.link = st.linkname
+  if (st.mount) e.mount = { key: st.mount.key.toString('hex'), version: st.mount.version }
+  return e
+}
+
+async function remove (drive: Drive, path: string, recursive: boolean): Promise<void> {
+  const st = await drive.lstat(path)
+  if (st.mount) return drive.unmount(path)
+  if ((st.mode & S_IFMT) !== S_IFDIR) return drive.unlink(path)
+  if (recursive) {
+    const children: string[] = []
+    for await (const e of drive.readdir(path)) children.push(join(path, e.name))
+    for (const c of children) await remove(drive, c, true)
+  }
+  return drive.rmdir(path)
+}

@@ -1,0 +1,52 @@
+// Copies a local folder (or one file) into a drive: folders, regular files
+// with their permission bits and mtime, and symlinks as links. Other kinds
+// (sockets, devices, fifos) have no place in a drive and are skipped.
+import { createReadStream } from 'node:fs'
+import { lstat, readdir, readlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Drive } from '../drive/types.js'
+
+export interface ImportSummary {
+  files: number
+  bytes: number
+  skipped: string[]
+}
+
+export async function importFolder (drive: Drive, local: string, at: string): Promise<ImportSummary> {
+  const summary: ImportSummary = { files: 0, bytes: 0, skipped: [] }
+  const st = await lstat(local)
+  if (st.isDirectory()) {
+    if (at !== '/') await drive.mkdir(at, { mode: st.mode & 0o7777 }).catch((err) => { if (err?.code !== 'EEXIST') throw err })
+    await walk(drive, local, at, summary)
+  } else {
+    await copyOne(drive, local, at, summary)
+  }
+  return summary
+}
+
+async function walk (drive: Drive, dir: string, at: string, summary: ImportSummary): Promise<void> {
+  for (const name of (await readdir(dir)).sort()) {
+    const local = join(dir, name)
+    const path = at === '/' ? `/${name}` : `${at}/${name}`
+    const st = await lstat(local)
+    if (st.isDirectory()) {
+      await drive.mkdir(path, { mode: st.mode & 0o7777 }).catch((err) => { if (err?.code !== 'EEXIST') throw err })
+      await walk(drive, local, path, summary)
+    } else {
+      await copyOne(drive, local, path, summary)
+    }
+  }
+}
+
+async function copyOne (drive: Drive, local: string, path: string, summary: ImportSummary): Promise<void> {
+  const st = await lstat(local)
+  if (st.isSymbolicLink()) {
+    await drive.symlink(await readlink(local), path)
+  } else if (st.isFile()) {
+    await drive.writeFile(path, createReadStream(local), { mode: st.mode & 0o7777, mtime: st.mtimeMs })
+    summary.files++
+    summary.bytes += st.size
+  } else {
+    summary.skipped.push(local)
+  }
+}

@@ -1,0 +1,153 @@
+// Peers by address, until the swarm does discovery: TCP listeners whose every
+// accepted socket replicates the whole store (responder), and dialled peers
+// (initiator) that are redialled with a bounded exponential backoff whenever
+// the connection drops. Replication itself belongs to the Store; this file
+// only owns sockets and timers.
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { type Address, formatAddress } from './daemon-config.js'
+import type { Logger } from './logger.js'
+import { HyperfsError } from '../errors.js'
+
+export type Replicate = (socket: Socket, isInitiator: boolean) => void
+
+const DIAL_TIMEOUT = 10_000
+const BACKOFF_MIN = 500
+const BACKOFF_MAX = 30_000
+
+interface Dialled {
+  address: Address
+  socket: Socket | null
+  connected: boolean
+  attempts: number
+  timer: NodeJS.Timeout | null
+  first: Promise<void> // settles after the first attempt, whatever its outcome
+}
+
+export interface TcpNetworkStatus {
+  listening: string[]
+  peers: Array<{ address: string, connected: boolean, attempts: number }>
+  connections: number
+}
+
+export class TcpNetwork {
+  private replicate: Replicate
+  private logger: Logger
+  private servers = new Map<string, { server: Server, bound: Address }>()
+  private dialled = new Map<string, Dialled>()
+  private sockets = new Set<Socket>()
+  private closed = false
+
+  constructor (services: { replicate: Replicate, logger: Logger }) {
+    this.replicate = services.replicate
+    this.logger = services.logger
+  }
+
+  get connections (): number {
+    return this.sockets.size
+  }
+
+  // Resolves with the bound address (port 0 picks a free one). Listening twice
+  // on the same address is a no-op.
+  async listen (address: Address): Promise<Address> {
+    const id = formatAddress(address)
+    const have = this.servers.get(id) ?? [...this.servers.values()].find((s) => formatAddress(s.bound) === id)
+    if (have) return have.bound
+    const server = createServer((socket) => this.adopt(socket, false, `from ${socket.remoteAddress}:${socket.remotePort}`))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        reject(HyperfsError.from('LISTEN_FAILED', `cannot listen on ${id}: ${err.code ?? err.message}`, err))
+      })
+      server.listen(address.port, address.host, () => resolve())
+    })
+    server.on('error', (err) => this.logger.warn(`listener ${id}: ${err.message}`))
+    const a = server.address()
+    const bound = a && typeof a === 'object' ? { host: a.address, port: a.port } : address
+    this.servers.set(id, { server, bound })
+    this.logger.info(`listening on ${formatAddress(bound)}`)
+    return bound
+  }
+
+  // Keeps a connection to `address` up. Resolves once the first attempt has
+  // connected or failed, so callers can wait for configured peers before
+  // they decide a drive is nowhere to be found.
+  addPeer (address: Address): Promise<void> {
+    const id = formatAddress(address)
+    let d = this.dialled.get(id)
+    if (!d) {
+      let settle!: () => void
+      const first = new Promise<void>((resolve) => { settle = resolve })
+      d = { address, socket: null, connected: false, attempts: 0, timer: null, first }
+      this.dialled.set(id, d)
+      this.dial(d, settle)
+    }
+    return d.first
+  }
+
+  // every configured peer has been tried once
+  async ready (): Promise<void> {
+    await Promise.all([...this.dialled.values()].map((d) => d.first))
+  }
+
+  status (): TcpNetworkStatus {
+    return {
+      listening: [...this.servers.values()].map((s) => formatAddress(s.bound)),
+      peers: [...this.dialled.values()].map((d) => ({ address: formatAddress(d.address), connected: d.connected, attempts: d.attempts })),
+      connections: this.sockets.size
+    }
+  }
+
+  private dial (d: Dialled, settle: () => void): void {
+    if (this.closed) { settle(); return }
+    const id = formatAddress(d.address)
+    d.attempts++
+    const socket = connect({ host: d.address.host, port: d.address.port })
+    d.socket = socket
+    socket.setTimeout(DIAL_TIMEOUT, () => socket.destroy(HyperfsError.REQUEST_TIMEOUT(`no answer from ${id}`)))
+    socket.once('connect', () => {
+      socket.setTimeout(0)
+      d.connected = true
+      d.attempts = 0
+      this.adopt(socket, true, `to ${id}`)
+      settle()
+    })
+    socket.on('error', (err) => {
+      if (!d.connected) this.logger.warn(`peer ${id}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)
+    })
+    socket.once('close', () => {
+      d.connected = false
+      d.socket = null
+      settle()
+      if (this.closed) return
+      const delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** Math.min(d.attempts, 10))
+      const jittered = Math.round(delay * (0.75 + Math.random() / 2))
+      d.timer = setTimeout(() => { d.timer = null; this.dial(d, () => {}) }, jittered)
+    })
+  }
+
+  private adopt (socket: Socket, isInitiator: boolean, what: string): void {
+    if (this.closed) { socket.destroy(); return }
+    this.sockets.add(socket)
+    socket.setNoDelay(true)
+    socket.on('error', () => {}) // 'close' follows; the dialler logs its own failures
+    socket.once('close', () => {
+      this.sockets.delete(socket)
+      this.logger.info(`connection ${what} closed`)
+    })
+    this.logger.info(`connection ${what}`)
+    try {
+      this.replicate(socket, isInitiator)
+    } catch (err) {
+      this.logger.error(`replicate ${what}: ${(err as Error).message}`)
+      socket.destroy()
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    for (const d of this.dialled.values()) if (d.timer) clearTimeout(d.timer)
+    for (const s of this.sockets) s.destroy()
+    for (const d of this.dialled.values()) d.socket?.destroy()
+    await Promise.all([...this.servers.values()].map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))))
+    this.servers.clear()
+  }
+}

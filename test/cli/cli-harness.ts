@@ -1,0 +1,139 @@
+// Runs the built CLI (bin/hyperfs) as child processes against a temp storage
+// folder, and cleans up whatever happens: every daemon of the storage is
+// stopped (hyperfs daemon stop, then SIGKILL by pid), every long-running CLI
+// process is killed, every mount point is detached (fusermount -uz) and the
+// folders are removed only once nothing is mounted on them.
+// HYPERFS_STORAGE is overridden too, so ~/.local/share is never touched.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { TestContext } from 'node:test'
+import { isMounted } from '../../src/fuse/stale-mount.js'
+
+export const BIN = fileURLToPath(new URL('../../../bin/hyperfs', import.meta.url))
+
+export const FUSE_SKIP: string | false = existsSync('/dev/fuse') ? false : 'FUSE is not available here (no /dev/fuse)'
+
+export interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+// A real program with a bound on its time; never rejects, tests assert on the code.
+export function run (cmd: string, args: string[], opts: { timeout?: number, env?: NodeJS.ProcessEnv, input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, {
+      timeout: opts.timeout ?? 30_000,
+      killSignal: 'SIGKILL',
+      maxBuffer: 64 * 1024 * 1024,
+      env: opts.env ?? process.env
+    }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
+    })
+    if (opts.input !== undefined) child.stdin!.end(opts.input)
+    else child.stdin!.end()
+  })
+}
+
+export interface Node {
+  storage: string
+  env: NodeJS.ProcessEnv
+  hyperfs (args: string[], opts?: { timeout?: number, input?: string }): Promise<RunResult>
+  // a CLI process that keeps running (seed, mount --foreground); killed at teardown
+  spawn (args: string[]): { child: ChildProcess, output: () => string, exited: Promise<number | null> }
+  daemonPid (): number | null
+}
+
+export interface Sandbox {
+  dir: string
+  node (name: string): Node
+  mountpoint (name: string): string
+}
+
+export function sandbox (t: TestContext): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'hyperfs-cli-'))
+  const nodes: Node[] = []
+  const mounts: string[] = []
+  const children: ChildProcess[] = []
+  const pids = new Set<number>()
+
+  t.after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    for (const n of nodes) {
+      const pid = n.daemonPid()
+      if (pid !== null) pids.add(pid)
+      await n.hyperfs(['daemon', 'stop'], { timeout: 15_000 })
+    }
+    for (const pid of pids) if (alive(pid)) try { process.kill(pid, 'SIGKILL') } catch {}
+    for (const m of mounts) {
+      if (await isMounted(m)) await run('fusermount', ['-uz', m], { timeout: 10_000 })
+    }
+    let busy = false
+    for (const m of mounts) if (await isMounted(m)) busy = true
+    if (!busy) rmSync(dir, { recursive: true, force: true })
+  })
+
+  return {
+    dir,
+    node (name) {
+      const storage = join(dir, name)
+      const env = { ...process.env, HYPERFS_STORAGE: storage }
+      const daemonPid = (): number | null => {
+        try {
+          const pid = Number(readFileSync(join(storage, 'daemon.lock'), 'utf8').trim())
+          return pid > 0 ? pid : null
+        } catch { return null }
+      }
+      const node: Node = {
+        storage,
+        env,
+        daemonPid,
+        hyperfs: async (args, opts = {}) => {
+          const r = await run(process.execPath, [BIN, ...args, '--storage', storage], { env, timeout: opts.timeout ?? 30_000, input: opts.input })
+          const pid = daemonPid()
+          if (pid !== null) pids.add(pid)
+          return r
+        },
+        spawn: (args) => {
+          const child = spawn(process.execPath, [BIN, ...args, '--storage', storage], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+          children.push(child)
+          let output = ''
+          child.stdout!.on('data', (d) => { output += d })
+          child.stderr!.on('data', (d) => { output += d })
+          const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+          return { child, output: () => output, exited }
+        }
+      }
+      nodes.push(node)
+      return node
+    },
+    mountpoint (name) {
+      const m = join(dir, name)
+      mkdirSync(m, { recursive: true })
+      mounts.push(m)
+      return m
+    }
+  }
+}
+
+export function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+// Waits (bounded) for a condition that another process brings about.
+export async function eventually (what: string, fn: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (await fn()) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out after ${ms} ms waiting for: ${what}`)
+}
+
+export function lastLine (s: string): string {
+  return s.trim().split('\n').pop() ?? ''
+}
