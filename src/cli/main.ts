@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import { HyperfsError } from '../errors.js'
 import { type DaemonConfig, DEFAULT_TIMEOUT, defaultStorage, formatAddress, parseAddress } from '../daemon/daemon-config.js'
 import { runDaemon } from '../daemon/run-daemon.js'
+import { runBootstrapNode } from '../dht/bootstrap-node.js'
 import { DaemonClient, connectOrStart } from './daemon-client.js'
 import { formatKey, parseKey } from './drive-key.js'
 import { ProgressBar, bytes } from './progress-bar.js'
@@ -256,9 +257,31 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       .positional('action', { type: 'string', choices: ['start', 'stop', 'status'] })
       .option('json', { type: 'boolean', describe: 'status as JSON' }),
     (a) => daemonCommand(ctx, a))
+    .command('dht-node', 'Run a HyperDHT node that others can bootstrap from (--bootstrap HOST:PORT on their side), until SIGINT/SIGTERM.', (y) => y
+      .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' })
+      .option('json', { type: 'boolean', describe: 'print the bound address as JSON' }),
+    (a) => dhtNodeCommand(ctx, a))
     .demandCommand(1, 'name a command')
     .epilogue('Keys print as hyper://<z-base-32> and are accepted as z-base-32 or hex, with or without hyper://.\n' +
       `Storage defaults to $HYPERFS_STORAGE or ~/.local/share/hyperfs. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no daemon.`)
+}
+
+// A bootstrap node joins the network named by --bootstrap, or stands alone
+// as the first node of a new one (it never reaches the public nodes by itself).
+async function dhtNodeCommand (ctx: { out: (line: string) => void }, a: Args): Promise<void> {
+  const out = ctx.out
+  const host = a.host ? String(a.host) : '0.0.0.0'
+  const bootstrap = a.bootstrap === undefined ? [] : list(a.bootstrap).map((s) => parseAddress(s))
+  const node = await runBootstrapNode({ host, port: Number(a.port), bootstrap })
+  const addr = node.address()!
+  if (a.json) out(JSON.stringify({ host: addr.host, port: addr.port }))
+  else out(`dht node listening on ${addr.host}:${addr.port}`)
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  await node.destroy()
 }
 
 function commonOptions (): Record<string, Record<string, unknown>> {
@@ -267,9 +290,9 @@ function commonOptions (): Record<string, Record<string, unknown>> {
     listen: { type: 'string', array: true, describe: '[HOST:]PORT to accept peers on, over TCP (repeatable)' },
     peer: { type: 'string', array: true, describe: 'HOST:PORT of a peer to connect to, over TCP (repeatable)' },
     host: { type: 'string', describe: 'address to bind listeners given without a host (default 0.0.0.0)' },
-    bootstrap: { type: 'string', array: true, describe: 'HOST:PORT of a DHT bootstrap node (repeatable; DHT not wired in yet)' },
-    dht: { type: 'boolean', default: true, describe: 'find peers on the DHT (--no-dht: do not; not wired in yet)' },
-    mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN (--no-mdns: do not; not wired in yet)' },
+    bootstrap: { type: 'string', array: true, describe: 'HOST:PORT of a DHT bootstrap node (repeatable, or comma-separated; default: the public HyperDHT nodes)' },
+    dht: { type: 'boolean', default: true, describe: 'find peers on the HyperDHT by discovery key (--no-dht: do not)' },
+    mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN with MDNS (--no-mdns: do not)' },
     timeout: { type: 'number', default: DEFAULT_TIMEOUT, describe: 'ms to wait for peers to send a drive not held here' }
   }
 }

@@ -21,8 +21,8 @@ export interface DaemonConfig {
   peers: Address[] // TCP peers to dial and keep dialling
   host: string | null // bind address for listeners given without a host (and later the swarm)
   bootstrap: Address[] | null // DHT bootstrap nodes; null = the public ones
-  dht: boolean // join the DHT (not wired yet: needs src/swarm)
-  mdns: boolean // LAN discovery (not wired yet: needs src/swarm)
+  dht: boolean // join the HyperDHT (src/swarm)
+  mdns: boolean // LAN discovery over MDNS (src/swarm)
   timeout: number // ms to wait for peers to send a drive we do not hold
 }
 

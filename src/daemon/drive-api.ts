@@ -51,6 +51,8 @@ export class DriveApi {
 
   // ---- opening ----
 
+  private looking = new Set<string>() // remote drives joined on the swarm
+
   async open (key: unknown, version?: unknown, timeout?: unknown): Promise<Drive> {
     const drive = await this.latest(key, timeout)
     if (version === undefined || version === null) return drive
@@ -71,6 +73,13 @@ export class DriveApi {
     const drive = await this.s.drives.open(hexKey(key))
     if (drive.writable) return drive
     const md = drive.metadata
+    // a drive held elsewhere is looked up (and served onward) for as long as
+    // the daemon has it open: the DriveStore keeps it open until the daemon stops
+    const hex = drive.key.toString('hex')
+    if (!this.looking.has(hex)) {
+      this.looking.add(hex)
+      this.s.network.join(drive.discoveryKey, { server: true, client: true })
+    }
     await this.s.network.ready()
     const deadline = Date.now() + wait
     // a version held here is good enough when peers are slow to say there is a newer one

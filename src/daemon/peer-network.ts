@@ -1,11 +1,16 @@
-// How the daemon reaches peers. Today that is TCP by address (--listen,
-// --peer). Discovery by the swarm (DHT + MDNS, src/swarm) plugs in here: in
-// openNetwork(), when config.dht or config.mdns is set, create the swarm with
-// { bootstrap: config.bootstrap, host: config.host, mdns: config.mdns }, send
-// each of its connections to services.replicate(conn, conn.isInitiator), and
-// forward join()/leave() to swarm.join(discoveryKey)/leave. The daemon calls
-// join() for every drive it seeds or mounts, so nothing else has to change.
-import type { Socket } from 'node:net'
+// How the daemon reaches peers: TCP by address (--listen, --peer), and the
+// swarm (src/swarm): the HyperDHT (--bootstrap, --no-dht) and MDNS on the LAN
+// (--no-mdns). Every drive the daemon seeds or mounts is joined under its
+// discovery key; every connection, whichever way it came, replicates every
+// core of the store.
+//
+// With HYPERFS_LOCAL_ONLY=1 in the environment (the test runner sets it) the
+// daemon refuses to start a DHT on the public bootstrap nodes or MDNS on the
+// host's network, so no test can send traffic off this machine by mistake.
+import type { Duplex } from 'node:stream'
+import { Swarm } from '../swarm/swarm.js'
+import { DEFAULT_BOOTSTRAP } from '../dht/bootstrap-nodes.js'
+import { HyperfsError } from '../errors.js'
 import type { DaemonConfig } from './daemon-config.js'
 import type { Logger } from './logger.js'
 import { TcpNetwork, type TcpNetworkStatus } from './tcp-network.js'
@@ -17,8 +22,9 @@ export interface JoinOptions {
 
 export interface NetworkStatus extends TcpNetworkStatus {
   topics: number
-  dht: 'off' | 'not available yet'
-  mdns: 'off' | 'not available yet'
+  dht: 'off' | 'on'
+  mdns: 'off' | 'on'
+  swarmPeers: number
 }
 
 export interface PeerNetwork {
@@ -31,8 +37,22 @@ export interface PeerNetwork {
 }
 
 export interface NetworkServices {
-  replicate: (socket: Socket, isInitiator: boolean) => void
+  replicate: (stream: Duplex, isInitiator: boolean) => void
   logger: Logger
+}
+
+function openSwarm (config: DaemonConfig, services: NetworkServices): Swarm | null {
+  if (!config.dht && !config.mdns) return null
+  const localOnly = process.env.HYPERFS_LOCAL_ONLY === '1'
+  if (localOnly && config.dht && !config.bootstrap) {
+    throw HyperfsError.BAD_ARGUMENT('HYPERFS_LOCAL_ONLY is set: give --bootstrap a local node, or --no-dht')
+  }
+  if (localOnly && config.mdns) throw HyperfsError.BAD_ARGUMENT('HYPERFS_LOCAL_ONLY is set: MDNS would multicast on this network; use --no-mdns')
+  const bootstrap = !config.dht ? [] : (config.bootstrap ?? [...DEFAULT_BOOTSTRAP])
+  const swarm = new Swarm({ bootstrap, host: config.host ?? undefined, mdns: config.mdns })
+  swarm.on('connection', (conn: Duplex & { isInitiator: boolean }) => services.replicate(conn, conn.isInitiator))
+  swarm.on('connect-error', (err: Error) => services.logger.info(`swarm: ${err.message}`))
+  return swarm
 }
 
 export async function openNetwork (config: DaemonConfig, services: NetworkServices): Promise<PeerNetwork> {
@@ -45,27 +65,38 @@ export async function openNetwork (config: DaemonConfig, services: NetworkServic
     throw err
   }
   for (const p of config.peers) void tcp.addPeer(p)
-  if (config.dht || config.mdns) {
-    services.logger.info('DHT/MDNS discovery is not wired in yet; reach peers with --listen/--peer')
+  let swarm: Swarm | null
+  try {
+    swarm = openSwarm(config, services)
+  } catch (err) {
+    await tcp.close()
+    throw err
   }
   return {
     tcp,
     ready: () => tcp.ready(),
-    join (dk) {
+    join (dk, opts) {
       const hex = dk.toString('hex')
-      topics.set(hex, (topics.get(hex) ?? 0) + 1)
+      const n = topics.get(hex) ?? 0
+      topics.set(hex, n + 1)
+      if (n === 0 && swarm) swarm.join(dk, opts)
     },
     leave (dk) {
       const hex = dk.toString('hex')
       const n = (topics.get(hex) ?? 0) - 1
-      if (n > 0) topics.set(hex, n); else topics.delete(hex)
+      if (n > 0) { topics.set(hex, n); return }
+      topics.delete(hex)
+      if (swarm) swarm.leave(dk).catch((err: Error) => services.logger.info(`swarm leave: ${err.message}`))
     },
     status: () => ({
       ...tcp.status(),
       topics: topics.size,
-      dht: config.dht ? 'not available yet' : 'off',
-      mdns: config.mdns ? 'not available yet' : 'off'
+      dht: config.dht ? 'on' : 'off',
+      mdns: config.mdns ? 'on' : 'off',
+      swarmPeers: swarm ? swarm.connections.size : 0
     }),
-    close: () => tcp.close()
+    close: async () => {
+      await Promise.all([tcp.close(), swarm?.destroy()])
+    }
   }
 }

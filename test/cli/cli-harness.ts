@@ -81,7 +81,7 @@ export function sandbox (t: TestContext): Sandbox {
     dir,
     node (name) {
       const storage = join(dir, name)
-      const env = { ...process.env, HYPERFS_STORAGE: storage }
+      const env = { ...process.env, HYPERFS_STORAGE: storage, HYPERFS_LOCAL_ONLY: '1' }
       const daemonPid = (): number | null => {
         try {
           const pid = Number(readFileSync(join(storage, 'daemon.lock'), 'utf8').trim())
@@ -93,13 +93,13 @@ export function sandbox (t: TestContext): Sandbox {
         env,
         daemonPid,
         hyperfs: async (args, opts = {}) => {
-          const r = await run(process.execPath, [BIN, ...args, '--storage', storage], { env, timeout: opts.timeout ?? 30_000, input: opts.input })
+          const r = await run(process.execPath, [BIN, ...args, ...localOnly(args), '--storage', storage], { env, timeout: opts.timeout ?? 30_000, input: opts.input })
           const pid = daemonPid()
           if (pid !== null) pids.add(pid)
           return r
         },
         spawn: (args) => {
-          const child = spawn(process.execPath, [BIN, ...args, '--storage', storage], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+          const child = spawn(process.execPath, [BIN, ...args, ...localOnly(args), '--storage', storage], { env, stdio: ['ignore', 'pipe', 'pipe'] })
           children.push(child)
           let output = ''
           child.stdout!.on('data', (d) => { output += d })
@@ -118,6 +118,15 @@ export function sandbox (t: TestContext): Sandbox {
       return m
     }
   }
+}
+
+// Tests never reach the public DHT or multicast on the host's network: MDNS is
+// always off, and the DHT too unless the test names a local --bootstrap.
+function localOnly (args: string[]): string[] {
+  if (args.includes('--help') || args.includes('-h')) return []
+  const extra = ['--no-mdns']
+  if (!args.includes('--bootstrap') && !args.includes('--dht')) extra.push('--no-dht')
+  return extra
 }
 
 export function alive (pid: number): boolean {
