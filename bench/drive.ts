@@ -27,7 +27,12 @@ async function time (fn: () => Promise<unknown>): Promise<number> {
 
 interface Impl {
   name: string
-  open (dir: string): Promise<{ drive: any, close: () => Promise<void> }>
+  open (dir: string): Promise<{ drive: any, close: () => Promise<void>, replica: (dir: string) => Promise<{ drive: any, close: () => Promise<void> }> }>
+}
+
+function link (a: any, b: any): () => void {
+  a.pipe(b).pipe(a)
+  return () => { a.destroy(); b.destroy() }
 }
 
 const impls: Impl[] = [
@@ -37,7 +42,16 @@ const impls: Impl[] = [
       const store = new Corestore(dir)
       const drive = new RealHyperdrive(store)
       await drive.ready()
-      return { drive, close: async () => { await drive.close(); await store.close() } }
+      // a cold replica in its own folder, over an in-process pipe
+      const replica = async (rdir: string) => {
+        const rstore = new Corestore(rdir)
+        const unlink = link(store.replicate(true), rstore.replicate(false))
+        const r = new RealHyperdrive(rstore, drive.key)
+        await r.ready()
+        await r.update({ wait: true })
+        return { drive: r, close: async () => { unlink(); await r.close(); await rstore.close() } }
+      }
+      return { drive, close: async () => { await drive.close(); await store.close() }, replica }
     }
   },
   {
@@ -45,7 +59,14 @@ const impls: Impl[] = [
     async open (dir) {
       const store = DriveStore.directory(dir)
       const drive = await store.create()
-      return { drive, close: () => store.close() }
+      const replica = async (rdir: string) => {
+        const rstore = DriveStore.directory(rdir)
+        const unlink = link(store.replicate(true), rstore.replicate(false))
+        const r = await rstore.open(drive.key)
+        await r.metadata.update()
+        return { drive: r, close: async () => { unlink(); await rstore.close() } }
+      }
+      return { drive, close: () => store.close(), replica }
     }
   }
 ]
@@ -60,7 +81,7 @@ async function run (impl: Impl): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-drive-'))
   const res: Record<string, number> = {}
   try {
-    const { drive, close } = await impl.open(dir)
+    const { drive, close, replica } = await impl.open(dir)
     const chunk = Buffer.alloc(1024 * 1024)
     for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 131) & 0xff
     res.write = await time(async () => {
@@ -82,15 +103,39 @@ async function run (impl: Impl): Promise<Record<string, number>> {
     } else {
       for (let i = 0; i < ENTRIES; i++) await drive.writeFile(`/dir/f${i}`, small)
     }
-    let n = 0
-    res.readdir = await time(async () => {
+    // ours lists with stats; the real readdir gives names, so it is timed both
+    // bare (names only) and with an entry() per name (what `ls -l` needs)
+    const list = async (d: any, withStats: boolean) => {
+      let n = 0
       if (impl.name === 'real') {
-        for await (const name of drive.readdir('/dir')) { await drive.entry('/dir/' + name); n++ }
+        for await (const name of d.readdir('/dir')) { if (withStats) await d.entry('/dir/' + name); n++ }
       } else {
-        for await (const _ of drive.readdir('/dir')) n++
+        for await (const _ of d.readdir('/dir')) n++
       }
+      if (n !== ENTRIES) throw new Error(`${impl.name} listed ${n}`)
+    }
+    res.readdir = await time(() => list(drive, true))
+    res.readdirNames = await time(() => list(drive, false))
+
+    // a cold replica: nothing local but what opening the drive fetched
+    const cold = async (f: (d: any) => Promise<unknown>) => {
+      const rdir = mkdtempSync(join(tmpdir(), 'bench-drive-r-'))
+      try {
+        const r = await replica(rdir)
+        const ms = await time(() => f(r.drive))
+        await r.close()
+        return ms
+      } finally {
+        rmSync(rdir, { recursive: true, force: true })
+      }
+    }
+    res.coldReaddir = await cold((d) => list(d, true))
+    res.coldReaddirNames = await cold((d) => list(d, false))
+    const at = Math.min(50, FILE_MB - 1) * 1024 * 1024
+    res.coldRange = await cold(async (d) => {
+      const n = await readAll(d.createReadStream('/big.bin', { start: at, end: at + 1024 * 1024 - 1 }))
+      if (n !== 1024 * 1024) throw new Error(`${impl.name} cold range read ${n} bytes`)
     })
-    if (n !== ENTRIES) throw new Error(`${impl.name} listed ${n}`)
     let seed = 1
     const paths = Array.from({ length: STATS }, () => { seed = (seed * 16807) % 2147483647; return `/dir/f${seed % ENTRIES}` })
     res.stat = await time(async () => {
@@ -119,5 +164,9 @@ const row = (name: string, key: string, unit: string, f: (ms: number) => number,
 }
 row('write file', 'write', 'MB/s', (ms) => mb / (ms / 1000), true)
 row('read file', 'read', 'MB/s', (ms) => mb / (ms / 1000), true)
-row(`readdir ${ENTRIES} (with stats)`, 'readdir', 'ms', (ms) => ms, false)
+row(`readdir ${ENTRIES}, local (real: + entry() per name)`, 'readdir', 'ms', (ms) => ms, false)
+row(`readdir ${ENTRIES}, local (real: names only)`, 'readdirNames', 'ms', (ms) => ms, false)
+row(`readdir ${ENTRIES}, cold replica (real: + entry() per name)`, 'coldReaddir', 'ms', (ms) => ms, false)
+row(`readdir ${ENTRIES}, cold replica (real: names only)`, 'coldReaddirNames', 'ms', (ms) => ms, false)
+row(`1 MB at ${Math.min(50, FILE_MB - 1)} MB, cold replica`, 'coldRange', 'ms', (ms) => ms, false)
 row(`stat ${STATS} random`, 'stat', 'ms', (ms) => ms, false)

@@ -289,6 +289,7 @@ export class Hypertrie {
   private async * subtree (start: TrieNode, from: number, follow: (depth: number, digit: number) => boolean, opts: TrieReadOptions): AsyncGenerator<TrieNode> {
     const queue: Array<{ seq: number, from: number, p: Promise<TrieNode> | null } | null> = []
     let head = 0
+    let started = 0
     let node: TrieNode = start
     let depth = from
     while (true) {
@@ -303,15 +304,16 @@ export class Hypertrie {
         }
       }
       if (head >= queue.length) return
-      for (let k = head; k < queue.length && k < head + PREFETCH_WINDOW; k++) {
-        const q = queue[k]!
-        if (!q.p) q.p = quiet(this.node(q.seq, opts))
+      // `started` only moves forward: each queued node's fetch is started once
+      for (; started < queue.length && started < head + PREFETCH_WINDOW; started++) {
+        const q = queue[started]!
+        q.p = quiet(this.node(q.seq, opts))
       }
       const item = queue[head]!
       queue[head++] = null
       node = await item.p!
       depth = item.from
-      if (head > 4096 && head * 2 > queue.length) { queue.splice(0, head); head = 0 }
+      if (head > 4096 && head * 2 > queue.length) { queue.splice(0, head); started -= head; head = 0 }
     }
   }
 
