@@ -262,9 +262,7 @@ export class Hypercore extends EventEmitter {
       this.assertOpen()
       const tree = this.tree
       if (list.length === 0) return { length: tree.length, byteLength: tree.byteLength }
-      // the data write runs on the thread pool while this thread hashes and signs
-      const data = list.length === 1 ? list[0] : Buffer.concat(list)
-      const dataWritten = this.files!.data.write(tree.byteLength, data)
+      const dataWritten = list.length === 1 ? this.files!.data.write(tree.byteLength, list[0]) : this.files!.data.writev(tree.byteLength, list)
       const batch = tree.batch(list)
       batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
       await Promise.all([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])

@@ -4,15 +4,18 @@
 import RandomAccessFile from 'random-access-file'
 import { join } from 'node:path'
 import { rm, mkdir, open as fsOpen } from 'node:fs/promises'
-import { readSync, writeSync } from 'node:fs'
+import { readSync, writeSync, writevSync } from 'node:fs'
 
 const SYNC_LIMIT = 16 * 1024 * 1024
+const IOV_MAX = 1024
 import { HyperfsError } from '../errors.js'
 
 export interface StorageFile {
   readonly name: string
   read (offset: number, length: number): Promise<Buffer>
   write (offset: number, data: Uint8Array): Promise<void>
+  // several buffers back to back from `offset`, without joining them first
+  writev (offset: number, data: Uint8Array[]): Promise<void>
   size (): Promise<number>
   truncate (length: number): Promise<void>
   close (): Promise<void>
@@ -63,6 +66,23 @@ class FileStorageFile implements StorageFile {
     try {
       let done = 0
       while (done < data.byteLength) done += writeSync(this.raf.fd, data, done, data.byteLength - done, offset + done)
+    } catch (err) {
+      throw wrap(this.name, 'write', err as Error)!
+    }
+  }
+
+  async writev (offset: number, data: Uint8Array[]): Promise<void> {
+    let total = 0
+    for (const d of data) total += d.byteLength
+    if (total > SYNC_LIMIT || !this.raf.fd || data.length > IOV_MAX) return this.write(offset, Buffer.concat(data))
+    try {
+      const done = writevSync(this.raf.fd, data, offset)
+      if (done < total) {
+        // a short write (rare on regular files): finish the rest in one piece
+        const rest = Buffer.concat(data).subarray(done)
+        let k = 0
+        while (k < rest.byteLength) k += writeSync(this.raf.fd, rest, k, rest.byteLength - k, offset + done + k)
+      }
     } catch (err) {
       throw wrap(this.name, 'write', err as Error)!
     }
@@ -173,6 +193,10 @@ class MemoryFile implements StorageFile {
     if (end > this.len) this.len = end
   }
 
+  async writev (offset: number, data: Uint8Array[]): Promise<void> {
+    await this.write(offset, Buffer.concat(data))
+  }
+
   async size (): Promise<number> { return this.len }
 
   async truncate (length: number): Promise<void> {
@@ -200,6 +224,7 @@ export class MemoryStorage implements Storage {
         name,
         read: (o, l) => file.read(o, l),
         write: (o, d) => file.write(o, d),
+        writev: (o, d) => file.writev(o, d),
         size: () => file.size(),
         truncate: (l) => file.truncate(l),
         close: async () => { locked.delete(name) }
