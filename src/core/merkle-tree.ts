@@ -351,7 +351,7 @@ export class MerkleTree {
 
     if (req.upgrade) {
       this.upgradeProof(node, req.seek !== null, from, to, subTree, idx)
-      if (head > to) idx.additional = this.additionalProof(to, head)
+      if (head > to) idx.additional = extensionNodes(to, head)
     }
 
     const load = (list: number[] | null) => list === null ? null : Promise.all(list.map((i) => this.getNodeOrError(i)))
@@ -404,52 +404,13 @@ export class MerkleTree {
   }
 
   private upgradeProof (node: IndexedTarget | null, seek: boolean, from: number, to: number, subTree: number, idx: ProofIndexes): void {
-    let upgrade: number[] | null = from === 0 ? [] : null
-    for (const r of flat.fullRoots(to)) {
-      if (flat.rightSpan(r) + 1 < from) continue // they have it
-      if (upgrade === null && flat.contains(r, from - 2)) {
-        upgrade = []
-        const target = from - 2
-        let ite = target
-        while (ite !== r) {
-          const s = flat.sibling(ite)
-          if (s > target) {
-            if (idx.node === null && idx.seek === null && flat.contains(s, subTree)) this.blockAndSeekProof(node, seek, subTree, s, idx)
-            else upgrade.push(s)
-          }
-          ite = flat.parent(ite)
-        }
-        continue
-      }
-      if (upgrade === null) upgrade = []
-      if (idx.node === null && idx.seek === null && flat.contains(r, subTree)) {
-        this.blockAndSeekProof(node, seek, subTree, r, idx)
-        continue
-      }
-      upgrade.push(r)
+    const upgrade: number[] = []
+    for (const n of extensionNodes(from, to)) {
+      // the node holding the requested block or seek is rebuilt from that proof instead
+      if (idx.node === null && idx.seek === null && flat.contains(n, subTree)) this.blockAndSeekProof(node, seek, subTree, n, idx)
+      else upgrade.push(n)
     }
     idx.upgrade = upgrade
-  }
-
-  private additionalProof (from: number, to: number): number[] {
-    let out: number[] | null = from === 0 ? [] : null
-    for (const r of flat.fullRoots(to)) {
-      if (flat.rightSpan(r) + 1 < from) continue
-      if (out === null && flat.contains(r, from - 2)) {
-        out = []
-        const target = from - 2
-        let ite = target
-        while (ite !== r) {
-          const s = flat.sibling(ite)
-          if (s > target) out.push(s)
-          ite = flat.parent(ite)
-        }
-        continue
-      }
-      if (out === null) out = []
-      out.push(r)
-    }
-    return out ?? []
   }
 
   private async seekFromHead (head: number, bytes: number): Promise<number> {
@@ -509,6 +470,25 @@ export class MerkleTree {
     }
     return { nodes, upgrade }
   }
+}
+
+// The nodes that extend a tree whose leaves end before flat index `from`
+// (2·length) to one ending before `to`: the right-hand siblings on the path
+// from the old last leaf up to the new root over it, then every later root whole.
+function extensionNodes (from: number, to: number): number[] {
+  const out: number[] = []
+  for (const r of flat.fullRoots(to)) {
+    if (flat.rightSpan(r) + 1 < from) continue // an old root: they have it
+    if (from > 0 && flat.contains(r, from - 2)) {
+      for (let ite = from - 2; ite !== r; ite = flat.parent(ite)) {
+        const s = flat.sibling(ite)
+        if (s > from - 2) out.push(s)
+      }
+      continue
+    }
+    out.push(r)
+  }
+  return out
 }
 
 function normalizeIndexed (block: ProofRequest['block'], hash: ProofRequest['hash']): IndexedTarget | null {
