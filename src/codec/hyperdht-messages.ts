@@ -11,7 +11,7 @@
 //   holepunch payload = uint flags ‖ uint error ‖ uint firewall ‖ uint round ‖ optionals
 // Decoders tolerate trailing bytes, as the real ones do.
 import { DecodeError } from './decode-error.js'
-import { type Codec, type State, need } from './state.js'
+import { type Codec, need } from './state.js'
 import { uint, fixed32, fixed64, buffer, array, ipv4Address, type IPv4Address } from './primitives.js'
 
 // a 1500-byte datagram cannot hold more; bigger claims are garbage

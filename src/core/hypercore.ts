@@ -7,15 +7,16 @@
 // resolves only after that, so a kill at any moment reopens at the length of
 // the last append that resolved.
 import { EventEmitter } from 'node:events'
-import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash, hash } from '../crypto/index.js'
+import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash } from '../crypto/index.js'
 import {
-  encode, decode, DecodeError, coreHeader, coreState, type CoreHeader, type CoreState,
-  STATE_SLOT_SIZE, MAX_SIGNATURE, manifest as manifestCodec, type Manifest, HYPERCORE_PROTOCOL
+  encode, decode, DecodeError, coreHeader, type CoreHeader,
+  manifest as manifestCodec, type Manifest, HYPERCORE_PROTOCOL
 } from '../codec/index.js'
 import { HyperfsError } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
 import { MerkleTree, type Proof, type ProofRequest, type TreeBatch } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
+import { StateLog } from './state-log.js'
 import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
 import type { TreeNode } from './tree-node.js'
 import * as flat from './flat-tree.js'
@@ -64,7 +65,7 @@ export class Hypercore extends EventEmitter {
   private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile } | null = null
   private _tree: MerkleTree | null = null
   private bitfield = new Bitfield()
-  private seq = 0
+  private stateLog: StateLog | null = null
   private lock: Promise<unknown> = Promise.resolve()
   private waiters = new Map<number, Set<Waiter>>()
   private _contiguous = 0
@@ -154,8 +155,8 @@ export class Hypercore extends EventEmitter {
     if (header.secretKey) this.keyPair = { publicKey: header.publicKey, secretKey: header.secretKey }
     else if (this.keyPair && !this.keyPair.publicKey.equals(header.publicKey)) this.keyPair = null
 
-    const st = await this.readState(stateSize)
-    this.seq = st.seq
+    const { log, state: st } = await StateLog.open(f.state)
+    this.stateLog = log
     const tree = new MerkleTree(f.tree)
     try {
       await tree.load(st.length, st.fork, st.length > 0 ? st.signature : null)
@@ -192,31 +193,6 @@ export class Hypercore extends EventEmitter {
     if (this.key && !this.key.equals(key)) throw HyperfsError.BAD_ARGUMENT('the key pair does not belong to this key')
     this.keyPair = kp
     return { key, publicKey: kp.publicKey, secretKey: kp.secretKey, manifest: m ? encode(manifestCodec, m) : null, compat }
-  }
-
-  private async readState (size: number): Promise<CoreState> {
-    const empty: CoreState = { seq: 0, fork: 0, length: 0, byteLength: 0, signature: Buffer.alloc(0) }
-    if (size === 0) return empty
-    const f = this.files!.state
-    const buf = await f.read(0, Math.min(size, 2 * STATE_SLOT_SIZE))
-    let best: CoreState | null = null
-    for (let slot = 0; slot < 2; slot++) {
-      const st = decodeSlot(buf, slot * STATE_SLOT_SIZE)
-      if (st && (!best || st.seq > best.seq)) best = st
-    }
-    if (!best) throw corrupt(f, 'no valid state slot')
-    return best
-  }
-
-  private async writeState (st: CoreState): Promise<void> {
-    const payload = encode(coreState, st)
-    if (payload.byteLength > MAX_SIGNATURE) throw HyperfsError.BAD_ARGUMENT('signature too large to store')
-    const slot = Buffer.allocUnsafe(4 + payload.byteLength + 32)
-    slot.writeUInt32LE(payload.byteLength, 0)
-    payload.copy(slot, 4)
-    hash(payload).copy(slot, 4 + payload.byteLength)
-    await this.files!.state.write((st.seq % 2) * STATE_SLOT_SIZE, slot)
-    this.seq = st.seq
   }
 
   async close (): Promise<void> {
@@ -266,7 +242,7 @@ export class Hypercore extends EventEmitter {
       const batch = tree.batch(list)
       batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
       await Promise.all([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])
-      await this.writeState({ seq: this.seq + 1, fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
+      await this.stateLog!.commit({ fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
       const from = tree.length
       tree.commit(batch)
       this.bitfield.setRange(from, batch.length, true)
@@ -288,7 +264,7 @@ export class Hypercore extends EventEmitter {
       const roots = await Promise.all(flat.fullRoots(2 * newLength).map((i) => tree.getNodeOrError(i)))
       const byteLength = roots.reduce((s, r) => s + r.size, 0)
       const signature = signTree(this.identity, this.keyPair!, tree.hash(roots), newLength, nextFork)
-      await this.writeState({ seq: this.seq + 1, fork: nextFork, length: newLength, byteLength, signature })
+      await this.stateLog!.commit({ fork: nextFork, length: newLength, byteLength, signature })
       const oldLength = tree.length
       tree.commit({ nodes: [], roots, length: newLength, byteLength, fork: nextFork, signature })
       this.bitfield.setRange(newLength, oldLength, false)
@@ -464,7 +440,7 @@ export class Hypercore extends EventEmitter {
     }
     const oldLength = tree.length
     if (up) {
-      await this.writeState({ seq: this.seq + 1, fork: up.fork, length: up.length, byteLength: up.byteLength, signature: up.signature! })
+      await this.stateLog!.commit({ fork: up.fork, length: up.length, byteLength: up.byteLength, signature: up.signature! })
       tree.commit(up)
     }
     if (fresh) this.onblocks(block!.index, block!.index + 1, [block!.value!])
@@ -605,17 +581,4 @@ function toBuffer (b: Uint8Array | string): Buffer {
 
 function corrupt (file: StorageFile, msg: string): HyperfsError {
   return HyperfsError.STORAGE_CORRUPT(`${file.name}: ${msg}`)
-}
-
-function decodeSlot (buf: Buffer, offset: number): CoreState | null {
-  if (buf.byteLength < offset + 4) return null
-  const len = buf.readUInt32LE(offset)
-  if (len === 0 || offset + 4 + len + 32 > buf.byteLength || len > STATE_SLOT_SIZE - 36) return null
-  const payload = buf.subarray(offset + 4, offset + 4 + len)
-  if (!hash(payload).equals(buf.subarray(offset + 4 + len, offset + 4 + len + 32))) return null
-  try {
-    return decode(coreState, payload)
-  } catch {
-    return null
-  }
 }
