@@ -73,11 +73,19 @@ export class DriveStore {
     const hex = key.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      p = this.store.get({ key })
+      p = this.store.get({ key }).then(async (core) => { await this.firstVersion(core); return core })
       this.cores.set(hex, p)
       p.catch(() => this.cores.delete(hex))
     }
     return p
+  }
+
+  // A core we know nothing of yet (nothing held here): wait, within the
+  // timeout, for connected peers to tell us its length, so that opening a
+  // remote drive or core by key (a mount, say) does not show it empty.
+  private async firstVersion (core: Hypercore): Promise<void> {
+    if (core.writable || core.length > 0) return
+    await core.update({ timeout: this.opts.timeout ?? 10_000 })
   }
 
   // A raw core, new and writable, that can be mounted as a file.
@@ -102,6 +110,7 @@ export class DriveStore {
   private async build (key: Buffer, kp: ReturnType<typeof keyPair> | null): Promise<Hyperdrive> {
     if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
     const metadata = await this.store.get({ key, ...(kp ? { keyPair: kp } : {}) })
+    await this.firstVersion(metadata)
     const drive = new Hyperdrive({
       metadata,
       content: (contentKey) => this.store.get({ key: contentKey })

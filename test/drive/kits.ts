@@ -80,3 +80,28 @@ export class ReplicaEnv implements DriveEnv {
 }
 
 export const replicaKit = async (t: TestContext) => new ReplicaEnv(t)
+
+// Readers in a second store, connected to the writer's store by real
+// replication (secret-stream + mux + hypercore/alpha) over an in-memory pipe.
+// Every core of the writer store (content and mounts included) is served.
+export const replicatedKit = async (t: TestContext): Promise<DriveEnv> => {
+  const writers = DriveStore.memory()
+  const readers = DriveStore.memory({ timeout: 10_000 })
+  const a = writers.replicate(true)
+  const b = readers.replicate(false)
+  a.pipe(b).pipe(a)
+  t.after(async () => {
+    a.destroy(); b.destroy()
+    await readers.close()
+    await writers.close()
+  })
+  return {
+    create: () => writers.create(),
+    createCore: () => writers.createCore(),
+    async reader (d) {
+      const r = await readers.open(d.key)
+      await r.metadata.update()
+      return r
+    }
+  }
+}
