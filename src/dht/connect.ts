@@ -9,12 +9,13 @@
 //      starts as the initiator from the IK result
 //   5. tcp fallback (hyperfs servers only, tcp: true): msg1 carries the
 //      hyperfs-only tcp field, and a server that answers with its TCP port
-//      gets a second chance: when the UDX path fails, or its stream does not
-//      open within UDX_OPEN_TIMEOUT, we dial that port and start the same
+//      gets a second chance: when the UDX path fails, or nothing arrives on
+//      its stream within UDX_OPEN_TIMEOUT, we dial that port and start the same
 //      secret-stream from the IK result (tcp-fallback.ts). Without that answer
 //      (a real hyperdht server) nothing differs from the steps above.
 // Every step is bounded: each request retries a few times, the query stops by
 // itself, and the passive wait and the punch have timeouts.
+import type { Duplex } from 'node:stream'
 import type { UDXSocket } from 'udx-native'
 import { encode, type IPv4Address } from '../codec/index.js'
 import { handshakeMessage, tryDecode, MODE, type NoisePayload } from '../codec/hyperdht-messages.js'
@@ -147,9 +148,9 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
     let udxError: Error
     try {
       const stream = await connected
-      if (await openedWithin(stream, UDX_OPEN_TIMEOUT, signal)) return stream
+      if (await heardWithin(stream, raw as unknown as Duplex, UDX_OPEN_TIMEOUT, signal)) return stream
       stream.destroy()
-      udxError = HyperfsError.PEER_CONNECTION_FAILED('udx stream did not open')
+      udxError = HyperfsError.PEER_CONNECTION_FAILED('nothing arrived on the udx stream')
     } catch (err) {
       if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
       udxError = err as Error
@@ -166,25 +167,6 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
     raw.destroy()
     throw err
   }
-}
-
-// false when the stream failed, or sent nothing we could open on in time
-function openedWithin (stream: SecretStream, ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    let done = false
-    const finish = (ok: boolean | null): void => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onabort)
-      if (ok === null) { stream.destroy(); reject(HyperfsError.REQUEST_CANCELLED()); return }
-      resolve(ok)
-    }
-    const onabort = (): void => finish(null)
-    const timer = setTimeout(() => finish(false), ms)
-    signal?.addEventListener('abort', onabort, { once: true })
-    stream.opened.then((ok) => finish(ok), () => finish(false))
-  })
 }
 
 async function findAndHandshake (dht: HyperDHT, target: Buffer, msg1: Buffer, hs: PeerHandshake, opts: ConnectOptions): Promise<Reached> {
@@ -243,4 +225,28 @@ async function findAndHandshake (dht: HyperDHT, target: Buffer, msg1: Buffer, hs
     q.destroy()
   }
   throw attempts > 0 ? HyperfsError.PEER_CONNECTION_FAILED() : HyperfsError.PEER_NOT_FOUND()
+}
+
+// true once the server's first bytes (its id frame) arrive on the UDX stream;
+// false when it fails or stays silent. The stream's `opened` cannot tell: it
+// resolves as soon as our side starts from the IK result.
+function heardWithin (stream: SecretStream, raw: Duplex, ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (stream.rawBytesRead > 0) return Promise.resolve(true)
+  return new Promise((resolve, reject) => {
+    const finish = (ok: boolean | null): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onabort)
+      raw.removeListener('data', ondata)
+      raw.removeListener('close', onclose)
+      if (ok === null) { stream.destroy(); reject(HyperfsError.REQUEST_CANCELLED()); return }
+      resolve(ok)
+    }
+    const ondata = (): void => finish(true)
+    const onclose = (): void => finish(false)
+    const onabort = (): void => finish(null)
+    const timer = setTimeout(() => finish(false), ms)
+    signal?.addEventListener('abort', onabort, { once: true })
+    raw.once('data', ondata)
+    raw.once('close', onclose)
+  })
 }

@@ -162,11 +162,12 @@ export class Server extends EventEmitter {
       this.stats.tcpConnections++
       this.emit('connection', stream)
     }
-    // The client gave up on that UDX stream; ours for the same session must be
-    // gone before its replacement is emitted, or a swarm would see a duplicate.
-    if (replaces === null || replaces.closed) { emit(); return }
-    replaces.once('close', emit)
-    replaces.destroy(HyperfsError.PEER_CONNECTION_FAILED('replaced by tcp'))
+    // The client gave up on that UDX stream, so ours for the same session goes.
+    // It is destroyed (not yet closed: a UDX close waits for an ack that a dead
+    // path never brings) before its replacement is emitted, so a listener that
+    // dedupes by key can tell the old one is on its way out.
+    if (replaces !== null && !replaces.destroyed) replaces.destroy(HyperfsError.PEER_CONNECTION_FAILED('replaced by tcp'))
+    emit()
   }
 
   // re-announce now (e.g. after a network change)

@@ -315,7 +315,14 @@ export class Swarm extends EventEmitter {
     }
     const remoteKey = stream.remotePublicKey as Buffer
     const key = remoteKey.toString('hex')
-    const existing = this.byKey.get(key)
+    let existing = this.byKey.get(key)
+    // one already torn down (e.g. a UDX stream its TCP fallback replaced) is
+    // gone, even while its close is still pending
+    if (existing !== undefined && existing.destroyed) {
+      this.byKey.delete(key)
+      this.connections.delete(existing)
+      existing = undefined
+    }
     if (existing !== undefined) {
       const outdated = existing.rawBytesRead > 0 && existing.rawBytesWritten > 0
       const expectedInitiator = Buffer.compare(this.keyPair.publicKey, remoteKey) > 0
