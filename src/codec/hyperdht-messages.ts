@@ -212,7 +212,17 @@ export interface NoisePayload {
   relayThrough: RelayThroughInfo | null
   // null and [] differ on the wire: [] still sets the flag
   relayAddresses: IPv4Address[] | null
+  // hyperfs only (flag TCP_FLAG): the sender accepts TCP on this port (0: it
+  // can only dial). Written after every real field, under a flag bit the real
+  // decoder never tests, so a real peer skips both the bit and the bytes.
+  tcp?: TcpInfo | null
 }
+
+export interface TcpInfo { port: number }
+
+// Far above hyperdht's flags (1..64) so that a field the real package adds
+// later (128, 256, ...) does not collide with ours.
+export const TCP_FLAG = 1 << 12
 
 const relayInfo: Codec<RelayInfo> = {
   preencode (s) { s.end += 12 },
@@ -234,6 +244,7 @@ export const noisePayload: Codec<NoisePayload> = {
     if (m.secretStream) s.end += 1
     if (m.relayThrough) s.end += 2 + 64
     if (m.relayAddresses) ipv4Array.preencode(s, m.relayAddresses)
+    if (m.tcp) uint.preencode(s, m.tcp.port)
   },
   encode (s, m) {
     uint.encode(s, 1)
@@ -257,6 +268,7 @@ export const noisePayload: Codec<NoisePayload> = {
       fixed32.encode(s, m.relayThrough.token)
     }
     if (m.relayAddresses) ipv4Array.encode(s, m.relayAddresses)
+    if (m.tcp) uint.encode(s, m.tcp.port)
   },
   decode (s) {
     const version = uint.decode(s)
@@ -270,7 +282,8 @@ export const noisePayload: Codec<NoisePayload> = {
       udx: null,
       secretStream: null,
       relayThrough: null,
-      relayAddresses: null
+      relayAddresses: null,
+      tcp: null
     }
     if (version !== 1) return out
     const flags = uint.decode(s)
@@ -291,13 +304,21 @@ export const noisePayload: Codec<NoisePayload> = {
       out.relayThrough = { version: v, publicKey: fixed32.decode(s), token: fixed32.decode(s) }
     }
     if (flags & 64) out.relayAddresses = ipv4Array.decode(s)
+    // unknown bits of a newer hyperdht: their fields would sit where ours is, so
+    // read ours only when no unknown bit below it is set
+    if ((flags & TCP_FLAG) !== 0 && (flags & (TCP_FLAG - 128)) === 0) {
+      const port = uint.decode(s)
+      if (port > 0xffff) throw new DecodeError('tcp port out of range')
+      out.tcp = { port }
+    }
     return out
   }
 }
 
 function flagsOf (m: NoisePayload): number {
   return (m.holepunch ? 1 : 0) | (m.addresses4.length > 0 ? 2 : 0) | (m.addresses6.length > 0 ? 4 : 0) |
-    (m.udx ? 8 : 0) | (m.secretStream ? 16 : 0) | (m.relayThrough ? 32 : 0) | (m.relayAddresses ? 64 : 0)
+    (m.udx ? 8 : 0) | (m.secretStream ? 16 : 0) | (m.relayThrough ? 32 : 0) | (m.relayAddresses ? 64 : 0) |
+    (m.tcp ? TCP_FLAG : 0)
 }
 
 // --- holepunch payload (inside a secretbox) ---

@@ -7,8 +7,15 @@
 //      wait for it when we are OPEN; otherwise holepunch
 //   4. our UDX stream connects to the server's stream id; the SecretStream
 //      starts as the initiator from the IK result
+//   5. tcp fallback (hyperfs servers only, tcp: true): msg1 carries the
+//      hyperfs-only tcp field, and a server that answers with its TCP port
+//      gets a second chance: when the UDX path fails, or nothing arrives on
+//      its stream within UDX_OPEN_TIMEOUT, we dial that port and start the same
+//      secret-stream from the IK result (tcp-fallback.ts). Without that answer
+//      (a real hyperdht server) nothing differs from the steps above.
 // Every step is bounded: each request retries a few times, the query stops by
 // itself, and the passive wait and the punch have timeouts.
+import type { Duplex } from 'node:stream'
 import type { UDXSocket } from 'udx-native'
 import { encode, type IPv4Address } from '../codec/index.js'
 import { handshakeMessage, tryDecode, MODE, type NoisePayload } from '../codec/hyperdht-messages.js'
@@ -21,8 +28,10 @@ import { PeerHandshake, emptyPayload } from './peer-handshake.js'
 import { Holepuncher } from './holepuncher.js'
 import { hex } from './router.js'
 import type { HyperDHT } from './hyper-dht.js'
+import { dialTcp } from './tcp-fallback.js'
 
 const PASSIVE_TIMEOUT = 10_000
+const UDX_OPEN_TIMEOUT = 5_000
 const MAX_RELAYS_TRIED = 4
 
 export interface ConnectOptions {
@@ -32,6 +41,11 @@ export interface ConnectOptions {
   signal?: AbortSignal
   // false: fail instead of holepunching
   holepunch?: boolean
+  // offer the TCP fallback to hyperfs servers (default false)
+  tcp?: boolean
+  // false: count every UDX path as failed, as when UDP beyond the DHT is lost
+  // (tests force the TCP fallback with it)
+  udx?: boolean
 }
 
 interface Reached {
@@ -68,6 +82,8 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
     payload.addresses4 = ourAddress !== null ? [ourAddress] : []
     payload.udx = { version: 1, reusableSocket: false, id: raw.id, seq: 0 }
     payload.secretStream = { version: 1 }
+    // we only dial: port 0
+    if (opts.tcp === true) payload.tcp = { port: 0 }
     const msg1 = hs.send(payload)
 
     const reached = await findAndHandshake(dht, target, msg1, hs, opts)
@@ -77,6 +93,7 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
     if (remote.udx === null) throw HyperfsError.SERVER_ERROR('server sent no UDX info')
     const h = hs.final()
     const remoteId = remote.udx.id
+    const tcpPort = opts.tcp === true && remote.tcp != null && remote.tcp.port > 0 ? remote.tcp.port : 0
 
     const connected = new Promise<SecretStream>((resolve, reject) => {
       let timer: NodeJS.Timeout | null = null
@@ -100,6 +117,7 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
       signal?.addEventListener('abort', onabort, { once: true })
       let punch: Holepuncher | null = null
 
+      if (opts.udx === false) { finish(HyperfsError.PEER_CONNECTION_FAILED('udx disabled')); return }
       // the server already reached our stream
       if (early !== null) { finish(null, early.socket, early.port, early.host); return }
       const socket = dht.socket
@@ -125,7 +143,26 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
       punch.punchClient(target, remote.holepunch as { id: number, relays: Array<{ relayAddress: IPv4Address, peerAddress: IPv4Address }> }, reached.relayAddress, reached.serverAddress)
         .catch((err: Error) => finish(err))
     })
-    return await connected
+    if (tcpPort === 0) return await connected
+
+    let udxError: Error
+    try {
+      const stream = await connected
+      if (await heardWithin(stream, raw as unknown as Duplex, UDX_OPEN_TIMEOUT, signal)) return stream
+      stream.destroy()
+      udxError = HyperfsError.PEER_CONNECTION_FAILED('nothing arrived on the udx stream')
+    } catch (err) {
+      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      udxError = err as Error
+    }
+    raw.destroy()
+    const hosts = [reached.serverAddress.host, ...remote.addresses4.map((a) => a.host)]
+    try {
+      return await dialTcp(hosts, tcpPort, h, { keepAlive: dht.connectionKeepAlive, signal })
+    } catch (err) {
+      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      throw HyperfsError.from('PEER_CONNECTION_FAILED', 'udx: ' + udxError.message + '; tcp: ' + (err as Error).message, err)
+    }
   } catch (err) {
     raw.destroy()
     throw err
@@ -188,4 +225,28 @@ async function findAndHandshake (dht: HyperDHT, target: Buffer, msg1: Buffer, hs
     q.destroy()
   }
   throw attempts > 0 ? HyperfsError.PEER_CONNECTION_FAILED() : HyperfsError.PEER_NOT_FOUND()
+}
+
+// true once the server's first bytes (its id frame) arrive on the UDX stream;
+// false when it fails or stays silent. The stream's `opened` cannot tell: it
+// resolves as soon as our side starts from the IK result.
+function heardWithin (stream: SecretStream, raw: Duplex, ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (stream.rawBytesRead > 0) return Promise.resolve(true)
+  return new Promise((resolve, reject) => {
+    const finish = (ok: boolean | null): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onabort)
+      raw.removeListener('data', ondata)
+      raw.removeListener('close', onclose)
+      if (ok === null) { stream.destroy(); reject(HyperfsError.REQUEST_CANCELLED()); return }
+      resolve(ok)
+    }
+    const ondata = (): void => finish(true)
+    const onclose = (): void => finish(false)
+    const onabort = (): void => finish(null)
+    const timer = setTimeout(() => finish(false), ms)
+    signal?.addEventListener('abort', onabort, { once: true })
+    raw.once('data', ondata)
+    raw.once('close', onclose)
+  })
 }

@@ -72,6 +72,7 @@ export function emptyPayload (): NoisePayload {
     udx: null,
     secretStream: null,
     relayThrough: null,
-    relayAddresses: null
+    relayAddresses: null,
+    tcp: null
   }
 }

@@ -10,6 +10,9 @@
 //      holepunch (both behind NATs)
 // The UDX stream is wrapped in a SecretStream as the responder, from the IK
 // result. Retransmitted msg1s (same bytes) get the same reply.
+// With tcp on, a client whose msg1 carries the hyperfs-only tcp field (a real
+// client never sends it) is told our TCP port and may bring the same session
+// over TCP when UDX fails (tcp-fallback.ts); a real client's reply is unchanged.
 import { EventEmitter } from 'node:events'
 import type { UDXSocket, UDXStream } from 'udx-native'
 import type { IPv4Address } from '../codec/index.js'
@@ -23,6 +26,7 @@ import type { IncomingRequest, SocketKind } from './io.js'
 import { PeerHandshake, emptyPayload, type PeerHandshakeResult } from './peer-handshake.js'
 import { Holepuncher } from './holepuncher.js'
 import { hex } from './router.js'
+import { TcpListener } from './tcp-fallback.js'
 import type { HyperDHT } from './hyper-dht.js'
 
 const HANDSHAKE_CLEAR_WAIT = 10_000
@@ -37,11 +41,15 @@ export interface ServerOptions {
   holepunch?: boolean
   // ms between self announces (default 5 min)
   refreshInterval?: number
+  // accept the TCP fallback of hyperfs clients; port: tried first (default:
+  // our UDP port number), any free port when taken
+  tcp?: boolean | { host?: string, port?: number }
 }
 
 export interface ServerStats {
   handshakes: number
   connections: number
+  tcpConnections: number
   dropped: { badHandshake: number, firewalled: number, overloaded: number }
 }
 
@@ -55,11 +63,13 @@ interface Pending {
   punch: Holepuncher | null
   timer: NodeJS.Timeout | null
   clearing: NodeJS.Timeout | null
+  // the UDX stream emitted for this handshake (a TCP claim replaces it)
+  stream: SecretStream | null
 }
 
 export class Server extends EventEmitter {
   readonly dht: HyperDHT
-  readonly stats: ServerStats = { handshakes: 0, connections: 0, dropped: { badHandshake: 0, firewalled: 0, overloaded: 0 } }
+  readonly stats: ServerStats = { handshakes: 0, connections: 0, tcpConnections: 0, dropped: { badHandshake: 0, firewalled: 0, overloaded: 0 } }
   keyPair: KeyPair | null = null
   target: Buffer | null = null
   closed = false
@@ -70,6 +80,8 @@ export class Server extends EventEmitter {
   private readonly connects = new Map<string, Promise<Pending | null>>()
   private readonly slots: Array<Pending | null> = []
   private listening: Promise<void> | null = null
+  private readonly tcpOptions: { host?: string, port?: number } | null
+  private tcp: TcpListener | null = null
 
   constructor (dht: HyperDHT, opts: ServerOptions = {}) {
     super()
@@ -77,6 +89,12 @@ export class Server extends EventEmitter {
     this.firewall = opts.firewall ?? (() => false)
     this.holepunch = opts.holepunch !== false
     this.refreshInterval = opts.refreshInterval ?? 5 * 60 * 1000
+    this.tcpOptions = opts.tcp === true ? {} : typeof opts.tcp === 'object' ? opts.tcp : null
+  }
+
+  // our TCP fallback port, 0 when not listening on TCP
+  get tcpPort (): number {
+    return this.tcp?.port ?? 0
   }
 
   get publicKey (): Buffer | null {
@@ -117,8 +135,39 @@ export class Server extends EventEmitter {
     })
     await this.dht.fullyBootstrapped()
     if (this.closed) return
+    // before the announce: no handshake can reach us earlier
+    if (this.tcpOptions !== null) await this.listenTcp(this.tcpOptions)
+    if (this.closed) return
     await this.announcer.start()
     if (!this.closed) this.emit('listening')
+  }
+
+  private async listenTcp (opts: { host?: string, port?: number }): Promise<void> {
+    const udp = this.dht.address()
+    const tcp = new TcpListener({
+      host: opts.host ?? udp?.host ?? '0.0.0.0',
+      // the same number as UDP: one port to forward on a NAT for both paths
+      port: opts.port ?? udp?.port ?? 0,
+      keepAlive: this.dht.connectionKeepAlive,
+      onconnection: (stream, replaces) => this.ontcp(stream, replaces)
+    })
+    this.tcp = tcp
+    await tcp.listen()
+  }
+
+  private ontcp (stream: SecretStream, replaces: SecretStream | null): void {
+    if (this.closed) { stream.destroy(); return }
+    const emit = (): void => {
+      if (this.closed) { stream.destroy(); return }
+      this.stats.tcpConnections++
+      this.emit('connection', stream)
+    }
+    // The client gave up on that UDX stream, so ours for the same session goes.
+    // It is destroyed (not yet closed: a UDX close waits for an ack that a dead
+    // path never brings) before its replacement is emitted, so a listener that
+    // dedupes by key can tell the old one is on its way out.
+    if (replaces !== null && !replaces.destroyed) replaces.destroy(HyperfsError.PEER_CONNECTION_FAILED('replaced by tcp'))
+    emit()
   }
 
   // re-announce now (e.g. after a network change)
@@ -135,6 +184,7 @@ export class Server extends EventEmitter {
     for (const p of this.slots) if (p !== null) this.clear(p, true)
     this.slots.length = 0
     this.connects.clear()
+    if (this.tcp !== null) await this.tcp.close()
     if (this.announcer !== null) await this.announcer.stop()
     this.emit('close')
   }
@@ -160,7 +210,7 @@ export class Server extends EventEmitter {
   private async addHandshake (k: string, noise: Buffer, clientAddress: IPv4Address, req: IncomingRequest, direct: boolean): Promise<Pending | null> {
     let id = this.slots.indexOf(null)
     if (id === -1) id = this.slots.push(null) - 1
-    const pending: Pending = { id, key: k, rawStream: null, remote: null, result: null, reply: null, punch: null, timer: null, clearing: null }
+    const pending: Pending = { id, key: k, rawStream: null, remote: null, result: null, reply: null, punch: null, timer: null, clearing: null, stream: null }
     this.slots[id] = pending
     const forget = (): null => {
       this.clearLater(pending)
@@ -210,12 +260,16 @@ export class Server extends EventEmitter {
     payload.udx = { version: 1, reusableSocket: false, id: pending.rawStream?.id ?? 0, seq: 0 }
     payload.secretStream = { version: 1 }
     payload.relayAddresses = this.relayAddresses.length > 0 ? this.relayAddresses : null
+    // only to a client that said it speaks the extension
+    const tcp = error === PAYLOAD_ERROR.NONE && remote.tcp != null ? this.tcp : null
+    if (tcp !== null) payload.tcp = { port: tcp.port }
     try {
       pending.reply = hs.send(payload)
     } catch {
       return forget()
     }
     pending.result = hs.final()
+    if (tcp !== null) tcp.expect(pending.result, () => pending.stream)
     if (error !== PAYLOAD_ERROR.NONE) {
       forget()
       return pending
@@ -261,6 +315,7 @@ export class Server extends EventEmitter {
       return
     }
     const stream = new SecretStream(false, raw as any, { handshake: p.result, keepAlive: this.dht.connectionKeepAlive })
+    p.stream = stream
     this.stats.connections++
     this.emit('connection', stream)
   }

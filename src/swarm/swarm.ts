@@ -10,8 +10,13 @@
 //   peers in both directions.
 // - MDNS is on by default and adds a TCP listener with Noise XX; mdns: false
 //   sends no multicast at all.
-// Owns: the HyperDHT (unless one was passed in), its server, the discoveries,
-// the MDNS responder and the TCP listener.
+// - tcp (default on): the DHT server also listens on TCP, and a dial whose
+//   UDX path fails falls back to TCP with the IK result when the remote is a
+//   hyperfs server that advertised its port (dht/tcp-fallback.ts). Real
+//   Hyperswarm peers never see the advertisement and keep UDX only.
+// Owns: the HyperDHT (unless one was passed in), its server (and the server's
+// TCP fallback listener), the discoveries, the MDNS responder and the LAN TCP
+// listener.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -40,6 +45,10 @@ export interface SwarmOptions {
   mdns?: boolean
   // address the MDNS TCP listener binds (default 0.0.0.0)
   lanHost?: string
+  // TCP fallback on the DHT path, between hyperfs peers (default true)
+  tcp?: boolean
+  // false: every UDX path counts as failed, so only TCP connects (tests)
+  udx?: boolean
   maxPeers?: number
   // true refuses the peer
   firewall?: (remotePublicKey: Buffer) => boolean
@@ -54,7 +63,8 @@ export interface SwarmOptions {
 export interface JoinOptions { server?: boolean, client?: boolean }
 
 export interface SwarmStats {
-  connects: { client: { attempted: number, opened: number, failed: number }, server: { opened: number }, lan: { opened: number } }
+  // tcp: DHT-path connections (either direction) that fell back to TCP
+  connects: { client: { attempted: number, opened: number, failed: number }, server: { opened: number }, lan: { opened: number }, tcp: { opened: number } }
   duplicatesDropped: number
   firewalled: number
 }
@@ -66,7 +76,7 @@ export class Swarm extends EventEmitter {
   readonly connections = new Set<SecretStream>()
   readonly peers = new Map<string, PeerInfo>()
   readonly stats: SwarmStats = {
-    connects: { client: { attempted: 0, opened: 0, failed: 0 }, server: { opened: 0 }, lan: { opened: 0 } },
+    connects: { client: { attempted: 0, opened: 0, failed: 0 }, server: { opened: 0 }, lan: { opened: 0 }, tcp: { opened: 0 } },
     duplicatesDropped: 0,
     firewalled: 0
   }
@@ -86,6 +96,8 @@ export class Swarm extends EventEmitter {
   private tcp: net.Server | null = null
   private lanStarting: Promise<void> | null = null
   private readonly lanSockets = new Set<net.Socket>()
+  private readonly tcpFallback: boolean
+  private readonly udx: boolean
 
   constructor (opts: SwarmOptions = {}) {
     super()
@@ -103,10 +115,16 @@ export class Swarm extends EventEmitter {
     this.refreshInterval = opts.refreshInterval ?? REFRESH_INTERVAL
     this.mdnsEnabled = opts.mdns !== false
     this.lanHost = opts.lanHost ?? '0.0.0.0'
+    this.tcpFallback = opts.tcp !== false
+    this.udx = opts.udx !== false
     this.server = this.dht.createServer({
-      firewall: (remotePublicKey) => this.refuses(remotePublicKey, false)
+      firewall: (remotePublicKey) => this.refuses(remotePublicKey, false),
+      tcp: this.tcpFallback
     })
-    this.server.on('connection', (s: SecretStream) => this.onconnection(s, null))
+    this.server.on('connection', (s: SecretStream) => {
+      if (s.rawStream instanceof net.Socket) this.stats.connects.tcp.opened++
+      this.onconnection(s, null)
+    })
   }
 
   get publicKey (): Buffer {
@@ -234,7 +252,13 @@ export class Swarm extends EventEmitter {
       this.stats.connects.client.attempted++
       let stream: SecretStream
       try {
-        stream = await this.dht.connect(info.publicKey, { keyPair: this.keyPair, relayAddresses: info.relayAddresses, signal: abort.signal })
+        stream = await this.dht.connect(info.publicKey, {
+          keyPair: this.keyPair,
+          relayAddresses: info.relayAddresses,
+          signal: abort.signal,
+          tcp: this.tcpFallback,
+          udx: this.udx
+        })
       } catch (err) {
         this.stats.connects.client.failed++
         this.emit('connect-error', err, info)
@@ -256,6 +280,7 @@ export class Swarm extends EventEmitter {
         return
       }
       this.stats.connects.client.opened++
+      if (stream.rawStream instanceof net.Socket) this.stats.connects.tcp.opened++
       info.attempts = 0
       this.onconnection(stream, info)
     })()
@@ -290,7 +315,14 @@ export class Swarm extends EventEmitter {
     }
     const remoteKey = stream.remotePublicKey as Buffer
     const key = remoteKey.toString('hex')
-    const existing = this.byKey.get(key)
+    let existing = this.byKey.get(key)
+    // one already torn down (e.g. a UDX stream its TCP fallback replaced) is
+    // gone, even while its close is still pending
+    if (existing !== undefined && existing.destroyed) {
+      this.byKey.delete(key)
+      this.connections.delete(existing)
+      existing = undefined
+    }
     if (existing !== undefined) {
       const outdated = existing.rawBytesRead > 0 && existing.rawBytesWritten > 0
       const expectedInitiator = Buffer.compare(this.keyPair.publicKey, remoteKey) > 0

@@ -57,6 +57,9 @@ test('a real Hyperswarm client finds our announced topic, connects, and a real h
   await real.flush()
   assert.equal(conns, 1, 'the real client connected to our swarm')
   assert.equal(ours.connections.size, 1)
+  // our swarm offers the TCP fallback by default; the real client never sees it
+  assert.ok((ours as any).server.tcpPort > 0, 'our server listens on TCP')
+  assert.equal(ours.stats.connects.tcp.opened, 0)
 
   assert.deepEqual(await blocks(clone, 3), ['a', 'b', 'c'])
   assert.equal(clone.length, 3)
@@ -82,6 +85,8 @@ test('our swarm finds a real Hyperswarm server and our core replicates its hyper
   await ours.flush()
   assert.equal(ours.connections.size, 1, 'we connected to the real server')
   assert.equal(ours.stats.connects.client.opened, 1)
+  // we offered TCP in the handshake; the real server ignored it and UDX carried the connection
+  assert.equal(ours.stats.connects.tcp.opened, 0)
 
   await clone.update({ timeout: 10_000 })
   assert.equal(clone.length, 2)

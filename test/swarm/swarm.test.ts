@@ -1,8 +1,9 @@
 // Our Swarm against our Swarm on a testnet of our own DHT nodes (127.0.0.1,
 // MDNS off): discovery, one connection per pair, replication, the firewall,
-// reconnects and leave.
+// reconnects, leave, and the TCP fallback when UDX fails.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Socket } from 'node:net'
 import { createTestnet, type Testnet } from '../../src/dht/bootstrap-node.js'
 import { decodeLookup } from '../../src/dht/hyper-dht.js'
 import { Swarm, type SwarmOptions } from '../../src/swarm/swarm.js'
@@ -147,4 +148,49 @@ test('maxPeers bounds how many peers a swarm connects to', async (t) => {
   await client.join(topic, { server: false, client: true }).flushed()
   await client.flush()
   assert.equal(client.connections.size, 1)
+})
+
+test('when UDX cannot connect, two swarms still connect over TCP and replicate a core', async (t) => {
+  const net = await testnet(t)
+  const core = new Hypercore(new MemoryStorage())
+  onTeardown(t, () => core.close())
+  await core.append([Buffer.from('tcp one'), Buffer.from('tcp two')])
+  const clone = new Hypercore(new MemoryStorage(), core.key)
+  onTeardown(t, () => clone.close())
+  await clone.ready()
+
+  const a = swarm(t, net)
+  const b = swarm(t, net, { udx: false })
+  a.on('connection', (s) => core.replicate(s))
+  b.on('connection', (s) => clone.replicate(s))
+  const topic = core.discoveryKey as Buffer
+  await a.join(topic, { server: true, client: false }).flushed()
+  b.join(topic, { server: false, client: true })
+  await b.flush()
+
+  assert.equal(b.connections.size, 1)
+  const [cb] = [...b.connections]
+  assert.ok(cb.rawStream instanceof Socket, 'the client runs over TCP')
+  assert.equal(b.stats.connects.tcp.opened, 1)
+  await clone.update({ timeout: 10_000 })
+  assert.equal(clone.length, 2)
+  assert.equal((await clone.get(1))?.toString(), 'tcp two')
+  // the server's side of the same connection is the TCP one
+  const [ca] = [...a.connections]
+  assert.ok(ca.rawStream instanceof Socket)
+  assert.ok(ca.handshakeHash?.equals(cb.handshakeHash as Buffer))
+  assert.equal(a.connections.size, 1)
+})
+
+test('with the TCP fallback off, a swarm whose UDX path fails does not connect', async (t) => {
+  const net = await testnet(t)
+  const a = swarm(t, net, { tcp: false })
+  const b = swarm(t, net, { udx: false })
+  const topic = hash(Buffer.from('no tcp topic'))
+  await a.join(topic, { server: true, client: false }).flushed()
+  b.join(topic, { server: false, client: true })
+  await b.flush()
+  assert.equal(b.connections.size, 0)
+  assert.ok(b.stats.connects.client.failed > 0, 'the dial failed')
+  assert.equal(b.stats.connects.tcp.opened, 0)
 })
