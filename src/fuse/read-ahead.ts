@@ -2,7 +2,7 @@
 // (rclone's vfs cache sits in the same place). The kernel asks for 128 KiB at
 // a time; over a network each of those would be a round trip. So while a
 // reader moves forward we fetch ahead of it, and the window doubles each time
-// the reader finds the data already there (it keeps up), up to `max`.
+// the reader is served from prefetch (ready or still in flight), up to `max`.
 //
 // A read far from where the reader was is a jump: every prefetch in flight is
 // aborted (their AbortSignal fires, so the drive can drop the requests), the
@@ -108,12 +108,14 @@ export class ReadAhead {
     while (pos < end) {
       const chunk = this.#chunks.find((c) => c.start <= pos && pos < c.end)
       if (chunk) {
-        const wasReady = chunk.ready
         const buf = await chunk.promise
         const from = pos - chunk.start
         if (buf && buf.length > from) {
           pos += buf.copy(target, pos - offset, from, Math.min(buf.length, end - chunk.start))
-          hit ||= wasReady
+          // Waiting on prefetch in flight grows the window too: over a
+          // network the reader always waits, and a window that stayed small
+          // would keep too few requests in flight to fill the link.
+          hit = true
           continue
         }
         // failed, aborted or short: forget it and fetch directly below
