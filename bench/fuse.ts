@@ -56,8 +56,10 @@ function fill (target: Buffer, start: number): void {
 async function serveUntilStdinEnds (unmount: () => Promise<void>, report: () => string): Promise<never> {
   process.stdout.write('ready\n')
   await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
+  // what the host reached while it served, before teardown adds its own
+  const said = report()
   await unmount()
-  process.stdout.write(report())
+  process.stdout.write(said)
   process.exit(0)
 }
 
@@ -150,13 +152,19 @@ async function main (base: string): Promise<void> {
 
   // warm the page cache for the plain file; FUSE reads are not cached (direct to the host)
   step('cat')
+  const hostRssNow = async (what: string): Promise<void> => {
+    if (process.env.BENCH_DEBUG) step(`host rss ${what}: ${(await child('ps', ['-o', 'rss=', '-p', String(host.proc.pid)])).out.trim()} KiB`)
+  }
+  await hostRssNow('mounted')
   await catMs(plain)
   const plainMs = Math.min(await catMs(plain), await catMs(plain))
   const oursMs = Math.min(await catMs(join(ours, 'big.bin')), await catMs(join(ours, 'big.bin')))
+  await hostRssNow('after cat')
   const ceilMs = Math.min(await catMs(join(ceiling, 'big.bin')), await catMs(join(ceiling, 'big.bin')))
   const ls = await child('ls', ['-l', join(ours, 'many')])
   const listed = ls.out.split('\n').filter((l) => l.startsWith('-')).length
   if (listed !== FILES) throw new Error(`ls -l listed ${listed} files`)
+  await hostRssNow('after ls')
   const hostRss = Number(/rss (\d+)/.exec(await host.stop())?.[1])
   await ceil.stop()
 
