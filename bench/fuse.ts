@@ -3,29 +3,32 @@
 //   - sequential read of a large file (256 MB; 1 GB with --full) with `cat`:
 //     through a mount of a Hyperdrive on disk, from a plain file, and from
 //     fuse-native serving a Buffer from RAM (the FUSE ceiling on this machine)
-//   - p50/p99 latency of 100 random 64 KiB reads on a cold replica (its
-//     blocks come from a writer over in-memory replication streams)
 //   - `ls -l` of a 10,000-file folder through the mount
-//   - peak RSS of this (host) process
+//   - peak RSS of the hyperfs FUSE host alone: it runs in its own process
+//     (so does the RAM ceiling), and reports its maxRSS when it stops
+//   - remote sequential read: `cat` through the mount of a cold replica that
+//     replicates from the writer over TCP on 127.0.0.1, against a plain
+//     drive.download() of the same file into another cold replica
+//   - p50/p99 latency of 100 random 64 KiB reads on a cold replica
 // Readers are child processes: a process must not block on its own mount.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import Fuse from 'fuse-native'
 import type { FuseOps } from 'fuse-native'
-import { Hypercore } from '../src/core/hypercore.js'
-import { FileStorage } from '../src/core/storage.js'
 import { DriveStore } from '../src/drive/drive-store.js'
-import { Hyperdrive } from '../src/drive/hyperdrive.js'
+import type { Hyperdrive } from '../src/drive/hyperdrive.js'
 import { FuseHost } from '../src/fuse/host.js'
 
 const full = process.argv.includes('--full')
 const SIZE = (full ? 1024 : 256) * 1024 * 1024
 const FILES = 10_000
 const SEEKS = 100
-const base = mkdtempSync(join(tmpdir(), 'bench-fuse-'))
-const mounts: Array<() => Promise<void>> = []
+const SELF = fileURLToPath(import.meta.url)
+const step = (what: string): void => { if (process.env.BENCH_DEBUG) console.error(`[bench] ${what}`) }
 
 function child (cmd: string, args: string[]): Promise<{ ms: number, out: string }> {
   return new Promise((resolve, reject) => {
@@ -47,7 +50,31 @@ function fill (target: Buffer, start: number): void {
   for (let i = 0; i < target.length; i++) target[i] = ((start + i) * 131) & 0xff
 }
 
-async function ramCeiling (mnt: string, data: Buffer): Promise<void> {
+// ---- the two server modes: each runs in a child process of the bench
+
+// Serves until stdin closes, then unmounts and prints what it has to say.
+async function serveUntilStdinEnds (unmount: () => Promise<void>, report: () => string): Promise<never> {
+  process.stdout.write('ready\n')
+  await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
+  // what the host reached while it served, before teardown adds its own
+  const said = report()
+  await unmount()
+  process.stdout.write(said)
+  process.exit(0)
+}
+
+async function serveHost (storeDir: string, keyHex: string, mnt: string): Promise<never> {
+  const store = DriveStore.directory(storeDir)
+  const drive = await store.open(Buffer.from(keyHex, 'hex'))
+  const host = await FuseHost.mount(drive, mnt, {})
+  return serveUntilStdinEnds(async () => { await host.unmount(); await store.close() },
+    () => `rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)}\n`)
+}
+
+async function serveCeiling (mnt: string, size: number): Promise<never> {
+  const data = Buffer.alloc(size)
+  const chunk = Buffer.alloc(1024 * 1024)
+  for (let off = 0; off < size; off += chunk.length) { fill(chunk, off); chunk.copy(data, off) }
   const now = new Date()
   const stat = (mode: number, size: number) => ({ mode, uid: 0, gid: 0, size, atime: now, mtime: now, ctime: now, nlink: 1 })
   const ops: FuseOps = {
@@ -63,14 +90,43 @@ async function ramCeiling (mnt: string, data: Buffer): Promise<void> {
   }
   const fuse = new Fuse(mnt, ops, { timeout: false })
   await new Promise<void>((resolve, reject) => fuse.mount((err) => err ? reject(err) : resolve()))
-  mounts.push(() => new Promise<void>((resolve) => fuse.unmount(() => resolve())))
+  return serveUntilStdinEnds(() => new Promise<void>((resolve) => fuse.unmount(() => resolve())), () => '')
 }
 
-async function main (): Promise<void> {
-  // the same bytes three ways
+// Starts this file in a server mode; stop() closes its stdin and gives all it printed.
+function server (args: string[]): Promise<{ stop (): Promise<string>, proc: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()))
+    const stop = async (): Promise<string> => {
+      proc.stdin!.end()
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(killer)
+      return out
+    }
+    proc.stdout!.on('data', (d) => {
+      out += d
+      if (out.startsWith('ready\n')) resolve({ stop, proc })
+    })
+    proc.on('error', reject)
+    proc.on('exit', (code) => { if (!out.startsWith('ready\n')) reject(new Error(`${args[0]} exited with ${code}`)) })
+  })
+}
+
+// ---- the benchmark
+
+const cleanups: Array<() => Promise<unknown>> = []
+const mountpoints: string[] = []
+
+async function main (base: string): Promise<void> {
+  // the same bytes as a plain file and as a file of a drive on disk
   const plain = join(base, 'plain.bin')
-  const store = DriveStore.directory(join(base, 'store'))
+  const storeDir = join(base, 'store')
+  let store = DriveStore.directory(storeDir)
   const drive = await store.create()
+  const key = drive.key
   const ws = drive.createWriteStream('/big.bin')
   const chunk = Buffer.alloc(1024 * 1024)
   const ram = Buffer.alloc(SIZE)
@@ -82,53 +138,97 @@ async function main (): Promise<void> {
   await new Promise<void>((resolve, reject) => { ws.on('error', reject); ws.on('close', () => resolve()); ws.end() })
   writeFileSync(plain, ram)
   for (let i = 0; i < FILES; i++) await drive.writeFile(`/many/f${i}`, Buffer.from(String(i)))
+  await store.close()
 
   const ours = join(base, 'ours')
   const ceiling = join(base, 'ceiling')
-  mkdirSync(ours)
-  mkdirSync(ceiling)
-  const host = await FuseHost.mount(drive, ours, {})
-  mounts.push(() => host.unmount())
-  await ramCeiling(ceiling, ram)
+  for (const m of [ours, ceiling]) { mkdirSync(m); mountpoints.push(m) }
+  step('host')
+  const host = await server(['--serve-host', storeDir, key.toString('hex'), ours])
+  cleanups.push(() => host.stop())
+  step('ceiling')
+  const ceil = await server(['--serve-ceiling', ceiling, String(SIZE)])
+  cleanups.push(() => ceil.stop())
 
   // warm the page cache for the plain file; FUSE reads are not cached (direct to the host)
+  step('cat')
+  const hostRssNow = async (what: string): Promise<void> => {
+    if (process.env.BENCH_DEBUG) step(`host rss ${what}: ${(await child('ps', ['-o', 'rss=', '-p', String(host.proc.pid)])).out.trim()} KiB`)
+  }
+  await hostRssNow('mounted')
   await catMs(plain)
   const plainMs = Math.min(await catMs(plain), await catMs(plain))
   const oursMs = Math.min(await catMs(join(ours, 'big.bin')), await catMs(join(ours, 'big.bin')))
+  await hostRssNow('after cat')
   const ceilMs = Math.min(await catMs(join(ceiling, 'big.bin')), await catMs(join(ceiling, 'big.bin')))
   const ls = await child('ls', ['-l', join(ours, 'many')])
   const listed = ls.out.split('\n').filter((l) => l.startsWith('-')).length
   if (listed !== FILES) throw new Error(`ls -l listed ${listed} files`)
+  await hostRssNow('after ls')
+  const hostRss = Number(/rss (\d+)/.exec(await host.stop())?.[1])
+  await ceil.stop()
 
-  // a cold replica of the drive, mounted: random 64 KiB reads
-  const replicaMnt = join(base, 'replica')
-  mkdirSync(replicaMnt)
-  const metadata = new Hypercore(new FileStorage(join(base, 'reader', 'metadata')), drive.key)
-  const pipes: Array<{ destroy (): void }> = []
-  const connect = async (w: Hypercore, r: Hypercore): Promise<void> => {
-    await Promise.all([w.ready(), r.ready()])
-    const a = w.replicate(true)
-    const b = r.replicate(false)
-    a.pipe(b).pipe(a)
-    pipes.push(a, b)
+  // the writer again, in this process, serving replicas over TCP on loopback
+  step('writer')
+  store = DriveStore.directory(storeDir)
+  const writer = await store.open(key)
+  await writer.ready()
+  const sockets: Socket[] = []
+  const tcp: Server = createServer((sock) => {
+    sockets.push(sock)
+    const s = store.replicate(false)
+    sock.pipe(s).pipe(sock)
+    sock.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy()
+    await new Promise((resolve) => tcp.close(resolve))
+    await store.close()
+  })
+  const port = (tcp.address() as { port: number }).port
+
+  // A cold replica: it knows the writer's metadata and content lengths,
+  // and holds no content block yet.
+  const replica = async (name: string): Promise<Hyperdrive> => {
+    const rstore = DriveStore.directory(join(base, `replica-${name}`), { timeout: 10_000 })
+    const sock = connect(port, '127.0.0.1')
+    sock.on('error', () => {})
+    const s = rstore.replicate(true)
+    sock.pipe(s).pipe(sock)
+    cleanups.push(async () => { sock.destroy(); await rstore.close() })
+    const reader = await rstore.open(key)
+    await reader.ready()
+    for (let i = 0; i < 500 && reader.metadata.length < writer.metadata.length; i++) await reader.metadata.update({ timeout: 100 })
+    await reader.info()
+    for (let i = 0; i < 500 && reader.content!.length < writer.content!.length; i++) await reader.content!.update({ timeout: 100 })
+    if (reader.content!.length !== writer.content!.length) throw new Error(`${name} did not catch up with the writer`)
+    return reader
   }
-  let contentReady: Promise<void> = Promise.resolve()
-  const reader = new Hyperdrive({
-    metadata,
-    content: (key) => {
-      const core = new Hypercore(new FileStorage(join(base, 'reader', 'content')), key)
-      contentReady = connect(drive.content!, core)
-      return core
-    }
-  }, { timeout: 10_000 })
-  await connect(drive.metadata, metadata)
-  await reader.ready()
-  for (let i = 0; i < 500 && metadata.length < drive.metadata.length; i++) await metadata.update({ timeout: 100 })
-  await reader.info()
-  await contentReady
-  for (let i = 0; i < 500 && reader.content!.length < drive.content!.length; i++) await reader.content!.update({ timeout: 100 })
-  const rhost = await FuseHost.mount(reader, replicaMnt, { readAheadMin: 0 })
-  mounts.push(() => rhost.unmount())
+
+  // remote sequential read: through the mount, against a plain download
+  const remoteMnt = join(base, 'remote')
+  mkdirSync(remoteMnt)
+  mountpoints.push(remoteMnt)
+  step('remote')
+  const remote = await replica('remote')
+  const rhost = await FuseHost.mount(remote, remoteMnt, {})
+  cleanups.push(() => rhost.unmount())
+  const remoteMs = await catMs(join(remoteMnt, 'big.bin'))
+  step('download')
+  const dl = await replica('download')
+  const dlStart = process.hrtime.bigint()
+  await dl.download('/big.bin')
+  const downloadMs = Number(process.hrtime.bigint() - dlStart) / 1e6
+
+  // a cold replica, mounted without read-ahead: random 64 KiB reads
+  const seekMnt = join(base, 'seeks')
+  mkdirSync(seekMnt)
+  mountpoints.push(seekMnt)
+  step('seeks')
+  const cold = await replica('seeks')
+  const shost = await FuseHost.mount(cold, seekMnt, { readAheadMin: 0 })
+  cleanups.push(() => shost.unmount())
   const py = `
 import os, sys, time, random
 random.seed(1)
@@ -143,27 +243,33 @@ for _ in range(int(sys.argv[2])):
     assert n == 65536
 print(' '.join('%.3f' % x for x in out))
 `
-  const lat = (await child('python3', ['-c', py, join(replicaMnt, 'big.bin'), String(SEEKS)])).out.trim().split(' ').map(Number).sort((a, b) => a - b)
+  const lat = (await child('python3', ['-c', py, join(seekMnt, 'big.bin'), String(SEEKS)])).out.trim().split(' ').map(Number).sort((a, b) => a - b)
   const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]
-  for (const p of pipes) p.destroy()
 
-  const rss = process.resourceUsage().maxRSS / 1024
   console.log(`\nfuse: ${SIZE / 1024 / 1024} MiB sequential read with cat; ${FILES}-file folder; ${SEEKS} random 64 KiB reads on a cold replica`)
   console.log('| measure | hyperfs mount | baseline | hyperfs/baseline |')
   console.log('| --- | --- | --- | --- |')
   console.log(`| sequential read vs plain file (page cache) | ${mbps(oursMs).toFixed(0)} MB/s | ${mbps(plainMs).toFixed(0)} MB/s | ${(plainMs / oursMs).toFixed(2)} |`)
   console.log(`| sequential read vs fuse-native from RAM (FUSE ceiling) | ${mbps(oursMs).toFixed(0)} MB/s | ${mbps(ceilMs).toFixed(0)} MB/s | ${(ceilMs / oursMs).toFixed(2)} |`)
+  console.log(`| remote sequential read (cold replica over TCP) vs drive.download() | ${mbps(remoteMs).toFixed(0)} MB/s | ${mbps(downloadMs).toFixed(0)} MB/s | ${(downloadMs / remoteMs).toFixed(2)} |`)
   console.log(`| ls -l of ${FILES} files | ${ls.ms.toFixed(0)} ms | | |`)
   console.log(`| cold replica 64 KiB read p50 / p99 | ${pct(0.5).toFixed(2)} / ${pct(0.99).toFixed(2)} ms | | |`)
-  console.log(`| host peak RSS (holds the ${SIZE / 1024 / 1024} MiB RAM buffer too) | ${rss.toFixed(0)} MiB | | |`)
-  await reader.close()
+  console.log(`| FUSE host peak RSS (its own process, while streaming and listing) | ${hostRss} MiB | | |`)
 }
 
-try {
-  await main()
-} finally {
-  for (const unmount of mounts.reverse()) await unmount().catch((err) => console.error('unmount failed:', err))
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  rmSync(base, { recursive: true, force: true })
+const mode = process.argv[2]
+if (mode === '--serve-host') await serveHost(process.argv[3], process.argv[4], process.argv[5])
+else if (mode === '--serve-ceiling') await serveCeiling(process.argv[3], Number(process.argv[4]))
+else {
+  const base = mkdtempSync(join(tmpdir(), 'bench-fuse-'))
+  try {
+    await main(base)
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error('cleanup failed:', err))
+    // whatever a crashed server left mounted
+    for (const m of mountpoints) await new Promise((resolve) => execFile('fusermount', ['-uz', m], () => resolve(null)))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    rmSync(base, { recursive: true, force: true })
+  }
+  process.exit(0)
 }
-process.exit(0)

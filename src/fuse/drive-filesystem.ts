@@ -10,12 +10,21 @@
 // `find` of the mount do not walk every version), but it can be entered and
 // lists 1..current. A real entry of that name in the drive is hidden by it.
 //
+// Stat cache: a listing already carries every entry's stat, and `ls -l`
+// follows it with a lookup of each entry (libfuse 2 has no readdirplus), so
+// readdir keeps those stats for the lookups to come. An entry is served only
+// while the drive is at the version it was listed at, no change has gone
+// through this mount since, and for at most STAT_TTL ms. Listings inside a
+// mounted drive are not kept: its changes do not move our version.
+//
 // Commit rule: the drive sees a file change only through one
 // drive.writeFile() of the whole content, on flush, fsync or release (and at
 // once for truncate(2), which POSIX makes visible immediately).
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
-import type { Drive, Stat } from '../drive/types.js'
+import type { DirEntry, Drive, Stat } from '../drive/types.js'
 import { HyperfsError } from '../errors.js'
+import { Deadlines } from './deadlines.js'
+import type { MaybePromise } from './fuse-binding.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
 import { StagedFile } from './staged-file.js'
 import { z32 } from './z32.js'
@@ -76,6 +85,13 @@ interface OpenFile {
   handles: Set<Handle>
 }
 
+interface CachedStat {
+  stat: Stat
+  version: number // of the drive when listed
+  gen: number // of this filesystem's changes when listed
+  at: number // Date.now() when listed
+}
+
 interface Handle {
   fh: number
   file: OpenFile
@@ -90,6 +106,8 @@ const XATTR_REPLACE = 2
 const BLOCK = 4096
 const COPY_CHUNK = 1024 * 1024
 const MAX_CHECKOUTS = 32
+const STAT_TTL = 5000
+const MAX_CACHED_STATS = 100_000
 const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
 const HYPERFS_XATTRS = [
   'hyperfs.key',
@@ -110,11 +128,16 @@ export class DriveFilesystem {
   readonly #handles = new Map<number, Handle>()
   #nextFh = 1 // 0 tells fuse-native "no handle", so handles start at 1
   readonly #checkouts = new Map<number, Drive>()
+  readonly #deadlines: Deadlines
+  readonly #stats = new Map<string, CachedStat>()
+  readonly #mountPoints = new Set<string>() // FUSE paths seen to hold a mounted drive or core
+  #gen = 0 // bumped by every change that goes through this filesystem
 
   constructor (services: { drive: Drive, logger: Logger }, opts: DriveFilesystemOptions) {
     this.#drive = services.drive
     this.#log = services.logger
     this.#opts = opts
+    this.#deadlines = new Deadlines({ tick: Math.max(10, Math.min(1000, opts.readTimeout / 10)) })
   }
 
   get readOnly (): boolean {
@@ -127,9 +150,14 @@ export class DriveFilesystem {
 
   // ---- attributes and listings
 
-  async getattr (path: string): Promise<Attr> {
+  getattr (path: string): MaybePromise<Attr> {
+    const cached = this.#cachedStat(path)
+    if (cached) return this.#attr(path, cached)
+    return this.#lstat(path).then((st) => this.#attr(path, st))
+  }
+
+  #attr (path: string, st: Stat): Attr {
     const file = this.#files.get(path)
-    const st = await this.#lstat(path)
     const attr = toAttr(st)
     if (file?.stage) {
       attr.size = file.stage.size
@@ -147,8 +175,16 @@ export class DriveFilesystem {
       return ['.', '..', ...Array.from({ length: this.#drive.version }, (_, i) => String(i + 1))]
     }
     return this.#bounded(`readdir ${path}`, async () => {
+      const gen = this.#gen
+      const version = this.#drive.version
+      const keep = !this.#underMount(path)
       const names = ['.', '..']
-      for await (const entry of place.drive.readdir(place.path)) names.push(entry.name)
+      const entries: DirEntry[] = []
+      for await (const entry of place.drive.readdir(place.path)) {
+        names.push(entry.name)
+        if (keep) entries.push(entry)
+      }
+      if (keep && gen === this.#gen && version === this.#drive.version) this.#keepStats(path, entries, version)
       return names
     })
   }
@@ -198,6 +234,7 @@ export class DriveFilesystem {
 
   async create (path: string, mode: number): Promise<number> {
     this.#writable(path)
+    this.#changing()
     // Written at once so that the name exists for everyone (ls, O_EXCL, a
     // rename before the first flush) from the moment create returns.
     await this.#drive.writeFile(path, Buffer.alloc(0), { mode: mode & 0o7777 })
@@ -207,11 +244,19 @@ export class DriveFilesystem {
     return fh
   }
 
-  async read (fh: number, target: Buffer, length: number, position: number): Promise<number> {
+  read (fh: number, target: Buffer, length: number, position: number): MaybePromise<number> {
     const handle = this.#handle(fh)
     const file = handle.file
     if (file.stage) return file.stage.read(target, position, length)
+    const reader = handle.reader
+    // the common case, and often answered at once from read-ahead
+    if (reader && position + length <= reader.size) return reader.read(position, length, target)
+    return this.#readAt(handle, target, length, position)
+  }
 
+  // The first read of a handle, or one at the end of what we knew of the file.
+  async #readAt (handle: Handle, target: Buffer, length: number, position: number): Promise<number> {
+    const file = handle.file
     if (!handle.reader) {
       const st = await this.#lstat(file.path)
       handle.reader = new ReadAhead((start, len, signal) => this.#fetch(file.path, start, len, signal), st.size, this.#opts.readAhead)
@@ -222,9 +267,7 @@ export class DriveFilesystem {
       const st = await this.#lstat(file.path)
       if (st.size !== reader.size) reader.reset(st.size)
     }
-    const data = await reader.read(position, length)
-    data.copy(target, 0, 0, Math.min(length, data.length))
-    return Math.min(length, data.length)
+    return reader.read(position, length, target)
   }
 
   async write (fh: number, data: Buffer, position: number): Promise<number> {
@@ -271,6 +314,7 @@ export class DriveFilesystem {
 
   async truncate (path: string, size: number): Promise<void> {
     this.#writable(path)
+    this.#changing()
     const file = this.#files.get(path)
     if (!file) return this.#drive.truncate(path, size)
     await this.#change(file, (stage) => stage.truncate(size), size === 0)
@@ -279,22 +323,26 @@ export class DriveFilesystem {
 
   async unlink (path: string): Promise<void> {
     this.#writable(path)
+    this.#changing()
     await this.#drive.unlink(path)
   }
 
   async mkdir (path: string, mode: number): Promise<void> {
     this.#writable(path)
+    this.#changing()
     await this.#drive.mkdir(path, { mode: mode & 0o7777 })
   }
 
   async rmdir (path: string): Promise<void> {
     this.#writable(path)
+    this.#changing()
     await this.#drive.rmdir(path)
   }
 
   async rename (from: string, to: string): Promise<void> {
     this.#writable(from)
     this.#writable(to)
+    this.#changing()
     const moved = [...this.#files.values()].filter((f) => f.path === from || f.path.startsWith(from + '/'))
     // pending bytes must travel with the name, so they land before the rename
     for (const file of moved) await this.#commit(file)
@@ -308,16 +356,19 @@ export class DriveFilesystem {
 
   async symlink (target: string, path: string): Promise<void> {
     this.#writable(path)
+    this.#changing()
     await this.#drive.symlink(target, path)
   }
 
   async chmod (path: string, mode: number): Promise<void> {
     this.#writable(path)
+    this.#changing()
     await this.#drive.chmod(path, mode & 0o7777)
   }
 
   async chown (path: string, uid: number, gid: number): Promise<void> {
     this.#writable(path)
+    this.#changing()
     if (uid === UNCHANGED_ID || gid === UNCHANGED_ID) {
       const st = await this.#lstat(path)
       if (uid === UNCHANGED_ID) uid = st.uid
@@ -328,6 +379,7 @@ export class DriveFilesystem {
 
   async utimens (path: string, atime: number, mtime: number): Promise<void> {
     this.#writable(path)
+    this.#changing()
     const file = this.#files.get(path)
     if (file?.stage) file.mtime = mtime
     await this.#drive.utimes(path, atime, mtime)
@@ -335,7 +387,16 @@ export class DriveFilesystem {
 
   // ---- extended attributes: user.* is the entry's metadata, hyperfs.* the drive's state
 
-  async getxattr (path: string, name: string): Promise<Buffer | null> {
+  getxattr (path: string, name: string): MaybePromise<Buffer | null> {
+    // Only user.* and hyperfs.* exist here. `ls -l` asks every entry for
+    // security.selinux and system.posix_acl_access; answering those without
+    // a lookup saves two of its three round trips to the drive per entry.
+    // (The kernel has looked the path up before it asks.)
+    if (!name.startsWith('user.') && !name.startsWith('hyperfs.')) return null
+    return this.#getxattr(path, name)
+  }
+
+  async #getxattr (path: string, name: string): Promise<Buffer | null> {
     await this.#lstat(path)
     if (name.startsWith('hyperfs.')) return this.#driveXattr(name)
     if (!name.startsWith('user.')) return null
@@ -357,6 +418,7 @@ export class DriveFilesystem {
     if (name.startsWith('hyperfs.')) throw HyperfsError.from('EPERM', `${name} is read-only`)
     if (!name.startsWith('user.')) throw HyperfsError.from('EOPNOTSUPP', `${name}: only user.* attributes are stored`)
     this.#writable(path)
+    this.#changing()
     const key = name.slice(5)
     if (flags & (XATTR_CREATE | XATTR_REPLACE)) {
       const existing = await this.#drive.getxattr(path, key)
@@ -370,6 +432,7 @@ export class DriveFilesystem {
     if (name.startsWith('hyperfs.')) throw HyperfsError.from('EPERM', `${name} is read-only`)
     if (!name.startsWith('user.')) throw HyperfsError.from('ENODATA', `${path} ${name}`)
     this.#writable(path)
+    this.#changing()
     const key = name.slice(5)
     if (await this.#drive.getxattr(path, key) === null) throw HyperfsError.from('ENODATA', `${path} ${name}`)
     await this.#drive.removexattr(path, key)
@@ -378,6 +441,8 @@ export class DriveFilesystem {
   // Drops every handle without committing (the mount is gone, nobody can
   // flush any more) and frees staged bytes.
   async close (): Promise<void> {
+    this.#deadlines.clear()
+    this.#stats.clear()
     for (const handle of this.#handles.values()) handle.reader?.close()
     this.#handles.clear()
     const files = [...this.#files.values()]
@@ -480,6 +545,7 @@ export class DriveFilesystem {
     return this.#serial(file, async () => {
       if (!file.stage || file.gen === file.committedGen) return
       const gen = file.gen
+      this.#changing()
       const prev = await this.#drive.lstat(file.path).catch(() => null)
       await this.#drive.writeFile(file.path, file.stage.content(), {
         mode: prev ? prev.mode & 0o7777 : 0o644,
@@ -493,11 +559,50 @@ export class DriveFilesystem {
     })
   }
 
+  // ---- the stat cache (see the top of this file)
+
+  // Called before a change goes to the drive: what was listed may be stale.
+  #changing (): void {
+    this.#gen++
+    this.#stats.clear()
+  }
+
+  #cachedStat (path: string): Stat | null {
+    const c = this.#stats.get(path)
+    if (!c) return null
+    if (c.gen !== this.#gen || c.version !== this.#drive.version || Date.now() - c.at > STAT_TTL) {
+      this.#stats.delete(path)
+      return null
+    }
+    return c.stat
+  }
+
+  #keepStats (dir: string, entries: DirEntry[], version: number): void {
+    if (this.#stats.size + entries.length > MAX_CACHED_STATS) this.#stats.clear()
+    const at = Date.now()
+    const prefix = dir === '/' ? '/' : dir + '/'
+    for (const { name, stat } of entries) {
+      const path = prefix + name
+      // a mount point's own stat depends on the mounted drive (a core's size)
+      if (stat.mount) this.#mountPoints.add(path)
+      else this.#stats.set(path, { stat, version, gen: this.#gen, at })
+    }
+  }
+
+  #underMount (path: string): boolean {
+    for (const m of this.#mountPoints) if (path === m || path.startsWith(m + '/')) return true
+    return false
+  }
+
   async #lstat (path: string): Promise<Stat> {
+    const cached = this.#cachedStat(path)
+    if (cached) return cached
     const place = this.#place(path)
     if ('versions' in place) return { ...rootStat(), mode: S_IFDIR | 0o555 }
     try {
-      return await this.#bounded(`lstat ${path}`, () => place.drive.lstat(place.path))
+      const st = await this.#bounded(`lstat ${path}`, () => place.drive.lstat(place.path))
+      if (st.mount) this.#mountPoints.add(path)
+      return st
     } catch (err) {
       // a drive with nothing in it may have no entry for its root
       if (place.path === '/' && (err as { code?: string }).code === 'ENOENT') return rootStat()
@@ -531,18 +636,16 @@ export class DriveFilesystem {
 
   #deadline<T> (what: string, ms: number, controller: AbortController, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const err = HyperfsError.REQUEST_TIMEOUT(`${what}: no answer from the drive within ${ms} ms`)
-        controller.abort(err)
-        reject(err)
-      }, ms)
+      const cancel = this.#deadlines.add(ms, () => {
+        controller.abort(HyperfsError.REQUEST_TIMEOUT(`${what}: no answer from the drive within ${ms} ms`))
+      })
       const onAbort = (): void => {
-        clearTimeout(timer)
+        cancel()
         reject(controller.signal.reason)
       }
       controller.signal.addEventListener('abort', onAbort, { once: true })
       Promise.resolve().then(fn).then(resolve, reject).finally(() => {
-        clearTimeout(timer)
+        cancel()
         controller.signal.removeEventListener('abort', onAbort)
       })
     })

@@ -4,6 +4,9 @@
 //   - the kernel gets exactly one answer,
 //   - within a bounded time (an op that overruns answers EIO and is logged:
 //     a FUSE request that never returns hangs the caller in D state),
+//   - at once, with no promise or timer, when the filesystem answers
+//     synchronously (a cached stat, read-ahead bytes already in memory):
+//     those are most ops, and each costs a round trip through this thread,
 //   - errors become errno only through toErrno() (errno.ts).
 // fuse-native's own per-op timeout is off: it answers ETIMEDOUT, which
 // programs do not expect from a file.
@@ -11,18 +14,23 @@ import Fuse from 'fuse-native'
 import type { FuseOps, FuseStat } from 'fuse-native'
 import { ERRNO, toErrno } from './errno.js'
 import { clearStaleMount } from './stale-mount.js'
+import { Deadlines } from './deadlines.js'
 import type { Attr, Logger, Statfs } from './drive-filesystem.js'
 
-// The promise-based filesystem this binding drives (DriveFilesystem).
+// A value now, or later.
+export type MaybePromise<T> = T | Promise<T>
+
+// The filesystem this binding drives (DriveFilesystem). Ops on the hot paths
+// may answer synchronously.
 export interface FuseFilesystem {
-  getattr (path: string): Promise<Attr>
+  getattr (path: string): MaybePromise<Attr>
   readdir (path: string): Promise<string[]>
   readlink (path: string): Promise<string>
   access (path: string, mode: number): Promise<void>
   statfs (): Promise<Statfs>
   open (path: string, flags: number): Promise<number>
   create (path: string, mode: number): Promise<number>
-  read (fh: number, target: Buffer, length: number, position: number): Promise<number>
+  read (fh: number, target: Buffer, length: number, position: number): MaybePromise<number>
   write (fh: number, data: Buffer, position: number): Promise<number>
   ftruncate (fh: number, size: number): Promise<void>
   flush (fh: number): Promise<void>
@@ -37,7 +45,7 @@ export interface FuseFilesystem {
   chmod (path: string, mode: number): Promise<void>
   chown (path: string, uid: number, gid: number): Promise<void>
   utimens (path: string, atime: number, mtime: number): Promise<void>
-  getxattr (path: string, name: string): Promise<Buffer | null>
+  getxattr (path: string, name: string): MaybePromise<Buffer | null>
   listxattr (path: string): Promise<string[]>
   setxattr (path: string, name: string, value: Buffer, flags: number): Promise<void>
   removexattr (path: string, name: string): Promise<void>
@@ -95,12 +103,15 @@ export class FuseBinding {
   readonly #fs: FuseFilesystem
   readonly #log: Logger
   readonly #opts: FuseBindingOptions
+  readonly #deadlines: Deadlines
   #fuse: HyperfsFuse | null = null
 
   constructor (services: { filesystem: FuseFilesystem, logger: Logger }, opts: FuseBindingOptions) {
     this.#fs = services.filesystem
     this.#log = services.logger
     this.#opts = opts
+    // a tenth of the shortest timeout, so an overrun answers close to it
+    this.#deadlines = new Deadlines({ tick: Math.max(10, Math.min(1000, Math.min(opts.opTimeout, opts.commitTimeout) / 10)) })
   }
 
   get mountpoint (): string {
@@ -127,7 +138,11 @@ export class FuseBinding {
     const fuse = this.#fuse
     if (!fuse) return
     this.#fuse = null
-    await new Promise<void>((resolve, reject) => fuse.unmount((err) => err ? reject(err) : resolve()))
+    try {
+      await new Promise<void>((resolve, reject) => fuse.unmount((err) => err ? reject(err) : resolve()))
+    } finally {
+      this.#deadlines.clear()
+    }
   }
 
   #ops (): FuseOps {
@@ -166,21 +181,32 @@ export class FuseBinding {
     }
   }
 
-  #op<T> (name: string, path: string, fn: () => Promise<T>, ok: (v: T) => void, fail: (errno: number) => void, timeout = this.#opts.opTimeout): void {
+  #op<T> (name: string, path: string, fn: () => MaybePromise<T>, ok: (v: T) => void, fail: (errno: number) => void, timeout = this.#opts.opTimeout): void {
+    let result: MaybePromise<T>
+    try {
+      result = fn()
+    } catch (err) {
+      fail(toErrno(err, this.#log, `${name} ${path}`))
+      return
+    }
+    if (!(result instanceof Promise)) {
+      ok(result)
+      return
+    }
     let answered = false
-    const timer = setTimeout(() => {
+    const cancel = this.#deadlines.add(timeout, () => {
       if (answered) return
       answered = true
       this.#log.error(`EIO ${name} ${path}: no result within ${timeout} ms`)
       fail(-ERRNO.EIO)
-    }, timeout)
-    Promise.resolve().then(fn).then((value) => {
-      clearTimeout(timer)
+    })
+    result.then((value) => {
+      cancel()
       if (answered) return
       answered = true
       ok(value)
     }, (err: unknown) => {
-      clearTimeout(timer)
+      cancel()
       if (answered) return
       answered = true
       fail(toErrno(err, this.#log, `${name} ${path}`))

@@ -2,7 +2,7 @@
 // (rclone's vfs cache sits in the same place). The kernel asks for 128 KiB at
 // a time; over a network each of those would be a round trip. So while a
 // reader moves forward we fetch ahead of it, and the window doubles each time
-// the reader finds the data already there (it keeps up), up to `max`.
+// the reader is served from prefetch (ready or still in flight), up to `max`.
 //
 // A read far from where the reader was is a jump: every prefetch in flight is
 // aborted (their AbortSignal fires, so the drive can drop the requests), the
@@ -10,13 +10,23 @@
 //
 // Reads may arrive out of order (libfuse runs several threads and the kernel
 // issues its own read-ahead), so "near the frontier" counts as sequential.
+//
+// Bytes are copied once, from the fetched chunk into the caller's (the
+// kernel's) buffer, and a read whose bytes are all here answers synchronously.
+// Prefetch asks for pieces of at most `piece` bytes rather than one window:
+// a drive returns a piece as one buffer, where a whole window would be
+// concatenated from many, and big short-lived buffers are what made the
+// garbage collector the largest cost of a sequential read.
 
 export type FetchRange = (start: number, length: number, signal: AbortSignal) => Promise<Buffer>
 
 export interface ReadAheadOptions {
   min: number // first prefetch window, bytes (0 disables read-ahead)
   max: number // the window never grows past this
+  piece?: number // largest single prefetch request (default 1 MiB)
 }
+
+const DEFAULT_PIECE = 1024 * 1024
 
 interface Chunk {
   start: number
@@ -24,6 +34,7 @@ interface Chunk {
   controller: AbortController
   promise: Promise<Buffer | null> // null when the fetch failed or was aborted
   ready: boolean
+  data: Buffer | null // what promise gave, once ready
 }
 
 export class ReadAhead {
@@ -59,9 +70,11 @@ export class ReadAhead {
     this.#dropAll()
   }
 
-  async read (offset: number, length: number): Promise<Buffer> {
+  // Copies the bytes [offset, offset + length) that the file has into
+  // target and gives their count: now when they are all here, else later.
+  read (offset: number, length: number, target: Buffer): number | Promise<number> {
     const end = Math.min(offset + length, this.#size)
-    if (offset >= end) return Buffer.alloc(0)
+    if (offset >= end) return 0
 
     const sequential = this.#isSequential(offset)
     if (!sequential) {
@@ -70,20 +83,39 @@ export class ReadAhead {
     }
     this.#next = sequential ? Math.max(this.#next, end) : end
 
-    const parts: Buffer[] = []
+    const copied = this.#copyReady(offset, end, target)
+    if (copied === end - offset) {
+      this.#window = Math.min(this.#opts.max, this.#window * 2)
+      this.#after(sequential)
+      return copied
+    }
+    return this.#readSlow(offset, offset + copied, end, target, sequential, copied > 0)
+  }
+
+  // Copies from chunks that have arrived, from `offset` on, until a byte is not here.
+  #copyReady (offset: number, end: number, target: Buffer): number {
     let pos = offset
-    let hit = false
+    while (pos < end) {
+      const chunk = this.#chunks.find((c) => c.start <= pos && pos < c.end)
+      const buf = chunk?.ready ? chunk.data : null
+      if (!chunk || !buf || buf.length <= pos - chunk.start) break
+      pos += buf.copy(target, pos - offset, pos - chunk.start, Math.min(buf.length, end - chunk.start))
+    }
+    return pos - offset
+  }
+
+  async #readSlow (offset: number, pos: number, end: number, target: Buffer, sequential: boolean, hit: boolean): Promise<number> {
     while (pos < end) {
       const chunk = this.#chunks.find((c) => c.start <= pos && pos < c.end)
       if (chunk) {
-        const wasReady = chunk.ready
         const buf = await chunk.promise
         const from = pos - chunk.start
         if (buf && buf.length > from) {
-          const piece = buf.subarray(from, Math.min(buf.length, end - chunk.start))
-          parts.push(piece)
-          pos += piece.length
-          hit ||= wasReady
+          pos += buf.copy(target, pos - offset, from, Math.min(buf.length, end - chunk.start))
+          // Waiting on prefetch in flight grows the window too: over a
+          // network the reader always waits, and a window that stayed small
+          // would keep too few requests in flight to fill the link.
+          hit = true
           continue
         }
         // failed, aborted or short: forget it and fetch directly below
@@ -94,14 +126,17 @@ export class ReadAhead {
       const gapEnd = Math.min(end, ...this.#chunks.filter((c) => c.start > pos).map((c) => c.start))
       const buf = await this.#fetch(pos, gapEnd - pos, new AbortController().signal)
       if (buf.length === 0) break
-      parts.push(buf)
-      pos += buf.length
+      pos += buf.copy(target, pos - offset, 0, Math.min(buf.length, end - pos))
     }
 
     if (hit) this.#window = Math.min(this.#opts.max, this.#window * 2)
+    this.#after(sequential)
+    return pos - offset
+  }
+
+  #after (sequential: boolean): void {
     if (sequential) this.#prefetch()
     this.#evict()
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts)
   }
 
   #isSequential (offset: number): boolean {
@@ -121,18 +156,24 @@ export class ReadAhead {
     const start = frontier
     const end = Math.min(this.#size, this.#next + this.#window)
     if (end <= start) return
+    const piece = this.#opts.piece ?? DEFAULT_PIECE
+    for (let from = start; from < end; from += piece) this.#chunks.push(this.#startFetch(from, Math.min(end, from + piece)))
+  }
+
+  #startFetch (start: number, end: number): Chunk {
     const controller = new AbortController()
-    const chunk: Chunk = { start, end, controller, ready: false, promise: Promise.resolve(null) }
+    const chunk: Chunk = { start, end, controller, ready: false, data: null, promise: Promise.resolve(null) }
     chunk.promise = this.#fetch(start, end - start, controller.signal).then(
-      (buf) => { chunk.ready = true; return buf },
+      (buf) => { chunk.ready = true; chunk.data = buf; return buf },
       () => { chunk.ready = true; return null } // the reader refetches what it needs and sees that error
     )
-    this.#chunks.push(chunk)
+    return chunk
   }
 
   // Bytes well behind the reader are not read again by a sequential reader.
   #evict (): void {
     const keepFrom = this.#next - Math.max(this.#window, 256 * 1024)
+    if (!this.#chunks.some((c) => c.end <= keepFrom)) return
     for (const c of this.#chunks) if (c.end <= keepFrom) c.controller.abort()
     this.#chunks = this.#chunks.filter((c) => c.end > keepFrom)
   }
