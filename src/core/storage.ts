@@ -16,6 +16,8 @@ export interface StorageFile {
   write (offset: number, data: Uint8Array): Promise<void>
   // several buffers back to back from `offset`, without joining them first
   writev (offset: number, data: Uint8Array[]): Promise<void>
+  // synchronous read straight into `target` (no new buffer); returns the bytes read
+  readInto (offset: number, target: Uint8Array, targetOffset: number, length: number): number
   size (): Promise<number>
   truncate (length: number): Promise<void>
   close (): Promise<void>
@@ -68,6 +70,15 @@ class FileStorageFile implements StorageFile {
       while (done < data.byteLength) done += writeSync(this.raf.fd, data, done, data.byteLength - done, offset + done)
     } catch (err) {
       throw wrap(this.name, 'write', err as Error)!
+    }
+  }
+
+  readInto (offset: number, target: Uint8Array, targetOffset: number, length: number): number {
+    if (!this.raf.fd) throw HyperfsError.from('STORAGE_IO', `${this.name} is not open`)
+    try {
+      return readSync(this.raf.fd, target, targetOffset, length, offset)
+    } catch (err) {
+      throw wrap(this.name, 'read', err as Error)!
     }
   }
 
@@ -197,6 +208,12 @@ class MemoryFile implements StorageFile {
     await this.write(offset, Buffer.concat(data))
   }
 
+  readInto (offset: number, target: Uint8Array, targetOffset: number, length: number): number {
+    const n = Math.max(0, Math.min(length, this.len - offset))
+    target.set(this.buf.subarray(offset, offset + n), targetOffset)
+    return n
+  }
+
   async size (): Promise<number> { return this.len }
 
   async truncate (length: number): Promise<void> {
@@ -225,6 +242,7 @@ export class MemoryStorage implements Storage {
         read: (o, l) => file.read(o, l),
         write: (o, d) => file.write(o, d),
         writev: (o, d) => file.writev(o, d),
+        readInto: (o, t, to, l) => file.readInto(o, t, to, l),
         size: () => file.size(),
         truncate: (l) => file.truncate(l),
         close: async () => { locked.delete(name) }

@@ -29,7 +29,7 @@ import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-e
 import { ContentWriter } from './content-writer.js'
 import { ChunkQueue } from './chunk-queue.js'
 import {
-  type Drive, type DriveInfo, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
+  type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
   type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
@@ -352,6 +352,30 @@ export class Hyperdrive implements Drive {
       const to = Math.min(blockSize, end - b * blockSize)
       if (block.byteLength < to) throw HyperfsError.STORAGE_CORRUPT(`content block ${st.offset + b} of ${path} is ${block.byteLength} bytes, expected at least ${to}`)
       yield block.subarray(from, to)
+    }
+  }
+
+  // A reader that copies local file bytes straight into the caller's buffer.
+  // The Stat's byteOffset is checked against the content tree first: it comes
+  // from the writer, and a wrong one must not send us to bytes of other blocks.
+  async openReader (path: string): Promise<FileReader | null> {
+    const { route, stat } = await this.target(path)
+    if (route.kind === 'inner') return route.drive.openReader ? route.drive.openReader(route.path) : null
+    if (route.kind !== 'local' || !stat || isDir(stat) || stat.size === 0) return null
+    const st = stat
+    const { core, blockSize } = await this.contentCore()
+    if (st.offset >= core.length) return null
+    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
+    if (base !== st.byteOffset) return null
+    return {
+      size: st.size,
+      readInto (target, position, length) {
+        const end = Math.min(st.size, position + length, target.byteLength + position)
+        if (position >= end) return 0
+        const first = st.offset + Math.floor(position / blockSize)
+        const last = st.offset + Math.floor((end - 1) / blockSize)
+        return core.readBytesInto(base + position, target, 0, end - position, first, last + 1)
+      }
     }
   }
 

@@ -81,6 +81,15 @@ export interface DriveInfo {
   peers: number
 }
 
+// A file opened for reading whose bytes can be copied straight into a
+// caller's buffer when they are local (the FUSE read path uses it to skip
+// every intermediate buffer). The file is as it was when opened.
+export interface FileReader {
+  readonly size: number
+  // bytes copied into target[0..], or null when some are not local yet
+  readInto (target: Buffer, position: number, length: number): number | null
+}
+
 export interface Drive {
   readonly key: Buffer
   readonly discoveryKey: Buffer
@@ -96,6 +105,7 @@ export interface Drive {
   lstat (path: string): Promise<Stat>
   readdir (path: string): AsyncIterable<DirEntry>
   read (path: string, opts?: ReadOptions): Promise<Buffer>
+  openReader? (path: string): Promise<FileReader | null> // null: no fast path for this file
   createReadStream (path: string, opts?: { start?: number, end?: number }): Readable
   readlink (path: string): Promise<string>
   getxattr (path: string, name: string): Promise<Buffer | null>

@@ -21,7 +21,7 @@
 // drive.writeFile() of the whole content, on flush, fsync or release (and at
 // once for truncate(2), which POSIX makes visible immediately).
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
-import type { DirEntry, Drive, Stat } from '../drive/types.js'
+import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
 import { HyperfsError } from '../errors.js'
 import { Deadlines } from './deadlines.js'
 import type { MaybePromise } from './fuse-binding.js'
@@ -97,6 +97,8 @@ interface Handle {
   file: OpenFile
   writable: boolean
   reader: ReadAhead | null
+  // copies local bytes straight into the kernel's buffer; null: none (yet)
+  local: FileReader | null
 }
 
 const O_ACCMODE = 3
@@ -248,6 +250,11 @@ export class DriveFilesystem {
     const handle = this.#handle(fh)
     const file = handle.file
     if (file.stage) return file.stage.read(target, position, length)
+    // local bytes go from the data file into the kernel's buffer, no copies between
+    if (handle.local && position + length <= handle.local.size) {
+      const n = handle.local.readInto(target, position, length)
+      if (n !== null) return n
+    }
     const reader = handle.reader
     // the common case, and often answered at once from read-ahead
     if (reader && position + length <= reader.size) return reader.read(position, length, target)
@@ -260,6 +267,11 @@ export class DriveFilesystem {
     if (!handle.reader) {
       const st = await this.#lstat(file.path)
       handle.reader = new ReadAhead((start, len, signal) => this.#fetch(file.path, start, len, signal), st.size, this.#opts.readAhead)
+      handle.local = await this.#openLocal(file.path, st.size)
+      if (handle.local && position + length <= handle.local.size) {
+        const n = handle.local.readInto(target, position, length)
+        if (n !== null) return n
+      }
     }
     const reader = handle.reader
     if (position + length > reader.size) {
@@ -496,7 +508,7 @@ export class DriveFilesystem {
     }
     file.refs++
     while (this.#handles.has(this.#nextFh) || this.#nextFh === 0) this.#nextFh = (this.#nextFh + 1) >>> 0
-    const handle: Handle = { fh: this.#nextFh, file, writable, reader: null }
+    const handle: Handle = { fh: this.#nextFh, file, writable, reader: null, local: null }
     this.#nextFh = (this.#nextFh + 1) >>> 0
     this.#handles.set(handle.fh, handle)
     file.handles.add(handle)
@@ -612,6 +624,19 @@ export class DriveFilesystem {
 
   // One ranged read from the drive that cannot outlive readTimeout, whether
   // or not the drive honours the signal and timeout we pass it.
+  // The drive's fast path for this file, when it has one and the file has not
+  // changed under us (same size as the stat the read-ahead was built from).
+  async #openLocal (path: string, size: number): Promise<FileReader | null> {
+    const place = this.#place(path)
+    if ('versions' in place || !place.drive.openReader) return null
+    try {
+      const r = await place.drive.openReader(place.path)
+      return r && r.size === size ? r : null
+    } catch {
+      return null // the slow path reports errors
+    }
+  }
+
   #fetch (path: string, start: number, length: number, signal: AbortSignal): Promise<Buffer> {
     const ms = this.#opts.readTimeout
     const controller = new AbortController()
