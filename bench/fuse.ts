@@ -5,7 +5,7 @@
 //     fuse-native serving a Buffer from RAM (the FUSE ceiling on this machine)
 //   - `ls -l` of a 10,000-file folder through the mount
 //   - peak RSS of the hyperfs FUSE host alone: it runs in its own process
-//     (so does the RAM ceiling), and reports its maxRSS when it stops
+//     (so does the RAM ceiling) and samples its own RSS while it serves
 //   - remote sequential read: `cat` through the mount of a cold replica that
 //     replicates from the writer over TCP on 127.0.0.1, against a plain
 //     drive.download() of the same file into another cold replica
@@ -67,8 +67,12 @@ async function serveHost (storeDir: string, keyHex: string, mnt: string): Promis
   const store = DriveStore.directory(storeDir)
   const drive = await store.open(Buffer.from(keyHex, 'hex'))
   const host = await FuseHost.mount(drive, mnt, {})
-  return serveUntilStdinEnds(async () => { await host.unmount(); await store.close() },
-    () => `rss ${(process.resourceUsage().maxRSS / 1024).toFixed(0)}\n`)
+  // Sampled, not getrusage's maxRSS: Linux carries maxRSS across exec, so a
+  // child would report the bench parent's peak (it holds the RAM buffer).
+  let peak = process.memoryUsage().rss
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 5)
+  return serveUntilStdinEnds(async () => { clearInterval(sampler); await host.unmount(); await store.close() },
+    () => `rss ${(peak / 1048576).toFixed(0)}\n`)
 }
 
 async function serveCeiling (mnt: string, size: number): Promise<never> {

@@ -24,7 +24,9 @@ export function fromRecord (seq: number, r: TrieNodeRecord): TrieNode {
     for (let d = 0; d < TRIE_DIGITS; d++) if (l.bitmap & (1 << d)) b[d] = l.seqs[k++]
     trie[l.depth] = b
   }
-  const value = r.value === null ? null : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength)
+  // a copy: a view would keep the whole block (and the pool slab it was read
+  // into) alive for as long as the node sits in the cache
+  const value = r.value === null ? null : Buffer.from(r.value)
   return { seq, key: r.key, hidden: r.hidden, value, path: keyPath(splitKey(r.key), r.hidden), trie }
 }
 
