@@ -110,7 +110,7 @@ export const lookupReplyOut: Codec<LookupReplyOut> = {
     for (const r of m.records) { s.buffer.set(r, s.start); s.start += r.byteLength }
     uint.encode(s, m.bump)
   },
-  decode () { throw new TypeError('decode lookup replies with lookupReply') }
+  decode () { throw new DecodeError('encode only: decode lookup replies with lookupReply') }
 }
 
 export const lookupReply: Codec<LookupReply> = {
@@ -233,21 +233,23 @@ const relayInfoArray = array(relayInfo, MAX_ADDRESSES)
 
 export const noisePayload: Codec<NoisePayload> = {
   preencode (s, m) {
-    s.end += 1
+    uint.preencode(s, m.version)
+    if (m.version !== 1) return // the decoder reads nothing past an unknown version
     uint.preencode(s, flagsOf(m))
     uint.preencode(s, m.error)
     uint.preencode(s, m.firewall)
     if (m.holepunch) { uint.preencode(s, m.holepunch.id); relayInfoArray.preencode(s, m.holepunch.relays) }
     if (m.addresses4.length > 0) ipv4Array.preencode(s, m.addresses4)
     if (m.addresses6.length > 0) ipv6Array.preencode(s, m.addresses6)
-    if (m.udx) { s.end += 2; uint.preencode(s, m.udx.id); uint.preencode(s, m.udx.seq) }
-    if (m.secretStream) s.end += 1
-    if (m.relayThrough) s.end += 2 + 64
+    if (m.udx) { uint.preencode(s, m.udx.version); s.end += 1; uint.preencode(s, m.udx.id); uint.preencode(s, m.udx.seq) }
+    if (m.secretStream) uint.preencode(s, m.secretStream.version)
+    if (m.relayThrough) { uint.preencode(s, m.relayThrough.version); s.end += 1 + 64 }
     if (m.relayAddresses) ipv4Array.preencode(s, m.relayAddresses)
     if (m.tcp) uint.preencode(s, m.tcp.port)
   },
   encode (s, m) {
-    uint.encode(s, 1)
+    uint.encode(s, m.version)
+    if (m.version !== 1) return
     uint.encode(s, flagsOf(m))
     uint.encode(s, m.error)
     uint.encode(s, m.firewall)
@@ -255,14 +257,14 @@ export const noisePayload: Codec<NoisePayload> = {
     if (m.addresses4.length > 0) ipv4Array.encode(s, m.addresses4)
     if (m.addresses6.length > 0) ipv6Array.encode(s, m.addresses6)
     if (m.udx) {
-      uint.encode(s, 1)
+      uint.encode(s, m.udx.version)
       uint.encode(s, m.udx.reusableSocket ? 1 : 0)
       uint.encode(s, m.udx.id)
       uint.encode(s, m.udx.seq)
     }
-    if (m.secretStream) uint.encode(s, 1)
+    if (m.secretStream) uint.encode(s, m.secretStream.version)
     if (m.relayThrough) {
-      uint.encode(s, 1)
+      uint.encode(s, m.relayThrough.version)
       uint.encode(s, 0)
       fixed32.encode(s, m.relayThrough.publicKey)
       fixed32.encode(s, m.relayThrough.token)

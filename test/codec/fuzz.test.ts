@@ -4,7 +4,9 @@ import assert from 'node:assert/strict'
 import * as c from '../../src/codec/index.js'
 import { DecodeError, type Codec } from '../../src/codec/index.js'
 import { Rng, mutate } from './generators.js'
-import { primitiveCases, hypercoreCases, storageCases, type CodecCase } from './codec-cases.js'
+import { primitiveCases, hypercoreCases, storageCases, otherCases, codecModules, type CodecCase } from './codec-cases.js'
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 
 const ROUNDS = 3000
 const OFFSET = 5 // decode from inside a larger buffer, so reads before `start` or past `end` would show
@@ -51,16 +53,24 @@ function fuzz (k: CodecCase, seed: number): { accepted: number, rejected: number
   return { accepted, rejected }
 }
 
-const allCases = [...primitiveCases, ...hypercoreCases, ...storageCases]
+const allCases = [...primitiveCases, ...hypercoreCases, ...storageCases, ...otherCases]
 
 test('the fuzz cases cover every codec exported from src/codec', () => {
-  const covered = new Set<unknown>(allCases.map((k) => k.codec))
+  const covered = new Set<unknown>(allCases.flatMap((k) => [k.codec, ...(k.covers ?? [])]))
   const missing: string[] = []
-  for (const [name, v] of Object.entries(c)) {
-    const isCodec = v !== null && typeof v === 'object' && typeof (v as any).decode === 'function'
-    if (isCodec && !covered.has(v)) missing.push(name)
+  const modules: Array<[string, Record<string, unknown>]> = [['index', c as Record<string, unknown>], ...Object.entries(codecModules)]
+  for (const [mod, exports] of modules) {
+    for (const [name, v] of Object.entries(exports)) {
+      const isCodec = v !== null && typeof v === 'object' && typeof (v as any).decode === 'function'
+      if (isCodec && !covered.has(v)) missing.push(`${mod}.${name}`)
+    }
   }
   assert.deepEqual(missing, [])
+  // and every codec file is either re-exported by index or listed here
+  const dir = fileURLToPath(new URL('../../../src/codec/', import.meta.url))
+  const listed = new Set(['index', 'state', 'primitives', 'decode-error', 'core-storage', 'tree-node', 'manifest', 'hypercore-messages', ...Object.keys(codecModules)])
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3))
+  assert.deepEqual(files.filter((f) => !listed.has(f)), [])
 })
 
 for (const [i, k] of allCases.entries()) {
