@@ -26,6 +26,20 @@ export class Bitfield {
   private pages = new Map<number, Page>()
   private dirty = new Set<number>()
   private maxPage = -1
+  // a cap on pages (what a peer tells us of itself is kept within it)
+  private readonly pageLimit: number
+
+  constructor (opts: { maxPages?: number } = {}) {
+    this.pageLimit = opts.maxPages ?? Infinity
+  }
+
+  private newPage (pi: number): Page | null {
+    if (this.pages.size >= this.pageLimit) return null
+    const p = new Page()
+    this.pages.set(pi, p)
+    if (pi > this.maxPage) this.maxPage = pi
+    return p
+  }
 
   get (i: number): boolean {
     const p = this.pages.get(Math.floor(i / PAGE_BITS))
@@ -47,9 +61,8 @@ export class Bitfield {
       let p = this.pages.get(pi)
       if (!p) {
         if (!value) { start = pageEnd; continue }
-        p = new Page()
-        this.pages.set(pi, p)
-        if (pi > this.maxPage) this.maxPage = pi
+        p = this.newPage(pi) ?? undefined
+        if (!p) return // over the page cap: forget the rest
       }
       let b = start - pageStart
       const e = pageEnd - pageStart
@@ -68,6 +81,27 @@ export class Bitfield {
       }
       this.dirty.add(pi)
       start = pageEnd
+    }
+  }
+
+  // Replaces 32-bit words from bit `start` (a multiple of 32) with `words`,
+  // LSB first: the `bitfield` wire message's layout.
+  setWords (start: number, words: Uint32Array): void {
+    for (let k = 0; k < words.length; k++) {
+      const bit = start + k * 32
+      const pi = Math.floor(bit / PAGE_BITS)
+      let p = this.pages.get(pi)
+      if (!p) {
+        if (words[k] === 0) continue
+        p = this.newPage(pi) ?? undefined
+        if (!p) return
+      }
+      const w = (bit % PAGE_BITS) >>> 5
+      const before = p.words[w]
+      if (before === words[k]) continue
+      p.count += popcount(words[k]) - popcount(before)
+      p.words[w] = words[k]
+      this.dirty.add(pi)
     }
   }
 

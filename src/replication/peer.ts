@@ -25,6 +25,8 @@ const INVALID_REQUEST = 2
 const MIN_WINDOW = 16
 const MAX_WINDOW = 512
 const MAX_REMOTE_REQUESTS = 4096
+const MAX_RANGE = 1 << 24 // blocks one range or bitfield message may mark
+const MAX_REMOTE_PAGES = 4096 // 16 MiB of remote bitfield pages at most
 
 export interface OutRequest {
   id: number
@@ -53,7 +55,7 @@ export class Peer {
   remoteHasManifest = false
   lengthAcked = 0
   remoteContiguous = 0
-  remoteBitfield = new Bitfield()
+  remoteBitfield = new Bitfield({ maxPages: MAX_REMOTE_PAGES })
   private sentCanUpgrade = false
 
   inflight = new Map<number, OutRequest>()
@@ -369,29 +371,33 @@ export class Peer {
 
   // ---- what the remote has ----
 
+  // What a peer says it has is kept only within its claimed length and
+  // MAX_RANGE blocks a message, in a page-capped bitfield: a peer cannot make
+  // us allocate or loop in proportion to numbers it made up.
   private onrange ({ drop, start, length }: Range) {
     if (!drop && start === 0) {
       if (length > this.remoteContiguous) this.remoteContiguous = length
     } else if (drop) {
       if (start < this.remoteContiguous) {
-        this.remoteBitfield.setRange(start + length, this.remoteContiguous, true)
+        this.remoteBitfield.setRange(start + length, this.bound(start + length, this.remoteContiguous), true)
         this.remoteContiguous = start
       }
-      this.remoteBitfield.setRange(start, start + length, false)
+      this.remoteBitfield.setRange(start, this.bound(start, start + length), false)
     } else {
-      this.remoteBitfield.setRange(start, start + length, true)
+      this.remoteBitfield.setRange(start, this.bound(start, start + length), true)
     }
     if (!drop) this.replicator.update()
+  }
+
+  private bound (start: number, end: number): number {
+    return Math.min(end, start + MAX_RANGE, Math.max(this.remoteLength, this.core.length))
   }
 
   private onbitfield ({ start, bitfield }: BitfieldMsg) {
     if (start % 32 !== 0) throw HyperfsError.PROTOCOL_ERROR('bitfield start is not a multiple of 32')
     if (start < this.remoteContiguous) this.remoteContiguous = start
-    for (let w = 0; w < bitfield.length; w++) {
-      const word = bitfield[w]
-      if (word === 0) continue
-      for (let b = 0; b < 32; b++) if (word & (1 << b)) this.remoteBitfield.set(start + w * 32 + b, true)
-    }
+    const words = Math.ceil((this.bound(start, start + bitfield.length * 32) - start) / 32)
+    if (words > 0) this.remoteBitfield.setWords(start, bitfield.subarray(0, words))
     this.replicator.update()
   }
 

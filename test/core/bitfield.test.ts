@@ -46,3 +46,18 @@ test('words give the wire bitfield layout, LSB first', () => {
   assert.equal(w[0], 1)
   assert.equal(w[1], (2 | 0x80000000) >>> 0)
 })
+
+test('setWords replaces words and a page cap bounds what a bitfield holds', () => {
+  const b = new Bitfield({ maxPages: 2 })
+  b.setWords(32, Uint32Array.from([0b101, 0xffffffff]))
+  assert.equal(b.get(32), true)
+  assert.equal(b.get(33), false)
+  assert.equal(b.get(34), true)
+  assert.equal(b.count(64, 96), 32)
+  b.setWords(32, Uint32Array.from([0]))
+  assert.equal(b.get(32), false)
+  b.setRange(PAGE_BITS, PAGE_BITS + 10, true) // second page
+  b.setRange(10 * PAGE_BITS, 1000 * PAGE_BITS, true) // over the cap: dropped
+  assert.equal(b.get(10 * PAGE_BITS), false)
+  assert.equal(b.get(PAGE_BITS + 5), true)
+})

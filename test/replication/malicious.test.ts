@@ -132,6 +132,40 @@ test('a request for an impossible proof is answered with noData and the connecti
   assert.equal(peer.secret.destroyed, false)
 })
 
+test('absurd range and bitfield claims cost bounded memory and the peer still gets answers', async (t) => {
+  const w = await writer(t, blocks(4))
+  const peer = await rawPeer(t, w, (hash, isInitiator) => replicationCapability(isInitiator, w.key!, hash))
+  await waitFor(w.replicator, 'peer-add')
+  const range = Buffer.alloc(24)
+  let o = 0
+  range[o++] = 0 // flags: have, explicit length
+  o = writeUint(range, o, 1) // start
+  range[o++] = 0xff; range.writeUInt32LE(0xffffffff, o); range.writeUInt32LE(0x3ffff, o + 4); o += 8 // length ~2^50
+  peer.ch.messages[8].send(range.subarray(0, o))
+  const bits = Buffer.alloc(40)
+  let b = 0
+  bits[b++] = 0xff; bits.writeUInt32LE(0, b); bits.writeUInt32LE(0x10000, b + 4); b += 8 // start 2^48
+  b = writeUint(bits, b, 4) // 4 words
+  for (let i = 0; i < 4; i++) { bits.writeUInt32LE(0xffffffff, b); b += 4 }
+  peer.ch.messages[7].send(bits.subarray(0, b))
+  // the writer still answers: a request for block 2 gets data (type 3)
+  const req = Buffer.alloc(16)
+  let q = 0
+  req[q++] = 1
+  q = writeUint(req, q, 1) // id
+  req[q++] = 0 // fork
+  q = writeUint(req, q, 2) // block 2
+  req[q++] = 0 // nodes
+  const answered = new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => { if (peer.received.includes(3)) { clearInterval(check); resolve() } }, 5)
+    const limit = setTimeout(() => { clearInterval(check); reject(new Error('no data within 5 s')) }, 5000)
+    t.after(() => { clearInterval(check); clearTimeout(limit) })
+  })
+  peer.ch.messages[1].send(req.subarray(0, q))
+  await answered
+  assert.equal(w.peers, 1)
+})
+
 function writeUint (b: Buffer, o: number, n: number): number {
   if (n <= 0xfc) { b[o] = n; return o + 1 }
   if (n <= 0xffff) { b[o] = 0xfd; b.writeUInt16LE(n, o + 1); return o + 3 }
