@@ -96,7 +96,8 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       .option('foreground', { type: 'boolean', describe: 'stay in the foreground; SIGINT/SIGTERM unmounts and exits 0' })
       .option('read-timeout', { type: 'number', describe: 'ms a read may wait for peers before it fails with EIO (default 5000)' })
       .option('json', { type: 'boolean', describe: 'print the mount as JSON' })
-      .example('hyperfs mount hyper://KEY ~/x --peer 10.0.0.2:7000', 'mount a friend\'s drive'),
+      .example('hyperfs mount hyper://KEY ~/x', 'mount a friend\'s drive, found by key on the DHT or the LAN')
+      .example('hyperfs mount hyper://KEY ~/x --peer 10.0.0.2:7000', 'the same, dialling a peer by address'),
     (a) => withDaemon(ctx, a, async (client) => {
       const key = a.key === 'new' ? 'new' : parseKey(String(a.key)).toString('hex')
       if (a.key === 'new' && a.version !== undefined) throw usageError('--version cannot be used with "new"')
@@ -127,7 +128,8 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
     }))
     .command('seed <keys..>', 'Serve drives to peers until SIGINT/SIGTERM. A drive created elsewhere is downloaded in full first.', (y) => y
       .positional('keys', { type: 'string', array: true, describe: 'one or more drive keys' })
-      .example('hyperfs seed hyper://KEY --listen 7000', 'serve a drive to peers that dial port 7000'),
+      .example('hyperfs seed hyper://KEY', 'serve a drive to peers that look it up by key')
+      .example('hyperfs seed hyper://KEY --listen 7000', 'also accept peers that dial port 7000'),
     (a) => withDaemon(ctx, a, async (client) => {
       const keys = (a.keys as string[]).map((k) => parseKey(String(k)).toString('hex'))
       const r = await client.call('seed', { keys }, { timeout: 0 })
