@@ -22,7 +22,8 @@ export async function runBootstrapNode (opts: BootstrapNodeOptions = {}): Promis
     port: opts.port ?? DEFAULT_PORT,
     anyPort: opts.anyPort ?? false,
     ephemeral: false,
-    firewalled: false
+    firewalled: false,
+    knownAddress: (opts.host ?? '0.0.0.0') !== '0.0.0.0'
   })
   try {
     await node.fullyBootstrapped()

@@ -44,6 +44,9 @@ export interface DHTNodeOptions {
   // DEFAULT_BOOTSTRAP explicitly to join the public network.
   bootstrap: ReadonlyArray<string | IPv4Address>
   host?: string
+  // the bind host is this node's public address (a bootstrapper): take the id
+  // from it at once, as dht-rpc's bootstrapper(port, host) does
+  knownAddress?: boolean
   port?: number
   anyPort?: boolean
   // true: never take an id. false: take one as soon as the address is known.
@@ -101,6 +104,8 @@ export class DHTNode extends EventEmitter implements QueryNode {
   private nat = new NatSampler()
   private readonly adaptive: boolean
   private readonly forcePersistent: boolean
+  private readonly bindHost: string
+  private readonly knownAddress: boolean
   private readonly quickFirewall: boolean
   private readonly maxPingDelay: number
   readonly filterNode: ((node: IPv4Address) => boolean) | undefined
@@ -131,6 +136,8 @@ export class DHTNode extends EventEmitter implements QueryNode {
     this.concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY
     this.adaptive = typeof opts.ephemeral !== 'boolean'
     this.forcePersistent = opts.ephemeral === false
+    this.bindHost = opts.host ?? '0.0.0.0'
+    this.knownAddress = opts.knownAddress === true
     this.quickFirewall = opts.quickFirewall !== false
     this.maxPingDelay = opts.maxPingDelay ?? MAX_PING_DELAY
     this.filterNode = opts.filterNode
@@ -304,6 +311,14 @@ export class DHTNode extends EventEmitter implements QueryNode {
     await Promise.resolve() // let the caller attach listeners and handlers first
     await this.io.bind()
     if (this.destroyed) return
+    // The first node of a network (a bootstrapper given its address, with no
+    // one to sample it from) takes its id from that address, as dht-rpc's
+    // bootstrapper does; otherwise it would stay ephemeral and store nothing.
+    const bound = this.io.serverAddress()
+    if (this.knownAddress && this.forcePersistent && !this.firewalled && bound && isUnicastIPv4(this.bindHost)) {
+      this.nat.add(this.bindHost, bound.port)
+      await this.updateNetworkState(false)
+    }
     this.tickTimer = setInterval(() => this.ontick(), TICK_INTERVAL)
     this.tickTimer.unref()
 
@@ -648,4 +663,9 @@ function hex (id: Uint8Array): string {
 
 function randomOffset (n: number): number {
   return n - Math.floor(Math.random() * 0.5 * n)
+}
+
+function isUnicastIPv4 (host: string): boolean {
+  const parts = host.split('.').map(Number)
+  return parts.length === 4 && parts.every((n) => Number.isInteger(n) && n >= 0 && n <= 255) && parts[0] !== 0 && parts[0] < 224
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestnet } from '../../src/dht/bootstrap-node.js'
-import { eventually, lastLine, sandbox } from '../cli/cli-harness.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { FUSE_SKIP, eventually, lastLine, run, sandbox } from '../cli/cli-harness.js'
 
 test('a drive seeded on one daemon is found over a local DHT by another, with no peer address', { timeout: 120_000 }, async (t) => {
   const testnet = await createTestnet(5, { host: '127.0.0.1' })
@@ -39,4 +40,36 @@ test('with HYPERFS_LOCAL_ONLY a daemon refuses the public DHT and MDNS', { timeo
   const r = await a.hyperfs(['daemon', 'start', '--dht'])
   assert.notEqual(r.code, 0)
   assert.match(r.stderr + r.stdout, /HYPERFS_LOCAL_ONLY/)
+})
+
+test('a lone hyperfs dht-node is enough: a drive seeded on one daemon mounts by key on another', { skip: FUSE_SKIP, timeout: 120_000 }, async (t) => {
+  const box = sandbox(t)
+  const node = box.node('dht').spawn(['dht-node', '--port', '0', '--host', '127.0.0.1', '--json'])
+  let addr: { host: string, port: number } | null = null
+  await eventually('the dht node is up', () => {
+    const m = /\{"host":"([\d.]+)","port":(\d+)\}/.exec(node.output())
+    if (m) addr = { host: m[1], port: Number(m[2]) }
+    return addr !== null
+  })
+  const bootstrap = `${addr!.host}:${addr!.port}`
+  const src = join(box.dir, 'src')
+  mkdirSync(src, { recursive: true })
+  const data = randomBytes(3 * 1024 * 1024 + 5)
+  writeFileSync(join(src, 'video.bin'), data)
+
+  const a = box.node('a')
+  const created = await a.hyperfs(['create', src, '--bootstrap', bootstrap, '--host', '127.0.0.1'])
+  assert.equal(created.code, 0, created.stderr)
+  const link = lastLine(created.stdout)
+  const seed = a.spawn(['seed', link, '--bootstrap', bootstrap, '--host', '127.0.0.1'])
+  await eventually('A seeds', () => /seeding hyper:\/\//.test(seed.output()))
+
+  const b = box.node('b')
+  const m = box.mountpoint('m')
+  const mounted = await b.hyperfs(['mount', link, m, '--bootstrap', bootstrap, '--host', '127.0.0.1', '--timeout', '30000'], { timeout: 60_000 })
+  assert.equal(mounted.code, 0, mounted.stderr)
+  const sum = await run('sha256sum', [join(m, 'video.bin')])
+  assert.equal(sum.code, 0, sum.stderr)
+  assert.equal(sum.stdout.split(' ')[0], createHash('sha256').update(data).digest('hex'))
+  assert.equal((await b.hyperfs(['unmount', m])).code, 0)
 })

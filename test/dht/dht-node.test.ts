@@ -168,3 +168,13 @@ test('aborting a query stops it with REQUEST_CANCELLED', async (t) => {
   await assert.rejects(q.finished(), (e) => isHyperfsError(e, 'REQUEST_CANCELLED'))
   assert.equal(q.destroyed, true)
 })
+
+test('a first node given its address takes its id from it and stores records', async (t) => {
+  const { runBootstrapNode } = await import('../../src/dht/bootstrap-node.js')
+  const { nodeId } = await import('../../src/dht/node-id.js')
+  const node = await runBootstrapNode({ host: '127.0.0.1', port: 0, anyPort: true })
+  t.after(() => node.destroy())
+  const addr = node.address()!
+  assert.equal(node.ephemeral, false)
+  assert.ok(Buffer.from(node.id!).equals(nodeId('127.0.0.1', addr.port)))
+})
