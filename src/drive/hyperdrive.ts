@@ -182,7 +182,7 @@ export class Hyperdrive implements Drive {
       contentKey: content?.key ?? null,
       byteLength: content?.byteLength ?? 0,
       localBytes,
-      peers: 0
+      peers: Math.max(md.peers, content?.peers ?? 0)
     }
   }
 
