@@ -4,7 +4,8 @@
 // process is killed, every mount point is detached (fusermount -uz) and the
 // folders are removed only once nothing is mounted on them.
 // HYPERFS_STORAGE is overridden too, so ~/.local/share is never touched.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { run, type RunResult } from '../helpers/run.js'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,28 +17,7 @@ export const BIN = fileURLToPath(new URL('../../../bin/hyperfs', import.meta.url
 
 export const FUSE_SKIP: string | false = existsSync('/dev/fuse') ? false : 'FUSE is not available here (no /dev/fuse)'
 
-export interface RunResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-// A real program with a bound on its time; never rejects, tests assert on the code.
-export function run (cmd: string, args: string[], opts: { timeout?: number, env?: NodeJS.ProcessEnv, input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, {
-      timeout: opts.timeout ?? 30_000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 64 * 1024 * 1024,
-      env: opts.env ?? process.env
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
-    if (opts.input !== undefined) child.stdin!.end(opts.input)
-    else child.stdin!.end()
-  })
-}
+export { run, type RunResult } from '../helpers/run.js'
 
 export interface Node {
   storage: string

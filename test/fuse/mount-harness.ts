@@ -8,7 +8,7 @@
 // the command line of fixtures/serve-drive.ts. The suites in suites/ take one
 // and each *.test.ts runs them against one drive kind. HYPERFS_FUSE_FIXTURE
 // replaces the in-memory drive with any other script.
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -144,25 +144,5 @@ function waitReady (child: ChildProcess, log: () => string): Promise<Host['caps'
   })
 }
 
-export interface RunResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
+export { run, type RunResult } from '../helpers/run.js'
 
-// Runs a real program with a bound on its time, so a hang fails the test
-// instead of stalling the suite. Never rejects: tests assert on the code.
-export function run (cmd: string, args: string[], opts: { cwd?: string, timeout?: number, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, {
-      cwd: opts.cwd,
-      timeout: opts.timeout ?? 60_000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 64 * 1024 * 1024,
-      env: opts.env ?? process.env
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) })
-    })
-  })
-}

@@ -26,6 +26,16 @@ function echo (stream: Duplex): void {
   stream.on('error', () => {})
 }
 
+// One of our nodes and one real node on a real 6-node testnet, torn down with the test.
+async function oursAndReal (t: Parameters<typeof onTeardown>[0]): Promise<{ ours: HyperDHT, real: any }> {
+  const testnet = await createTestnet(6, { host: LOCAL })
+  onTeardown(t, () => testnet.destroy())
+  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
+  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+  return { ours, real }
+}
+
 test('our client connects to our server through real relays and exchanges encrypted data', async (t) => {
   const testnet = await createTestnet(6, { host: LOCAL })
   onTeardown(t, () => testnet.destroy())
@@ -45,11 +55,7 @@ test('our client connects to our server through real relays and exchanges encryp
 })
 
 test('a real hyperdht client connects to our server', async (t) => {
-  const testnet = await createTestnet(6, { host: LOCAL })
-  onTeardown(t, () => testnet.destroy())
-  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+  const { ours, real } = await oursAndReal(t)
 
   const server = ours.createServer()
   let remoteKey: Buffer | null = null
@@ -65,13 +71,9 @@ test('a real hyperdht client connects to our server', async (t) => {
 })
 
 test('our client connects to a real hyperdht server', async (t) => {
-  const testnet = await createTestnet(6, { host: LOCAL })
-  onTeardown(t, () => testnet.destroy())
-  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+  const { ours, real } = await oursAndReal(t)
 
-  const server = real.createServer((s: any) => { s.on('error', () => {}); s.on('data', (d: Buffer) => s.write(d)) })
+  const server = real.createServer(echo)
   await server.listen()
 
   const stream = await ours.connect(server.publicKey)
@@ -127,11 +129,7 @@ test('the real decoder reads a payload carrying our tcp field exactly as it read
 })
 
 test('a real hyperdht client connects over UDX to our server that offers TCP', async (t) => {
-  const testnet = await createTestnet(6, { host: LOCAL })
-  onTeardown(t, () => testnet.destroy())
-  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+  const { ours, real } = await oursAndReal(t)
 
   const server = ours.createServer({ tcp: true })
   server.on('connection', echo)
@@ -147,13 +145,9 @@ test('a real hyperdht client connects over UDX to our server that offers TCP', a
 })
 
 test('our client that offers TCP connects over UDX to a real hyperdht server, which takes the offer in stride', async (t) => {
-  const testnet = await createTestnet(6, { host: LOCAL })
-  onTeardown(t, () => testnet.destroy())
-  const ours = new HyperDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  const real = new RealDHT({ bootstrap: testnet.bootstrap, host: LOCAL })
-  onTeardown(t, () => Promise.all([ours.destroy(), real.destroy()]))
+  const { ours, real } = await oursAndReal(t)
 
-  const server = real.createServer((s: any) => { s.on('error', () => {}); s.on('data', (d: Buffer) => s.write(d)) })
+  const server = real.createServer(echo)
   await server.listen()
 
   const stream = await ours.connect(server.publicKey, { tcp: true })
