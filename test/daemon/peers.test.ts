@@ -122,3 +122,18 @@ function freePort (): Promise<number> {
     })
   })
 }
+
+test('a file the writer adds later appears in a reader\'s mount', { skip: FUSE_SKIP, timeout: 90_000 }, async (t) => {
+  const box = sandbox(t)
+  const { a, link, address } = await serveFolder(box, { 'one.txt': Buffer.from('one\n') })
+  const b = box.node('b')
+  const m = box.mountpoint('m')
+  const mounted = await b.hyperfs(['mount', link, m, '--peer', address])
+  assert.equal(mounted.code, 0, mounted.stderr)
+  assert.equal((await run('cat', [join(m, 'one.txt')])).stdout, 'one\n')
+  const later = join(box.dir, 'later.txt')
+  writeFileSync(later, 'written later\n')
+  const put = await a.hyperfs(['put', link, '/later.txt', later])
+  assert.equal(put.code, 0, put.stderr)
+  await eventually('the new file shows in the mount', async () => (await run('cat', [join(m, 'later.txt')])).stdout === 'written later\n')
+})
