@@ -408,7 +408,7 @@ export class SecretStream extends Duplex {
     else this.writeFrames(chunks, cb)
   }
 
-  // Encrypts each chunk as one frame, in place in the outgoing buffer, and sends
+  // Encrypts each chunk as one frame into the outgoing buffer, and sends
   // consecutive frames together so many small messages cost one raw write.
   private writeFrames (chunks: Buffer[], cb: WriteCallback): void {
     const state = this.pushState
@@ -433,8 +433,8 @@ export class SecretStream extends Duplex {
         const data = chunks[i]
         const len = data.byteLength
         writeUint24le(out, o, len + ABYTES)
-        out.set(data, o + 4)
-        sodium.crypto_secretstream_xchacha20poly1305_push(state, out.subarray(o + 3, o + 3 + len + ABYTES), out.subarray(o + 4, o + 4 + len), null, TAG_MESSAGE)
+        // encrypted straight from the caller's buffer into the frame: no copy first
+        sodium.crypto_secretstream_xchacha20poly1305_push(state, out.subarray(o + 3, o + 3 + len + ABYTES), data, null, TAG_MESSAGE)
         o += len + 3 + ABYTES
       }
       if (!this.rawCorked) {
