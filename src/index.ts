@@ -10,3 +10,11 @@ export { HyperDHT } from './dht/hyper-dht.js'
 export type { HyperDHTOptions } from './dht/hyper-dht.js'
 export { runBootstrapNode } from './dht/bootstrap-node.js'
 export { DEFAULT_BOOTSTRAP } from './dht/bootstrap-nodes.js'
+export { Store } from './store/store.js'
+export type { StoreOptions, StoreGetOptions } from './store/store.js'
+export { Hyperdrive } from './drive/hyperdrive.js'
+export { DriveStore } from './drive/drive-store.js'
+export type { Drive, Stat, DirEntry, DriveInfo, FileReader } from './drive/types.js'
+export { Hypertrie } from './trie/hypertrie.js'
+// FuseHost (src/fuse/host.ts) is left out on purpose: loading fuse-native needs
+// libfuse, which a user of the log or the drive alone should not have to install.
