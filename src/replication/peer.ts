@@ -25,6 +25,7 @@ const INVALID_REQUEST = 2
 const MIN_WINDOW = 16
 const MAX_WINDOW = 512
 const MAX_REMOTE_REQUESTS = 4096
+const RTT_STEP = 50 // ms
 const MAX_RANGE = 1 << 24 // blocks one range or bitfield message may mark
 const MAX_REMOTE_PAGES = 4096 // 16 MiB of remote bitfield pages at most
 
@@ -65,7 +66,16 @@ export class Peer {
   private nextId = 1
   private remoteRequests = new Map<number, Request>()
   private wantsSent = new Set<number>()
-  window = 32
+  // Requests in flight at most: grown by one per answer and halved on a
+  // timeout, and never below what the round trip needs: a peer RTT_STEP ms
+  // away gets MIN_WINDOW more per step, so a far peer is not starved while
+  // the window grows (the scaling hypercore applies to its inflight range).
+  private aimd = 32
+  get window (): number {
+    const byRtt = MIN_WINDOW * Math.max(1, this.rtt / RTT_STEP)
+    return Math.min(MAX_WINDOW, Math.max(this.aimd, Math.round(byRtt)))
+  }
+
   rtt = 0 // smoothed round trip, ms
   destroyed = false
 
@@ -258,7 +268,7 @@ export class Peer {
     if (this.inflight.get(req.id) !== req) return
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
     this.finish(req.id, true)
-    this.window = Math.max(MIN_WINDOW, this.window >> 1)
+    this.aimd = Math.max(MIN_WINDOW, this.aimd >> 1)
     this.replicator.onRequestFailed(this, req)
   }
 
@@ -346,7 +356,7 @@ export class Peer {
   private async ondata (msg: Data) {
     const req = msg.request > 0 ? this.finish(msg.request) : null
     if (!req) return // unsolicited data: we do not accept pushes
-    if (this.window < MAX_WINDOW) this.window++
+    if (this.aimd < MAX_WINDOW) this.aimd++
     const proof: Proof = {
       fork: msg.fork,
       block: msg.block,
