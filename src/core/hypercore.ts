@@ -1,11 +1,13 @@
 // Hypercore: a signed append-only log. Owns one core's storage folder:
 //   header   key, key pair, manifest (written once)
-//   state    two checksummed slots; the newest valid one is the truth
-//   tree     Merkle nodes (see merkle-tree.ts), data  block bytes at byte offsets
+//   state    two checksummed slots; the newest valid one is the truth (state-log.ts)
+//   tree     Merkle nodes (merkle-tree.ts), data  block bytes at byte offsets
 //   bitfield which blocks a sparse reader holds
 // An append writes data and tree nodes first and the state slot last, and
 // resolves only after that, so a kill at any moment reopens at the length of
-// the last append that resolved.
+// the last append that resolved. Replication (replication/) asks this class
+// for proofs and hands it the proofs peers send; nothing is stored before it
+// verifies them.
 import { EventEmitter } from 'node:events'
 import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash } from '../crypto/index.js'
 import {
