@@ -5,7 +5,7 @@
 // until its socket answers.
 import { connect, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, existsSync, mkdirSync } from 'node:fs'
+import { openSync, closeSync, existsSync, mkdirSync, statSync, renameSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { HyperfsError } from '../errors.js'
@@ -125,6 +125,16 @@ export function cliEntry (): string {
   return fileURLToPath(new URL('../../../bin/hyperfs', import.meta.url))
 }
 
+const LOG_LIMIT = 10 * 1024 * 1024
+
+// A daemon started on demand appends to daemon.log; past LOG_LIMIT the old log
+// becomes daemon.log.1 (replacing an older one), so the folder cannot fill up.
+function rotateLog (log: string): void {
+  try {
+    if (statSync(log).size > LOG_LIMIT) renameSync(log, log + '.1')
+  } catch {} // no log yet, or it cannot be moved: keep appending
+}
+
 // `daemonArgs` are the command line of `hyperfs daemon` (storage and network flags).
 export async function connectOrStart (storage: string, daemonArgs: string[]): Promise<{ client: DaemonClient, started: boolean }> {
   const { socket, log } = daemonPaths(storage)
@@ -136,6 +146,7 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   const entry = cliEntry()
   if (!existsSync(entry)) throw HyperfsError.from('DAEMON_START_FAILED', `cannot start the daemon: ${entry} is missing`)
   mkdirSync(storage, { recursive: true, mode: 0o700 })
+  rotateLog(log)
   const fd = openSync(log, 'a')
   let exited: number | string | null = null
   try {
