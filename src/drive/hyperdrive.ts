@@ -436,20 +436,11 @@ export class Hyperdrive implements Drive {
   // A sparse core whose tree nodes for that offset are not local cannot seek
   // yet (replication will ask peers for seek proofs); until then it walks the
   // blocks from the start, which fetches the blocks before the offset too.
+  // The block that holds byte `bytes` of a mounted raw core: local tree nodes
+  // when they are here, else one seek round trip to a peer.
   private async seekCore (core: Hypercore, bytes: number, getOpts: { timeout?: number, signal?: AbortSignal }): Promise<[number, number]> {
     if (bytes === 0) return [0, 0]
-    try {
-      return await core.seek(bytes)
-    } catch (err: any) {
-      if (err?.code !== 'BLOCK_NOT_AVAILABLE') throw err
-    }
-    let pos = 0
-    for (let i = 0; i < core.length; i++) {
-      const size = (await core.get(i, getOpts))!.byteLength
-      if (pos + size > bytes) return [i, bytes - pos]
-      pos += size
-    }
-    return [core.length, 0]
+    return core.seek(bytes, getOpts)
   }
 
   // ---- writing ----

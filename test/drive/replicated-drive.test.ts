@@ -43,3 +43,24 @@ test('info() counts the peers the drive is replicating with', async (t) => {
   assert.equal((await remote.info()).peers, 1)
   assert.equal((await drive.info()).peers, 1)
 })
+
+test('a raw core mounted in a remote drive reads at an offset with one seek, not a scan from its start', async (t) => {
+  const a = DriveStore.memory()
+  const b = DriveStore.memory({ timeout: 5000 })
+  t.after(() => Promise.all([a.close(), b.close()]))
+  const drive = await a.create()
+  const core = await a.createCore()
+  await core.append(Array.from({ length: 200 }, (_, i) => Buffer.alloc(100, i)))
+  await drive.mount('/raw', core.key!, { kind: 'core' })
+  const s1 = a.replicate(true)
+  const s2 = b.replicate(false)
+  s1.pipe(s2).pipe(s1)
+  t.after(() => { s1.destroy(); s2.destroy() })
+  const remote = await b.open(drive.key)
+  const bytes = await remote.read('/raw', { start: 150 * 100 + 5, length: 10 })
+  assert.ok(bytes.equals(Buffer.alloc(10, 150)))
+  const replica = await b.openCore(core.key!)
+  let held = 0
+  for (let i = 0; i < 200; i++) if (replica.has(i)) held++
+  assert.ok(held <= 2, `only the blocks read are fetched, not the ${held} before them`)
+})
