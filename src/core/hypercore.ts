@@ -16,9 +16,10 @@ import {
 } from '../codec/index.js'
 import { HyperfsError } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
-import { MerkleTree, type Proof, type ProofRequest, type TreeBatch } from './merkle-tree.js'
+import { MerkleTree, type Proof, type ProofRequest } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
 import { StateLog } from './state-log.js'
+import { Mutex } from './mutex.js'
 import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
 import type { TreeNode } from './tree-node.js'
 import * as flat from './flat-tree.js'
@@ -68,7 +69,7 @@ export class Hypercore extends EventEmitter {
   private _tree: MerkleTree | null = null
   private bitfield = new Bitfield()
   private stateLog: StateLog | null = null
-  private lock: Promise<unknown> = Promise.resolve()
+  private writers = new Mutex() // append, truncate and upgrades take turns
   private waiters = new Map<number, Set<Waiter>>()
   private _contiguous = 0
 
@@ -201,7 +202,7 @@ export class Hypercore extends EventEmitter {
     if (this.closed) return
     this.closed = true
     try { await this.opening } catch {}
-    await this.lock.catch(() => {})
+    await this.writers.run(async () => {}).catch(() => {})
     const err = HyperfsError.SESSION_CLOSED('core was closed')
     for (const set of this.waiters.values()) for (const w of set) w.reject(err)
     this.waiters.clear()
@@ -218,13 +219,6 @@ export class Hypercore extends EventEmitter {
     await Promise.all(Object.values(f).map((x) => x.close()))
   }
 
-  // Serialises writers (append, truncate, applying proofs).
-  private exclusive<T> (fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn)
-    this.lock = run.catch(() => {})
-    return run
-  }
-
   private assertOpen (): void {
     if (this.closed) throw HyperfsError.SESSION_CLOSED('core is closed')
   }
@@ -236,7 +230,7 @@ export class Hypercore extends EventEmitter {
     this.assertOpen()
     if (!this.writable) throw HyperfsError.SESSION_NOT_WRITABLE('this core has no secret key here')
     const list = (Array.isArray(blocks) ? blocks : [blocks]).map(toBuffer)
-    return this.exclusive(async () => {
+    return this.writers.run(async () => {
       this.assertOpen()
       const tree = this.tree
       if (list.length === 0) return { length: tree.length, byteLength: tree.byteLength }
@@ -259,7 +253,7 @@ export class Hypercore extends EventEmitter {
     await this.ready()
     this.assertOpen()
     if (!this.writable) throw HyperfsError.SESSION_NOT_WRITABLE('this core has no secret key here')
-    return this.exclusive(async () => {
+    return this.writers.run(async () => {
       const tree = this.tree
       if (!Number.isSafeInteger(newLength) || newLength < 0 || newLength > tree.length) throw HyperfsError.BAD_ARGUMENT(`cannot truncate to ${newLength}`)
       const nextFork = fork ?? tree.fork + 1
@@ -418,7 +412,7 @@ export class Hypercore extends EventEmitter {
     // A proof below our length changes no roots: many can be applied at once.
     // Upgrades (and manifests) change the tree and take turns.
     if (!proof.upgrade && !proof.manifest) return this.applyVerified(proof)
-    return this.exclusive(() => this.applyVerified(proof))
+    return this.writers.run(() => this.applyVerified(proof))
   }
 
   private async applyVerified (proof: Proof): Promise<{ upgraded: boolean, block: number | null }> {
@@ -440,7 +434,7 @@ export class Hypercore extends EventEmitter {
     const offsets = new Map<number, number>()
     const writes: Promise<void>[] = []
     if (fresh) {
-      const offset = await this.byteOffsetWith(2 * block!.index, overlay, up)
+      const offset = await tree.byteOffset(2 * block!.index, overlay, up ?? undefined)
       offsets.set(2 * block!.index, offset)
       writes.push(this.files!.data.write(offset, block!.value!))
     }
@@ -582,9 +576,6 @@ export class Hypercore extends EventEmitter {
     this.manifest = m
   }
 
-  private byteOffsetWith (index: number, overlay: Map<number, TreeNode>, up: TreeBatch | null): Promise<number> {
-    return this.tree.byteOffset(index, overlay, up ?? undefined)
-  }
 }
 
 function toBuffer (b: Uint8Array | string): Buffer {

@@ -4,7 +4,7 @@
 // finish()/abort(): two files written at once cannot interleave their blocks.
 // Blocks go out in appends of up to APPEND_BYTES to amortise signing.
 import type { Hypercore } from '../core/hypercore.js'
-import type { Mutex } from '../trie/mutex.js'
+import type { Mutex } from '../core/mutex.js'
 
 const APPEND_BYTES = 1024 * 1024
 

@@ -18,7 +18,7 @@ import { HyperfsError } from '../errors.js'
 import { KEY_END, COMPONENT_DIGITS, splitKey, joinKey, keyPath, prefixPath, endDepth } from './key-path.js'
 import { type TrieNode, type Bucket, fromRecord, toRecord } from './trie-node.js'
 import { NodeCache } from './node-cache.js'
-import { Mutex } from './mutex.js'
+import { Mutex } from '../core/mutex.js'
 
 // How many node fetches a listing keeps started ahead of the one it is reading.
 const PREFETCH_WINDOW = 2048

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { Rng } from '../codec/generators.js'
 
 // A fresh folder removed when the test ends.
 export function tmpDir (t: TestContext, prefix = 'hyperfs-'): string {
@@ -10,16 +11,10 @@ export function tmpDir (t: TestContext, prefix = 'hyperfs-'): string {
   return dir
 }
 
-// Deterministic PRNG (mulberry32) so failures reproduce.
+// Deterministic random numbers in [0, 1), so failures reproduce.
 export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const r = new Rng(seed)
+  return () => r.next()
 }
 
 export function randomBuffer (rand: () => number, n: number): Buffer {

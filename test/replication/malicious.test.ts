@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hypercore } from '../../src/core/hypercore.js'
 import { protocolStream } from '../../src/net/protocol-stream.js'
-import { handshake as handshakeCodec, raw, HYPERCORE_PROTOCOL } from '../../src/codec/index.js'
+import { handshake as handshakeCodec, raw, encode, requestMessage, rangeMessage, bitfieldMessage, HYPERCORE_PROTOCOL } from '../../src/codec/index.js'
 import { replicationCapability, randomBytes } from '../../src/crypto/index.js'
 import type { Proof } from '../../src/core/merkle-tree.js'
 import { connect, writer, reader, blocks, waitFor } from '../helpers/replication.js'
@@ -110,23 +110,25 @@ test('malformed message bytes end the connection with a coded error', async (t) 
   assert.equal(w.peers, 0)
 })
 
+// Resolves when the hand-made peer receives a message of `type`; fails after 5 s.
+function receives (t: any, peer: { received: number[] }, type: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => { if (peer.received.includes(type)) { clearInterval(check); resolve() } }, 5)
+    const limit = setTimeout(() => { clearInterval(check); reject(new Error(`no ${what} within 5 s`)) }, 5000)
+    t.after(() => { clearInterval(check); clearTimeout(limit) })
+  })
+}
+
+function blockRequest (id: number, index: number, nodes: number): Buffer {
+  return encode(requestMessage, { id, fork: 0, block: { index, nodes }, hash: null, seek: null, upgrade: null, manifest: false, priority: 0 })
+}
+
 test('a request for an impossible proof is answered with noData and the connection stays up', async (t) => {
   const w = await writer(t, blocks(4))
   const peer = await rawPeer(t, w, (hash, isInitiator) => replicationCapability(isInitiator, w.key!, hash))
   await waitFor(w.replicator, 'peer-add')
-  const req = Buffer.alloc(16)
-  let o = 0
-  req[o++] = 1 // flags: block
-  o = writeUint(req, o, 7) // id
-  req[o++] = 0 // fork
-  o = writeUint(req, o, 2) // block 2
-  o = writeUint(req, o, 200) // far more nodes than the tree has
-  const answered = new Promise<void>((resolve, reject) => {
-    const check = setInterval(() => { if (peer.received.includes(4)) { clearInterval(check); resolve() } }, 5)
-    const limit = setTimeout(() => { clearInterval(check); reject(new Error('no noData within 5 s')) }, 5000)
-    t.after(() => { clearInterval(check); clearTimeout(limit) })
-  })
-  peer.ch.messages[1].send(req.subarray(0, o))
+  const answered = receives(t, peer, 4, 'noData')
+  peer.ch.messages[1].send(blockRequest(7, 2, 200)) // far more nodes than the tree has
   await answered
   assert.equal(w.peers, 1)
   assert.equal(peer.secret.destroyed, false)
@@ -136,38 +138,11 @@ test('absurd range and bitfield claims cost bounded memory and the peer still ge
   const w = await writer(t, blocks(4))
   const peer = await rawPeer(t, w, (hash, isInitiator) => replicationCapability(isInitiator, w.key!, hash))
   await waitFor(w.replicator, 'peer-add')
-  const range = Buffer.alloc(24)
-  let o = 0
-  range[o++] = 0 // flags: have, explicit length
-  o = writeUint(range, o, 1) // start
-  range[o++] = 0xff; range.writeUInt32LE(0xffffffff, o); range.writeUInt32LE(0x3ffff, o + 4); o += 8 // length ~2^50
-  peer.ch.messages[8].send(range.subarray(0, o))
-  const bits = Buffer.alloc(40)
-  let b = 0
-  bits[b++] = 0xff; bits.writeUInt32LE(0, b); bits.writeUInt32LE(0x10000, b + 4); b += 8 // start 2^48
-  b = writeUint(bits, b, 4) // 4 words
-  for (let i = 0; i < 4; i++) { bits.writeUInt32LE(0xffffffff, b); b += 4 }
-  peer.ch.messages[7].send(bits.subarray(0, b))
+  peer.ch.messages[8].send(encode(rangeMessage, { drop: false, start: 1, length: 2 ** 50 }))
+  peer.ch.messages[7].send(encode(bitfieldMessage, { start: 2 ** 48, bitfield: new Uint32Array(4).fill(0xffffffff) }))
   // the writer still answers: a request for block 2 gets data (type 3)
-  const req = Buffer.alloc(16)
-  let q = 0
-  req[q++] = 1
-  q = writeUint(req, q, 1) // id
-  req[q++] = 0 // fork
-  q = writeUint(req, q, 2) // block 2
-  req[q++] = 0 // nodes
-  const answered = new Promise<void>((resolve, reject) => {
-    const check = setInterval(() => { if (peer.received.includes(3)) { clearInterval(check); resolve() } }, 5)
-    const limit = setTimeout(() => { clearInterval(check); reject(new Error('no data within 5 s')) }, 5000)
-    t.after(() => { clearInterval(check); clearTimeout(limit) })
-  })
-  peer.ch.messages[1].send(req.subarray(0, q))
+  const answered = receives(t, peer, 3, 'data')
+  peer.ch.messages[1].send(blockRequest(1, 2, 0))
   await answered
   assert.equal(w.peers, 1)
 })
-
-function writeUint (b: Buffer, o: number, n: number): number {
-  if (n <= 0xfc) { b[o] = n; return o + 1 }
-  if (n <= 0xffff) { b[o] = 0xfd; b.writeUInt16LE(n, o + 1); return o + 3 }
-  b[o] = 0xfe; b.writeUInt32LE(n, o + 1); return o + 5
-}
