@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { openSync, closeSync, existsSync, mkdirSync, statSync, renameSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { daemonPaths } from '../daemon/daemon-config.js'
 
 const CONNECT_MS = 5_000
@@ -82,13 +82,13 @@ export class DaemonClient {
     if ('event' in msg) {
       // events are handled in order, and the answer waits for them
       const fn = p.onEvent
-      if (fn) this.events = this.events.then(() => fn(msg.event)).catch(() => {})
+      if (fn) this.events = this.events.then(() => fn(msg.event)).catch(safetyCatch)
       return
     }
     this.pending.delete(msg.id)
     if (p.timer) clearTimeout(p.timer)
     void this.events.then(() => {
-      if (msg.error) p.reject(HyperfsError.from(String(msg.error.code), stripCode(String(msg.error.code), String(msg.error.message))))
+      if (msg.error) p.reject(HyperfsError.revive(String(msg.error.code), stripCode(String(msg.error.code), String(msg.error.message))))
       else p.resolve(msg.result)
     })
   }
@@ -141,7 +141,7 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   try {
     return { client: await DaemonClient.connect(socket), started: false }
   } catch (err) {
-    if ((err as { code?: string }).code !== 'DAEMON_NOT_RUNNING') throw err
+    if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
   }
   const entry = cliEntry()
   if (!existsSync(entry)) throw HyperfsError.from('DAEMON_START_FAILED', `cannot start the daemon: ${entry} is missing`)
@@ -167,7 +167,7 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
     try {
       return { client: await DaemonClient.connect(socket), started: true }
     } catch (err) {
-      if ((err as { code?: string }).code !== 'DAEMON_NOT_RUNNING') throw err
+      if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
       // a daemon that lost the race for the lock exits; the winner answers soon
       if (exited !== null && Date.now() > began + 3000) break
     }

@@ -8,7 +8,7 @@
 // could not be started.
 import yargs, { type Argv } from 'yargs'
 import { resolve } from 'node:path'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import { type DaemonConfig, DEFAULT_TIMEOUT, defaultStorage, formatAddress, parseAddress } from '../daemon/daemon-config.js'
 import { runDaemon } from '../daemon/run-daemon.js'
 import { runBootstrapNode } from '../dht/bootstrap-node.js'
@@ -370,7 +370,7 @@ async function daemonCommand (ctx: Ctx, a: Args): Promise<void> {
   try {
     client = await DaemonClient.connect(daemonSocket(config))
   } catch (err) {
-    if ((err as { code?: string }).code !== 'DAEMON_NOT_RUNNING') throw err
+    if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
     if (a.action === 'status') {
       if (a.json) out(JSON.stringify({ running: false, storage: config.storage }))
       else out(`no daemon is running for ${config.storage}`)

@@ -14,7 +14,7 @@ import {
   encode, decode, DecodeError, coreHeader, type CoreHeader,
   manifest as manifestCodec, type Manifest, HYPERCORE_PROTOCOL
 } from '../codec/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
 import { MerkleTree, type Proof, type ProofRequest } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
@@ -164,7 +164,7 @@ export class Hypercore extends EventEmitter {
     try {
       await tree.load(st.length, st.fork, st.length > 0 ? st.signature : null)
     } catch (err: any) {
-      throw err?.code === 'STORAGE_CORRUPT' ? err : corrupt(f.tree, err.message)
+      throw isHyperfsError(err, 'STORAGE_CORRUPT') ? err : corrupt(f.tree, err.message)
     }
     if (tree.byteLength !== st.byteLength) throw corrupt(f.tree, `roots hold ${tree.byteLength} bytes, state says ${st.byteLength}`)
     if (st.length > 0 && !verifyTree(this.identity, st.signature, tree.hash(), st.length, st.fork)) {
@@ -201,13 +201,13 @@ export class Hypercore extends EventEmitter {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    try { await this.opening } catch {}
-    await this.writers.run(async () => {}).catch(() => {})
+    try { await this.opening } catch (err) { safetyCatch(err) }
+    await this.writers.run(async () => {}).catch(safetyCatch)
     const err = HyperfsError.SESSION_CLOSED('core was closed')
     for (const set of this.waiters.values()) for (const w of set) w.reject(err)
     this.waiters.clear()
     this.replicator.close()
-    await this.flushBitfield().catch(() => {})
+    await this.flushBitfield().catch(safetyCatch)
     await this.closeFiles()
     this.emit('close')
   }
@@ -494,12 +494,12 @@ export class Hypercore extends EventEmitter {
     } else {
       const previous = mux.handlerFor({ protocol: HYPERCORE_PROTOCOL })
       mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
-        await this.ready().catch(() => {})
+        await this.ready().catch(safetyCatch)
         if (id && this.discoveryKey?.equals(id)) return attach()
         if (previous) await previous(id)
       })
     }
-    ps.secret.opened.then((ok) => { if (ok) attach().catch(() => {}) }, () => {})
+    ps.secret.opened.then((ok) => { if (ok) attach().catch(safetyCatch) }, () => {})
     return ps.outer
   }
 

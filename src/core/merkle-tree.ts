@@ -12,7 +12,7 @@ import type { TreeNode } from './tree-node.js'
 import type { StorageFile } from './storage.js'
 import { leafHash, parentHash, treeHash } from '../crypto/index.js'
 import { TREE_RECORD_SIZE, encodeTreeRecord, decodeTreeRecord } from '../codec/core-storage.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { Manifest } from '../codec/manifest.js'
 
 export interface ProofRequest {
@@ -172,7 +172,7 @@ export class MerkleTree {
     try {
       buf = await this.file.read(index * TREE_RECORD_SIZE, TREE_RECORD_SIZE)
     } catch (err: any) {
-      if (err?.code === 'STORAGE_CORRUPT') return null // past the end: absent
+      if (isHyperfsError(err, 'STORAGE_CORRUPT')) return null // past the end: absent
       throw err
     }
     const r = decodeTreeRecord(buf, 0)

@@ -11,7 +11,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import type { Logger } from './logger.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 
 const MAX_LINE = 96 * 1024 * 1024 // a put from stdin carries its data inline
 
@@ -36,7 +36,7 @@ export class ControlServer {
 
   // The caller holds the storage lock, so a socket file left here is stale.
   static async listen (path: string, handler: CallHandler, services: { logger: Logger }): Promise<ControlServer> {
-    await unlink(path).catch(() => {})
+    await unlink(path).catch(safetyCatch)
     let self: ControlServer | null = null
     const server = createServer((socket) => self?.serve(socket, handler, services.logger))
     await new Promise<void>((resolve, reject) => {
@@ -135,6 +135,6 @@ export class ControlServer {
       setTimeout(() => s.destroy(), 1000).unref()
     }
     await closed
-    await unlink(this.path).catch(() => {})
+    await unlink(this.path).catch(safetyCatch)
   }
 }

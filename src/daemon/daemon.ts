@@ -22,7 +22,7 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { DriveStore } from '../drive/drive-store.js'
 import { FileStorage, type StorageFile } from '../core/storage.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { ControlServer, type CallContext } from './control-server.js'
 import { type DaemonConfig, daemonPaths, parseAddress } from './daemon-config.js'
 import { DriveApi } from './drive-api.js'
@@ -72,9 +72,9 @@ export class Daemon {
       logger.info(`daemon ${process.pid} serving ${config.storage}`)
       return daemon
     } catch (err) {
-      await network?.close().catch(() => {})
-      await drives.close().catch(() => {})
-      await lock.close().catch(() => {})
+      await network?.close().catch(safetyCatch)
+      await drives.close().catch(safetyCatch)
+      await lock.close().catch(safetyCatch)
       throw err
     }
   }
@@ -156,7 +156,7 @@ async function takeLock (storage: string): Promise<StorageFile> {
   try {
     file = await new FileStorage(storage).open('daemon.lock', { lock: true })
   } catch (err) {
-    if ((err as { code?: string }).code !== 'STORAGE_LOCKED') throw err
+    if (!isHyperfsError(err, 'STORAGE_LOCKED')) throw err
     const pid = (await readFile(path, 'utf8').catch(() => '')).trim()
     throw HyperfsError.from('DAEMON_RUNNING', `another hyperfs daemon${pid ? ` (pid ${pid})` : ''} is using ${storage}; ` +
       'talk to it with hyperfs commands, or stop it with: hyperfs daemon stop')

@@ -6,7 +6,7 @@ import { Hyperdrive } from '../drive/hyperdrive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
 import { z32 } from '../fuse/z32.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 import type { CallContext } from './control-server.js'
 import type { PeerNetwork } from './peer-network.js'
 import type { MountTable, MountRecord } from './mount-table.js'
@@ -248,7 +248,7 @@ export class DriveApi {
           if (stalled.signal.aborted) reject(stalled.signal.reason)
           stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true })
         })
-        aborted.catch(() => {})
+        aborted.catch(safetyCatch)
         for (const [start, end] of progress.blockRanges()) {
           await Promise.race([core.download({ start, end, signal: stalled.signal }), aborted])
         }

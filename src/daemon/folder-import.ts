@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs'
 import { lstat, readdir, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Drive } from '../drive/types.js'
+import { isHyperfsError } from '../errors.js'
 
 export interface ImportSummary {
   files: number
@@ -16,7 +17,7 @@ export async function importFolder (drive: Drive, local: string, at: string): Pr
   const summary: ImportSummary = { files: 0, bytes: 0, skipped: [] }
   const st = await lstat(local)
   if (st.isDirectory()) {
-    if (at !== '/') await drive.mkdir(at, { mode: st.mode & 0o7777 }).catch((err) => { if (err?.code !== 'EEXIST') throw err })
+    if (at !== '/') await drive.mkdir(at, { mode: st.mode & 0o7777 }).catch((err) => { if (!isHyperfsError(err, 'EEXIST')) throw err })
     await walk(drive, local, at, summary)
   } else {
     await copyOne(drive, local, at, summary)
@@ -30,7 +31,7 @@ async function walk (drive: Drive, dir: string, at: string, summary: ImportSumma
     const path = at === '/' ? `/${name}` : `${at}/${name}`
     const st = await lstat(local)
     if (st.isDirectory()) {
-      await drive.mkdir(path, { mode: st.mode & 0o7777 }).catch((err) => { if (err?.code !== 'EEXIST') throw err })
+      await drive.mkdir(path, { mode: st.mode & 0o7777 }).catch((err) => { if (!isHyperfsError(err, 'EEXIST')) throw err })
       await walk(drive, local, path, summary)
     } else {
       await copyOne(drive, local, path, summary)

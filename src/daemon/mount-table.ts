@@ -10,7 +10,7 @@ import type { Drive } from '../drive/types.js'
 import { FuseHost } from '../fuse/host.js'
 import { clearStaleMount, isMounted } from '../fuse/stale-mount.js'
 import type { Logger } from './logger.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 
 const UNMOUNT_MS = 10_000
 
@@ -82,7 +82,7 @@ export class MountTable {
     try {
       await clearStaleMount(mnt)
     } catch (err) {
-      if ((err as { code?: string }).code === 'EBUSY') {
+      if (isHyperfsError(err, 'EBUSY')) {
         throw HyperfsError.EBUSY(`${mnt} is mounted by another process (not this daemon); use fusermount -u ${mnt}`)
       }
       throw err

@@ -11,6 +11,7 @@ import { COMMANDS, NS } from './hyperdht-constants.js'
 import { signAnnounce } from './persistent.js'
 import type { DhtResponse } from './io.js'
 import type { HyperDHT } from './hyper-dht.js'
+import { safetyCatch } from '../errors.js'
 
 const RELAYS = 3
 
@@ -54,14 +55,14 @@ export class Announcer {
     this.stopped = true
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-    if (this.running !== null) await this.running.catch(() => {})
+    if (this.running !== null) await this.running.catch(safetyCatch)
     await Promise.allSettled(this.relays.map((r) => this.unannounce(r.relayAddress)))
   }
 
   private schedule (): void {
     if (this.stopped) return
     this.timer = setTimeout(() => {
-      this.refresh().catch(() => {}).finally(() => this.schedule())
+      this.refresh().catch(safetyCatch).finally(() => this.schedule())
     }, this.refreshInterval)
     this.timer.unref()
   }
@@ -69,7 +70,7 @@ export class Announcer {
   private async update (): Promise<void> {
     if (this.stopped || this.dht.destroyed) return
     const q = this.dht.query({ target: this.target, command: COMMANDS.FIND_PEER })
-    try { await q.finished() } catch {}
+    try { await q.finished() } catch (err) { safetyCatch(err) }
     if (this.stopped) return
     const relays: RelayInfo[] = []
     const relayAddresses: IPv4Address[] = []

@@ -20,7 +20,7 @@ import type { UDXSocket } from 'udx-native'
 import { encode, type IPv4Address } from '../codec/index.js'
 import { handshakeMessage, tryDecode, MODE, type NoisePayload } from '../codec/hyperdht-messages.js'
 import { hash, type KeyPair } from '../crypto/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import { SecretStream } from '../net/secret-stream.js'
 import { isBogon, sameAddress } from './addresses.js'
 import { COMMANDS, FIREWALL, PAYLOAD_ERROR } from './hyperdht-constants.js'
@@ -152,7 +152,7 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
       stream.destroy()
       udxError = HyperfsError.PEER_CONNECTION_FAILED('nothing arrived on the udx stream')
     } catch (err) {
-      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      if (isHyperfsError(err, 'REQUEST_CANCELLED')) throw err
       udxError = err as Error
     }
     raw.destroy()
@@ -160,7 +160,7 @@ export async function connect (dht: HyperDHT, remotePublicKey: Uint8Array, opts:
     try {
       return await dialTcp(hosts, tcpPort, h, { keepAlive: dht.connectionKeepAlive, signal })
     } catch (err) {
-      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      if (isHyperfsError(err, 'REQUEST_CANCELLED')) throw err
       throw HyperfsError.from('PEER_CONNECTION_FAILED', 'udx: ' + udxError.message + '; tcp: ' + (err as Error).message, err)
     }
   } catch (err) {
@@ -185,7 +185,7 @@ async function findAndHandshake (dht: HyperDHT, target: Buffer, msg1: Buffer, hs
         value: encode(handshakeMessage, { mode: MODE.FROM_CLIENT, noise: msg1, peerAddress: null, relayAddress: null })
       }, { signal: opts.signal, retries: 2 })
     } catch (err) {
-      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      if (isHyperfsError(err, 'REQUEST_CANCELLED')) throw err
       return null
     }
     const m = tryDecode(handshakeMessage, res.value)

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events'
 import UDX, { type UDXSocket } from 'udx-native'
 import { encode, ipv4Address, type IPv4Address } from '../codec/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 import { randomBytes } from '../crypto/index.js'
 import { parseBootstrapNode, type BootstrapNode } from './bootstrap-nodes.js'
 import { INTERNAL_COMMANDS } from './commands.js'
@@ -155,7 +155,7 @@ export class DHTNode extends EventEmitter implements QueryNode {
     this.stats = { queries: { active: 0, total: 0 }, io: this.io.stats, handlerErrors: 0 }
     for (const n of opts.nodes ?? []) this.addNode(n)
     this.bootstrapping = this.bootstrap()
-    this.bootstrapping.catch(() => {})
+    this.bootstrapping.catch(safetyCatch)
   }
 
   // null while ephemeral
@@ -252,7 +252,7 @@ export class DHTNode extends EventEmitter implements QueryNode {
 
   refresh (): void {
     const node = this.table.random()
-    this.backgroundQuery(node !== null ? node.id : this.table.id).finished().catch(() => {})
+    this.backgroundQuery(node !== null ? node.id : this.table.id).finished().catch(safetyCatch)
   }
 
   async destroy (): Promise<void> {
@@ -264,7 +264,7 @@ export class DHTNode extends EventEmitter implements QueryNode {
     this.delayedPings.clear()
     for (const q of [...this.queries]) q.destroy(HyperfsError.REQUEST_DESTROYED('dht node destroyed'))
     await this.io.destroy()
-    try { await this.bootstrapping } catch {}
+    try { await this.bootstrapping } catch (err) { safetyCatch(err) }
     this.emit('close')
   }
 
@@ -302,7 +302,7 @@ export class DHTNode extends EventEmitter implements QueryNode {
     if (this.downHintsSent >= DOWN_HINTS_PER_TICK) return
     this.downHintsSent++
     const value = encode(ipv4Address, { host: down.host, port: down.port })
-    this.request(referrer, { internal: true, command: DOWN_HINT, value }).catch(() => {})
+    this.request(referrer, { internal: true, command: DOWN_HINT, value }).catch(safetyCatch)
   }
 
   // --- bootstrap and network state ---
@@ -574,7 +574,7 @@ export class DHTNode extends EventEmitter implements QueryNode {
 
     if (this.adaptive && this.ephemeral && --this.stableTicks <= 0) {
       if (this.lastHost === this.nat.host) this.stableTicks = MORE_STABLE_TICKS
-      else this.updateNetworkState().catch(() => {})
+      else this.updateNetworkState().catch(safetyCatch)
     }
     if ((this.tick & 7) === 0) this.pingSome()
     if (((this.tick & 63) === 0 && this.nodes.size < this.k) || --this.refreshTicks <= 0) this.refresh()

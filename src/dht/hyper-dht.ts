@@ -18,6 +18,7 @@ import type { RecordStoreOptions } from './record-store.js'
 import { Router } from './router.js'
 import { Server, type ServerOptions } from './server.js'
 import { connect, type ConnectOptions } from './connect.js'
+import { safetyCatch } from '../errors.js'
 
 export interface HyperDHTOptions extends DHTNodeOptions {
   keyPair?: KeyPair
@@ -149,7 +150,7 @@ export class HyperDHT extends DHTNode {
       if (!r.peers.some((p) => Buffer.from(p.publicKey).equals(keyPair.publicKey))) continue
       const signature = signAnnounce(target, reply.token, reply.from.id, peer, keyPair, NS.UNANNOUNCE)
       const value = encode(announceMessage, { peer, refresh: null, signature, bump: 0 })
-      sends.push(this.request(reply.from, { token: reply.token, target, command: COMMANDS.UNANNOUNCE, value }).catch(() => {}))
+      sends.push(this.request(reply.from, { token: reply.token, target, command: COMMANDS.UNANNOUNCE, value }).catch(safetyCatch))
     }
     await Promise.all(sends)
   }

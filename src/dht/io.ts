@@ -19,7 +19,7 @@
 import UDX, { type UDXSocket } from 'udx-native'
 import { encode, DecodeError, type IPv4Address } from '../codec/index.js'
 import { decodeDhtPacket, requestMessage, REQUEST_HEADER, type RequestMessage, type ResponseMessage } from '../codec/dht-messages.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 import { IncomingRequest, type Peer, type ReplyTransport, type SocketKind } from './incoming-request.js'
 import { nodeId } from './node-id.js'
 import { Tokens } from './tokens.js'
@@ -444,7 +444,7 @@ export class IO implements ReplyTransport {
     for (const entry of [...this.inflight.values()]) this.finish(entry, HyperfsError.REQUEST_DESTROYED())
     this.pending.length = 0
     if (this.binding !== null) {
-      try { await this.binding } catch {}
+      try { await this.binding } catch (err) { safetyCatch(err) }
     }
     await this.closeSockets()
   }

@@ -12,7 +12,7 @@
 // and the commit. Every query is bounded by maxRequests and stops by itself.
 import { setMaxListeners } from 'node:events'
 import type { IPv4Address } from '../codec/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import type { DhtResponse, OutgoingRequest, RequestOptions } from './io.js'
 import { nodeId } from './node-id.js'
 import { compareDistance, equalBytes } from './routing-table.js'
@@ -134,7 +134,7 @@ export class Query implements AsyncIterable<DhtResponse> {
 
   async * [Symbol.asyncIterator] (): AsyncIterator<DhtResponse> {
     const done = this.start()
-    done.catch(() => {})
+    done.catch(safetyCatch)
     try {
       while (true) {
         const next = this.results.shift()
@@ -325,7 +325,7 @@ export class Query implements AsyncIterable<DhtResponse> {
     if (!this.walking) return
     const key = to.host + ':' + to.port
     const refs = this.seen.get(key)
-    if (err.code === 'REQUEST_TIMEOUT') {
+    if (isHyperfsError(err, 'REQUEST_TIMEOUT')) {
       this.seen.set(key, 'down')
       if (Array.isArray(refs)) for (const r of refs) this.node.downHint(r, to)
     } else {

@@ -18,7 +18,7 @@ import type { UDXSocket, UDXStream } from 'udx-native'
 import type { IPv4Address } from '../codec/index.js'
 import type { NoisePayload } from '../codec/hyperdht-messages.js'
 import { hash, type KeyPair } from '../crypto/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 import { SecretStream } from '../net/secret-stream.js'
 import { Announcer } from './announcer.js'
 import { FIREWALL, PAYLOAD_ERROR } from './hyperdht-constants.js'
@@ -178,7 +178,7 @@ export class Server extends EventEmitter {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.listening !== null) await this.listening.catch(() => {})
+    if (this.listening !== null) await this.listening.catch(safetyCatch)
     if (this.target !== null) this.dht.router.delete(hex(this.target))
     this.dht.servers.delete(this)
     for (const p of this.slots) if (p !== null) this.clear(p, true)
@@ -230,7 +230,7 @@ export class Server extends EventEmitter {
     let refused = true
     try {
       refused = await this.firewall(hs.remotePublicKey as Buffer, remote, clientAddress)
-    } catch {}
+    } catch (err) { safetyCatch(err) }
     if (refused || this.closed) {
       this.stats.dropped.firewalled++
       return forget()

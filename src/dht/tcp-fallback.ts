@@ -14,7 +14,7 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { IPv4Address } from '../codec/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import { SecretStream, type HandshakeResult } from '../net/secret-stream.js'
 
 // the client gives UDX this long to open before it dials TCP; the server keeps
@@ -156,7 +156,7 @@ export async function dialTcp (hosts: string[], port: number, handshake: Handsha
       const socket = await connectSocket({ host, port }, opts.signal)
       return new SecretStream(true, socket as Duplex, { handshake, keepAlive: opts.keepAlive })
     } catch (err) {
-      if ((err as HyperfsError).code === 'REQUEST_CANCELLED') throw err
+      if (isHyperfsError(err, 'REQUEST_CANCELLED')) throw err
       last = err as Error
     }
   }

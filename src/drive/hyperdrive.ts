@@ -21,7 +21,7 @@ import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
 import { driveStat } from '../codec/drive-stat.js'
 import { driveMount } from '../codec/drive-mount.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch, handled } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
 import { drivePath, pathString, linkTarget } from './drive-path.js'
@@ -153,9 +153,9 @@ export class Hyperdrive implements Drive {
   async close (): Promise<void> {
     if (this.checkedOut || this.s.closed) return
     this.s.closed = true
-    try { await this.s.opening } catch {}
-    try { await this.s.loading } catch {}
-    try { await (await this.s.dataFile)?.close() } catch {}
+    try { await this.s.opening } catch (err) { safetyCatch(err) }
+    try { await this.s.loading } catch (err) { safetyCatch(err) }
+    try { await (await this.s.dataFile)?.close() } catch (err) { safetyCatch(err) }
     await Promise.all([this.s.cores.metadata.close(), this.s.content?.close()])
   }
 
@@ -346,7 +346,7 @@ export class Hyperdrive implements Drive {
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
     for (let b = first; b <= last; b++) {
-      while (next <= last && next < b + FETCH_AHEAD) ahead.push(quiet(core.get(st.offset + next++, getOpts)))
+      while (next <= last && next < b + FETCH_AHEAD) ahead.push(handled(core.get(st.offset + next++, getOpts)))
       const block = (await ahead.shift())!
       const from = b === first ? start - b * blockSize : 0
       const to = Math.min(blockSize, end - b * blockSize)
@@ -397,7 +397,7 @@ export class Hyperdrive implements Drive {
   // at `base`, a chunk at a time with the next read already under way.
   private async * localBytes (base: number, start: number, end: number): AsyncGenerator<Buffer> {
     const file = await this.dataFile()
-    const read = (pos: number) => quiet(file.read(base + pos, Math.min(LOCAL_CHUNK, end - pos)))
+    const read = (pos: number) => handled(file.read(base + pos, Math.min(LOCAL_CHUNK, end - pos)))
     let pending = read(start)
     for (let pos = start; pos < end;) {
       const buf = await pending
@@ -845,7 +845,3 @@ function decodeMount (b: Buffer): MountInfo {
   }
 }
 
-function quiet<T> (p: Promise<T>): Promise<T> {
-  p.catch(() => {})
-  return p
-}

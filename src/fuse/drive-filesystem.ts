@@ -22,7 +22,7 @@
 // once for truncate(2), which POSIX makes visible immediately).
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
 import type { MaybePromise } from './fuse-binding.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
@@ -316,7 +316,7 @@ export class DriveFilesystem {
     } finally {
       if (--file.refs === 0) {
         this.#files.delete(file.path)
-        await file.queue.catch(() => {})
+        await file.queue.catch(safetyCatch)
         await file.stage?.close()
       }
     }
@@ -460,7 +460,7 @@ export class DriveFilesystem {
     const files = [...this.#files.values()]
     this.#files.clear()
     for (const file of files) {
-      await file.queue.catch(() => {})
+      await file.queue.catch(safetyCatch)
       await file.stage?.close()
     }
   }
@@ -521,7 +521,7 @@ export class DriveFilesystem {
 
   #serial<T> (file: OpenFile, fn: () => Promise<T>): Promise<T> {
     const run = file.queue.then(fn, fn)
-    file.queue = run.catch(() => {})
+    file.queue = run.catch(safetyCatch)
     return run
   }
 
@@ -617,7 +617,7 @@ export class DriveFilesystem {
       return st
     } catch (err) {
       // a drive with nothing in it may have no entry for its root
-      if (place.path === '/' && (err as { code?: string }).code === 'ENOENT') return rootStat()
+      if (place.path === '/' && isHyperfsError(err, 'ENOENT')) return rootStat()
       throw err
     }
   }

@@ -13,7 +13,7 @@ import {
 } from '../codec/index.js'
 import { replicationCapability } from '../crypto/index.js'
 import { Bitfield } from '../core/bitfield.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike, WireChannel } from './types.js'
@@ -452,8 +452,8 @@ export class Peer {
           manifest: p.manifest ?? null
         }
       } catch (err: any) {
-        if (err?.code !== 'INVALID_OPERATION' && err?.code !== 'BLOCK_NOT_AVAILABLE') throw err
-        reason = err.code === 'INVALID_OPERATION' ? INVALID_REQUEST : NOT_AVAILABLE
+        if (!isHyperfsError(err, 'INVALID_OPERATION', 'BLOCK_NOT_AVAILABLE')) throw err
+        reason = isHyperfsError(err, 'INVALID_OPERATION') ? INVALID_REQUEST : NOT_AVAILABLE
       }
     }
     if (this.remoteRequests.get(msg.id) !== msg) return // cancelled meanwhile

@@ -5,7 +5,7 @@
 // verified by the core before anything is stored; a peer whose proof, signature
 // or manifest does not verify is disconnected and its requests go elsewhere.
 import { EventEmitter } from 'node:events'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike } from './types.js'
@@ -396,7 +396,7 @@ export class Replicator extends EventEmitter {
     } catch (err: any) {
       if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
       if (MALICIOUS.has(err?.code)) throw err // the peer is dropped
-      if (err?.code === 'SESSION_CLOSED') return
+      if (isHyperfsError(err, 'SESSION_CLOSED')) return
       throw err
     }
     if (proof.block?.value) {

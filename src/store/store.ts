@@ -15,7 +15,7 @@ import { discoveryKey, keyPair as makeKeyPair, keyedHash, randomBytes, type KeyP
 import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
 import type { Mux } from '../net/mux.js'
 import type { MuxLike } from '../replication/types.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 
 export interface StoreGetOptions extends HypercoreOptions {
   key?: Buffer | null
@@ -143,7 +143,7 @@ export class Store {
     try {
       await core.ready()
     } catch {
-      await core.close().catch(() => {})
+      await core.close().catch(safetyCatch)
       return null
     }
     const key = core.key!

@@ -7,6 +7,7 @@
 import type { KeyPair } from '../crypto/index.js'
 import { decodeLookup, type HyperDHT } from '../dht/hyper-dht.js'
 import type { PeerRecord } from '../codec/hyperdht-messages.js'
+import { safetyCatch } from '../errors.js'
 
 const UNANNOUNCE_TIMEOUT = 3000
 
@@ -52,7 +53,7 @@ export class PeerDiscovery {
 
   async flushed (): Promise<void> {
     // a refresh may start while we wait: settle whatever is newest, a few times at most
-    for (let i = 0; i < 3 && this.current !== null; i++) await this.current.catch(() => {})
+    for (let i = 0; i < 3 && this.current !== null; i++) await this.current.catch(safetyCatch)
     await Promise.allSettled(this.attempts)
   }
 
@@ -61,16 +62,16 @@ export class PeerDiscovery {
     this.destroyed = true
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
-    if (this.current !== null) await this.current.catch(() => {})
+    if (this.current !== null) await this.current.catch(safetyCatch)
     if (this.announced && !this.host.dht.destroyed) {
       // bounded: a leave must not hang on a network that is already gone
-      await this.host.dht.unannounce(this.topic, this.host.keyPair, { signal: AbortSignal.timeout(UNANNOUNCE_TIMEOUT) }).catch(() => {})
+      await this.host.dht.unannounce(this.topic, this.host.keyPair, { signal: AbortSignal.timeout(UNANNOUNCE_TIMEOUT) }).catch(safetyCatch)
     }
   }
 
   private schedule (): void {
     if (this.destroyed || this.current !== null) return
-    this.timer = setTimeout(() => { this.refresh().catch(() => {}) }, this.refreshInterval * (0.9 + Math.random() * 0.2))
+    this.timer = setTimeout(() => { this.refresh().catch(safetyCatch) }, this.refreshInterval * (0.9 + Math.random() * 0.2))
     this.timer.unref()
   }
 
@@ -89,7 +90,7 @@ export class PeerDiscovery {
       if (r === null) continue
       for (const peer of r.peers) this.attempts.push(this.host.onpeer(peer, this.topic))
     }
-    await q.finished().catch(() => {})
+    await q.finished().catch(safetyCatch)
     if (this.isServer) this.announced = true
   }
 }

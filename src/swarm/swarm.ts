@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream'
 import type { IPv4Address } from '../codec/index.js'
 import type { PeerRecord } from '../codec/hyperdht-messages.js'
 import { keyPair as newKeyPair, type KeyPair } from '../crypto/index.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 import { SecretStream } from '../net/secret-stream.js'
 import { HyperDHT } from '../dht/hyper-dht.js'
 import type { Server } from '../dht/server.js'
@@ -153,8 +153,8 @@ export class Swarm extends EventEmitter {
       }, t, { server, client, refreshInterval: this.refreshInterval })
       this.discoveries.set(key, d)
     }
-    d.refresh().catch(() => {})
-    if (this.mdnsEnabled) this.lanJoin(t, server).catch(() => {})
+    d.refresh().catch(safetyCatch)
+    if (this.mdnsEnabled) this.lanJoin(t, server).catch(safetyCatch)
     return d
   }
 
@@ -185,7 +185,7 @@ export class Swarm extends EventEmitter {
   // dial one peer by key (no topic)
   joinPeer (publicKey: Uint8Array): void {
     const info = this.upsertPeer(publicKey)
-    if (info !== null) this.dial(info).catch(() => {})
+    if (info !== null) this.dial(info).catch(safetyCatch)
   }
 
   async destroy (): Promise<void> {
@@ -197,7 +197,7 @@ export class Swarm extends EventEmitter {
     this.discoveries.clear()
     for (const s of [...this.connections]) s.destroy()
     await Promise.allSettled([...this.connecting.values()].map((c) => c.promise))
-    if (this.lanStarting !== null) await this.lanStarting.catch(() => {})
+    if (this.lanStarting !== null) await this.lanStarting.catch(safetyCatch)
     if (this.mdns !== null) await this.mdns.destroy()
     for (const s of this.lanSockets) s.destroy()
     if (this.tcp !== null) await new Promise<void>((resolve) => (this.tcp as net.Server).close(() => resolve()))
@@ -301,7 +301,7 @@ export class Swarm extends EventEmitter {
     info.attempts++
     info.reconnectTimer = setTimeout(() => {
       info.reconnectTimer = null
-      this.dial(info).catch(() => {})
+      this.dial(info).catch(safetyCatch)
     }, delay)
     info.reconnectTimer.unref()
   }
@@ -420,7 +420,7 @@ export class Swarm extends EventEmitter {
       this.onconnection(stream, info)
     }, () => {})
     this.connecting.set(key, { abort, promise })
-    promise.finally(() => { if (this.connecting.get(key)?.promise === promise) this.connecting.delete(key) }).catch(() => {})
+    promise.finally(() => { if (this.connecting.get(key)?.promise === promise) this.connecting.delete(key) }).catch(safetyCatch)
   }
 
   private dialLan (publicKey: Buffer, addr: IPv4Address): Promise<SecretStream> {

@@ -14,7 +14,7 @@ import type { Hypercore, GetOptions } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { trieHeader, TRIE_PROTOCOL, type TrieHeader } from '../codec/trie-header.js'
 import { trieNode } from '../codec/trie-node.js'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, handled } from '../errors.js'
 import { KEY_END, COMPONENT_DIGITS, splitKey, joinKey, keyPath, prefixPath, endDepth } from './key-path.js'
 import { type TrieNode, type Bucket, fromRecord, toRecord } from './trie-node.js'
 import { NodeCache } from './node-cache.js'
@@ -173,7 +173,7 @@ export class Hypertrie {
     const ahead: Array<Promise<TrieNode>> = []
     let next = from
     for (let seq = from; seq < to; seq++) {
-      while (next < to && next < seq + 64) ahead.push(quiet(this.node(next++, opts)))
+      while (next < to && next < seq + 64) ahead.push(handled(this.node(next++, opts)))
       const n = await ahead.shift()!
       yield entry(n)
     }
@@ -307,7 +307,7 @@ export class Hypertrie {
       // `started` only moves forward: each queued node's fetch is started once
       for (; started < queue.length && started < head + PREFETCH_WINDOW; started++) {
         const q = queue[started]!
-        q.p = quiet(this.node(q.seq, opts))
+        q.p = handled(this.node(q.seq, opts))
       }
       const item = queue[head]!
       queue[head++] = null
@@ -389,9 +389,3 @@ function entry (n: TrieNode): TrieEntry {
   return { seq: n.seq, key: n.key, hidden: n.hidden, value: n.value }
 }
 
-// A prefetch that nobody awaits (the reader stopped early) must not become an
-// unhandled rejection; whoever does await it still sees the error.
-function quiet<T> (p: Promise<T>): Promise<T> {
-  p.catch(() => {})
-  return p
-}
