@@ -51,6 +51,8 @@ export interface TreeBatch {
 }
 
 const MAX_CACHE = 65536
+// a cached hash may share a backing store up to Node's Buffer pool size (8 KiB), no larger
+const MAX_PINNED_BACKING = 8192
 const MAX_DEPTH = 128
 
 class NodeQueue {
@@ -201,6 +203,9 @@ export class MerkleTree {
 
   private remember (n: TreeNode): void {
     if (this.cache.size >= MAX_CACHE) this.cache.clear()
+    // a hash decoded from a proof is a view into the message that carried it,
+    // which also holds a block: caching the view would pin the whole message
+    if (n.hash.buffer.byteLength > MAX_PINNED_BACKING) n = { index: n.index, size: n.size, hash: Buffer.from(n.hash) }
     this.cache.set(n.index, n)
   }
 

@@ -154,3 +154,22 @@ test('a block held by two peers is asked of the second when the first is slow', 
   // whichever peer is asked first, the block arrives well before the per-peer request timeout
   for (const i of [3, 9, 12]) assert.ok((await r.get(i, { timeout: 5000 }))!.equals(data[i]), 'block ' + i)
 })
+
+test('a reader keeps no received message alive through the tree hashes it remembers', async (t) => {
+  // each data message carries a 16 KiB block; a cached hash that is a view into
+  // the message would pin the block for as long as the node stays cached
+  const data = blocks(64, 16 * 1024)
+  const w = await writer(t, data)
+  const r = await reader(t, w.key!)
+  connect(t, w, r)
+  await r.update()
+  await r.download({ start: 0, end: 64 })
+  let checked = 0
+  for (let i = 0; i < 64; i++) {
+    const n = await r.tree.getNode(2 * i)
+    assert.ok(n !== null, 'leaf ' + i)
+    assert.ok(n.hash.buffer.byteLength <= 8192, `leaf ${i}'s hash sits in a ${n.hash.buffer.byteLength}-byte backing store`)
+    checked++
+  }
+  assert.equal(checked, 64)
+})
