@@ -1,8 +1,8 @@
 // Filesystem logic between the FUSE binding and a Drive. It owns the open
 // file table: per path, the staged bytes of a file open for writing (shared by
 // every handle on that path, so two writers and getattr agree); per handle, the
-// read-ahead of a reader. It knows nothing of fuse-native: it takes paths and
-// numbers and throws coded errors, which fuse-binding.ts turns into errno.
+// read-ahead of a reader. It knows nothing of any FUSE binding: it takes paths and
+// numbers and throws coded errors, which the bridge (bridge.ts) turns into errno.
 //
 // Versions: unless disabled, `/<versionsDir>/<N>/...` (default
 // `/.versions/N`) is the drive as it was at version N (drive.checkout(N)),
@@ -24,7 +24,7 @@ import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
-import type { MaybePromise } from './fuse-binding.js'
+import type { Attr, FuseFilesystem, Logger, MaybePromise, Statfs } from './api.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
 import { StagedFile } from './staged-file.js'
 import { z32 } from './z32.js'
@@ -40,39 +40,6 @@ export interface DriveFilesystemOptions {
 
 // Where a FUSE path lives: in the drive, in a checkout, or the versions folder itself.
 type Place = { drive: Drive, path: string, snapshot: boolean } | { versions: true }
-
-export interface Logger {
-  error (msg: string): void
-  warn (msg: string): void
-}
-
-// What getattr hands to the binding; times in ms since the epoch.
-export interface Attr {
-  mode: number
-  uid: number
-  gid: number
-  size: number
-  nlink: number
-  blksize: number
-  blocks: number
-  atime: number
-  mtime: number
-  ctime: number
-}
-
-export interface Statfs {
-  bsize: number
-  frsize: number
-  blocks: number
-  bfree: number
-  bavail: number
-  files: number
-  ffree: number
-  favail: number
-  fsid: number
-  flag: number
-  namemax: number
-}
 
 interface OpenFile {
   path: string // updated when the file, or a folder above it, is renamed
@@ -122,7 +89,7 @@ const HYPERFS_XATTRS = [
   'hyperfs.peers'
 ]
 
-export class DriveFilesystem {
+export class DriveFilesystem implements FuseFilesystem {
   readonly #drive: Drive
   readonly #log: Logger
   readonly #opts: DriveFilesystemOptions
