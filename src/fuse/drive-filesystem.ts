@@ -77,6 +77,8 @@ const COPY_CHUNK = 1024 * 1024
 const MAX_CHECKOUTS = 32
 const STAT_TTL = 5000
 const MAX_CACHED_STATS = 100_000
+const MOUNTED_DRIVE_MODE = S_IFDIR | 0o755
+const MOUNTED_CORE_MODE = S_IFREG | 0o444
 const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
 const HYPERFS_XATTRS = [
   'hyperfs.key',
@@ -197,6 +199,7 @@ export class DriveFilesystem implements FuseFilesystem {
     const writable = (flags & O_ACCMODE) !== 0
     if (writable) this.#writable(path)
     const st = await this.#lstat(path)
+    if (writable && st.mount?.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
     if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
     return this.#newHandle(path, writable)
   }
@@ -660,8 +663,9 @@ export class DriveFilesystem implements FuseFilesystem {
 }
 
 function toAttr (st: Stat): Attr {
-  // a mounted drive shows as a folder whatever its entry says
-  const mode = st.mount ? (S_IFDIR | 0o755) : st.mode
+  // Whatever the mount entry says: a mounted drive is a folder, a mounted
+  // raw core a read-only file of the core's bytes (its stat has their size).
+  const mode = st.mount?.kind === 'drive' ? MOUNTED_DRIVE_MODE : st.mount?.kind === 'core' ? MOUNTED_CORE_MODE : st.mode
   const isFile = (mode & S_IFMT) === S_IFREG
   return {
     mode,
