@@ -1,8 +1,8 @@
 // Filesystem logic between the FUSE binding and a Drive. It owns the open
 // file table: per path, the staged bytes of a file open for writing (shared by
 // every handle on that path, so two writers and getattr agree); per handle, the
-// read-ahead of a reader. It knows nothing of fuse-native: it takes paths and
-// numbers and throws coded errors, which fuse-binding.ts turns into errno.
+// read-ahead of a reader. It knows nothing of any FUSE binding: it takes paths and
+// numbers and throws coded errors, which the bridge (bridge.ts) turns into errno.
 //
 // Versions: unless disabled, `/<versionsDir>/<N>/...` (default
 // `/.versions/N`) is the drive as it was at version N (drive.checkout(N)),
@@ -24,7 +24,7 @@ import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
-import type { MaybePromise } from './fuse-binding.js'
+import type { Attr, FuseFilesystem, Logger, MaybePromise, Statfs } from './api.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
 import { StagedFile } from './staged-file.js'
 import { z32 } from './z32.js'
@@ -40,39 +40,6 @@ export interface DriveFilesystemOptions {
 
 // Where a FUSE path lives: in the drive, in a checkout, or the versions folder itself.
 type Place = { drive: Drive, path: string, snapshot: boolean } | { versions: true }
-
-export interface Logger {
-  error (msg: string): void
-  warn (msg: string): void
-}
-
-// What getattr hands to the binding; times in ms since the epoch.
-export interface Attr {
-  mode: number
-  uid: number
-  gid: number
-  size: number
-  nlink: number
-  blksize: number
-  blocks: number
-  atime: number
-  mtime: number
-  ctime: number
-}
-
-export interface Statfs {
-  bsize: number
-  frsize: number
-  blocks: number
-  bfree: number
-  bavail: number
-  files: number
-  ffree: number
-  favail: number
-  fsid: number
-  flag: number
-  namemax: number
-}
 
 interface OpenFile {
   path: string // updated when the file, or a folder above it, is renamed
@@ -110,6 +77,8 @@ const COPY_CHUNK = 1024 * 1024
 const MAX_CHECKOUTS = 32
 const STAT_TTL = 5000
 const MAX_CACHED_STATS = 100_000
+const MOUNTED_DRIVE_MODE = S_IFDIR | 0o755
+const MOUNTED_CORE_MODE = S_IFREG | 0o444
 const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
 const HYPERFS_XATTRS = [
   'hyperfs.key',
@@ -122,7 +91,7 @@ const HYPERFS_XATTRS = [
   'hyperfs.peers'
 ]
 
-export class DriveFilesystem {
+export class DriveFilesystem implements FuseFilesystem {
   readonly #drive: Drive
   readonly #log: Logger
   readonly #opts: DriveFilesystemOptions
@@ -230,6 +199,7 @@ export class DriveFilesystem {
     const writable = (flags & O_ACCMODE) !== 0
     if (writable) this.#writable(path)
     const st = await this.#lstat(path)
+    if (writable && st.mount?.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
     if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
     return this.#newHandle(path, writable)
   }
@@ -693,8 +663,9 @@ export class DriveFilesystem {
 }
 
 function toAttr (st: Stat): Attr {
-  // a mounted drive shows as a folder whatever its entry says
-  const mode = st.mount ? (S_IFDIR | 0o755) : st.mode
+  // Whatever the mount entry says: a mounted drive is a folder, a mounted
+  // raw core a read-only file of the core's bytes (its stat has their size).
+  const mode = st.mount?.kind === 'drive' ? MOUNTED_DRIVE_MODE : st.mount?.kind === 'core' ? MOUNTED_CORE_MODE : st.mode
   const isFile = (mode & S_IFMT) === S_IFREG
   return {
     mode,

@@ -4,10 +4,11 @@ import { complianceSuite } from './suites/compliance.js'
 import { readOnlySuite } from './suites/read-only.js'
 import { readFailuresSuite } from './suites/read-failures.js'
 import { recoverySuite } from './suites/recovery.js'
-import { versionsAndMountsSuite } from './suites/versions-and-mounts.js'
+import { coreMountSuite, versionsAndMountsSuite } from './suites/versions-and-mounts.js'
 
 complianceSuite(MEMORY_FIXTURE)
 readOnlySuite(MEMORY_FIXTURE)
 readFailuresSuite(MEMORY_FIXTURE)
 recoverySuite(MEMORY_FIXTURE)
 versionsAndMountsSuite(MEMORY_FIXTURE)
+coreMountSuite(MEMORY_FIXTURE)

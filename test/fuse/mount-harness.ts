@@ -49,13 +49,14 @@ export interface HostOptions {
   faults?: Record<string, 'timeout' | 'hang'>
   readTimeout?: number
   nested?: string[] // paths where the host mounts a second drive
+  nestedCores?: string[] // paths where the host mounts a raw core of coreBlocks() (fixtures/pattern.ts)
   version?: number // serve this version (FuseHost version option)
 }
 
 export interface Host {
   mnt: string
   pid: number
-  caps: { generated: boolean, nested: boolean, writable: boolean }
+  caps: { generated: boolean, nested: boolean, nestedCore: boolean, writable: boolean }
   log (): string // the host's stderr so far
   waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
   signal (sig: NodeJS.Signals): void
@@ -77,6 +78,7 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   for (const [path, kind] of Object.entries(opts.faults ?? {})) args.push('--fault', `${path}=${kind}`)
   if (opts.readTimeout) args.push('--read-timeout', String(opts.readTimeout))
   for (const path of opts.nested ?? []) args.push('--nested', path)
+  for (const path of opts.nestedCores ?? []) args.push('--nested-core', path)
   if (opts.version !== undefined) args.push('--version', String(opts.version))
 
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
