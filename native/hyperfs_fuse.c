@@ -84,6 +84,11 @@ typedef struct hf_node {
   // what the content looked like at the last open, for keep_cache
   int seen;
   double seen_size, seen_mtime, seen_ctime;
+  // Open handles. A file unlinked or renamed over while open is moved to a
+  // hidden name instead (as libfuse's high-level API does), so its handles
+  // keep reading the old bytes; the last release removes it.
+  uint32_t opens;
+  int hidden;
 } hf_node;
 
 typedef struct {
@@ -96,6 +101,9 @@ typedef struct {
 
 typedef struct hf_dir {
   pthread_mutex_t lock;
+  // a listing asked of JS: the folder may be released (its reader killed)
+  // before JS answers, so it is freed by whichever of the two comes last
+  int pending, released;
   int loaded;
   size_t count;
   char **names;
@@ -619,9 +627,21 @@ static void ll_mkdir (fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   to_js(M(req), r);
 }
 
+// The inode of parent/name if it is open (to be hidden rather than removed), else 0.
+static fuse_ino_t open_ino (hf_mount *m, fuse_ino_t parent, const char *name) {
+  pthread_mutex_lock(&m->lock);
+  hf_node *p = node_get(&m->tab, parent);
+  hf_node *n = p ? node_child(&m->tab, p, name) : NULL;
+  fuse_ino_t ino = n && n->opens > 0 ? n->ino : 0;
+  pthread_mutex_unlock(&m->lock);
+  return ino;
+}
+
 static void ll_unlink (fuse_req_t req, fuse_ino_t parent, const char *name) {
   hf_req *r = entry_req(OP_UNLINK, req, parent, name);
-  if (r) to_js(M(req), r);
+  if (!r) return;
+  r->ino2 = open_ino(M(req), parent, name);
+  to_js(M(req), r);
 }
 
 static void ll_rmdir (fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -650,6 +670,7 @@ static void ll_rename (fuse_req_t req, fuse_ino_t parent, const char *name, fuse
   r->ino2 = newparent;
   r->name2 = dupstr(newname);
   r->flags = (int)flags;
+  r->fh = open_ino(m, newparent, newname);
   to_js(m, r);
 }
 
@@ -688,6 +709,14 @@ static void fh_req (int op, fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
   if (!r) return;
   r->fh = fi->fh;
   r->flags = datasync;
+  if (op == OP_RELEASE) {
+    // flags 1: the last handle of a hidden file, which goes with it
+    hf_mount *m = M(req);
+    pthread_mutex_lock(&m->lock);
+    hf_node *n = node_get(&m->tab, ino);
+    if (n && n->opens > 0 && --n->opens == 0 && n->hidden) r->flags = 1;
+    pthread_mutex_unlock(&m->lock);
+  }
   to_js(M(req), r);
 }
 
@@ -719,15 +748,33 @@ static void ll_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 
 static void ll_releasedir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   (void)ino;
-  dir_free((hf_dir *)(uintptr_t)fi->fh);
+  hf_dir *d = (hf_dir *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&d->lock);
+  d->released = 1;
+  int last = d->pending == 0;
+  pthread_mutex_unlock(&d->lock);
+  if (last) dir_free(d);
   fuse_reply_err(req, 0);
 }
 
-// Answers a page of a loaded listing. With plus, each entry but . and ..
-// counts as a lookup of its inode, and only entries that fit are counted.
-static void dir_reply (hf_mount *m, fuse_req_t req, fuse_ino_t ino, hf_dir *d, size_t size, off_t off, int plus) {
+// JS has answered a listing request; true if d is still in use.
+static int dir_unpend (hf_dir *d) {
+  pthread_mutex_lock(&d->lock);
+  d->pending--;
+  int gone = d->released && d->pending == 0;
+  pthread_mutex_unlock(&d->lock);
+  if (gone) dir_free(d);
+  return !gone;
+}
+
+// Fills a page of a loaded listing (the caller holds d->lock); NULL when out
+// of memory. With plus, each entry but . and .. counts as a lookup of its
+// inode, and only entries that fit are counted. The caller answers only
+// after it let go of d->lock: once the kernel has the last page it may
+// release the folder, which frees d.
+static char *dir_page (hf_mount *m, fuse_req_t req, fuse_ino_t ino, hf_dir *d, size_t size, off_t off, int plus, size_t *len) {
   char *buf = malloc(size ? size : 1);
-  if (!buf) { fuse_reply_err(req, ENOMEM); return; }
+  if (!buf) return NULL;
   size_t pos = 0;
   pthread_mutex_lock(&m->lock);
   hf_node *dir = node_get(&m->tab, ino);
@@ -767,7 +814,13 @@ static void dir_reply (hf_mount *m, fuse_req_t req, fuse_ino_t ino, hf_dir *d, s
     if (plus && n) n->nlookup++;
   }
   pthread_mutex_unlock(&m->lock);
-  fuse_reply_buf(req, buf, pos);
+  *len = pos;
+  return buf;
+}
+
+static void dir_send (fuse_req_t req, char *buf, size_t len) {
+  if (!buf) fuse_reply_err(req, ENOMEM);
+  else fuse_reply_buf(req, buf, len);
   free(buf);
 }
 
@@ -779,13 +832,18 @@ static void readdir_any (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   int loaded = d->loaded && off != 0;
   pthread_mutex_unlock(&d->lock);
   if (loaded) {
+    size_t len = 0;
     pthread_mutex_lock(&d->lock);
-    dir_reply(m, req, ino, d, size, off, plus);
+    char *buf = dir_page(m, req, ino, d, size, off, plus, &len);
     pthread_mutex_unlock(&d->lock);
+    dir_send(req, buf, len);
     return;
   }
   hf_req *r = ino_req(OP_READDIR, req, ino, 0);
   if (!r) return;
+  pthread_mutex_lock(&d->lock);
+  d->pending++;
+  pthread_mutex_unlock(&d->lock);
   r->dir = d;
   r->size = size;
   r->off = off;
@@ -954,7 +1012,14 @@ static void call_js (napi_env env, napi_value js_cb, void *context, void *data) 
     case OP_RENAME:
       napi_create_string_utf8(env, r->path2, NAPI_AUTO_LENGTH, &argv[3]);
       napi_create_int32(env, r->flags, &argv[4]);
-      argc = 5;
+      // the target's inode if it is open (hide it, do not replace it), else 0
+      napi_create_double(env, (double)r->fh, &argv[5]);
+      argc = 6;
+      break;
+    case OP_UNLINK:
+      // the inode if it is open (hide it, do not remove it), else 0
+      napi_create_double(env, (double)r->ino2, &argv[3]);
+      argc = 4;
       break;
     case OP_OPEN: case OP_ACCESS:
       napi_create_int32(env, r->flags, &argv[3]);
@@ -1083,6 +1148,18 @@ static int seen_same (hf_node *n, const double *a) {
   return same;
 }
 
+static char *arg_string (hf_args *a, size_t i);
+
+// Puts a detached node back under a hidden name in the same folder.
+static void hide (hf_table *t, hf_node *n, const char *name) {
+  char *copy = dupstr(name);
+  if (!copy) { node_release(t, n); return; }
+  free(n->name);
+  n->name = copy;
+  n->hidden = 1;
+  attach(t, n);
+}
+
 // replyErr(h, id, errno): the answer of an op that returns no data, or its
 // failure (errno > 0). Successful unlink, rmdir and rename update the table.
 static napi_value reply_err (napi_env env, napi_callback_info info) {
@@ -1091,7 +1168,20 @@ static napi_value reply_err (napi_env env, napi_callback_info info) {
   hf_req *r = take(&a);
   if (!r) return ret_bool(env, false);
   int err = (int)arg_num(&a, 2);
+  // a fourth argument: the hidden name the open target was moved to
+  char *hidden = a.argc > 3 ? arg_string(&a, 3) : NULL;
   hf_mount *m = a.m;
+  if (r->op == OP_READDIR) dir_unpend(r->dir);
+  if (err == 0 && r->op == OP_RELEASE && r->flags == 1) {
+    // the hidden file is gone with its last handle
+    pthread_mutex_lock(&m->lock);
+    hf_node *n = node_get(&m->tab, r->ino);
+    if (n && n->hidden && n->opens == 0) {
+      detach(&m->tab, n);
+      node_release(&m->tab, n);
+    }
+    pthread_mutex_unlock(&m->lock);
+  }
   if (err == 0 && (r->op == OP_UNLINK || r->op == OP_RMDIR || r->op == OP_RENAME)) {
     pthread_mutex_lock(&m->lock);
     hf_node *parent = node_get(&m->tab, r->ino);
@@ -1101,7 +1191,8 @@ static napi_value reply_err (napi_env env, napi_callback_info info) {
       hf_node *target = np ? node_child(&m->tab, np, r->name2) : NULL;
       if (target && target != n) {
         detach(&m->tab, target);
-        node_release(&m->tab, target);
+        if (hidden) hide(&m->tab, target, hidden);
+        else node_release(&m->tab, target);
       }
       if (n) {
         detach(&m->tab, n);
@@ -1121,10 +1212,12 @@ static napi_value reply_err (napi_env env, napi_callback_info info) {
       }
     } else if (n) {
       detach(&m->tab, n);
-      node_release(&m->tab, n);
+      if (hidden && r->op == OP_UNLINK) hide(&m->tab, n, hidden);
+      else node_release(&m->tab, n);
     }
     pthread_mutex_unlock(&m->lock);
   }
+  free(hidden);
   if (err == ENOENT && r->op == OP_LOOKUP && m->negative_timeout > 0) {
     // a negative entry: the kernel remembers the name is free for a while
     struct fuse_entry_param e;
@@ -1207,6 +1300,8 @@ static napi_value reply_open (napi_env env, napi_callback_info info) {
   hf_node *n = node_get(&m->tab, r->ino);
   int seen = n && n->seen;
   int same = n && at ? seen_same(n, at) : 0;
+  // counted before the answer: the release may come the moment the kernel has it
+  if (n) n->opens++;
   pthread_mutex_unlock(&m->lock);
   fi.keep_cache = m->kernel_cache || same;
   // Changed since the kernel last looked: its pages go (keep_cache 0), and
@@ -1214,7 +1309,12 @@ static napi_value reply_open (napi_env env, napi_callback_info info) {
   // attributes only (offset -1) locks no page, so it cannot wait on a read
   // that waits on this thread.
   if (seen && !same && m->se) fuse_lowlevel_notify_inval_inode(m->se, r->ino, -1, 0);
-  fuse_reply_open(r->req, &fi);
+  if (fuse_reply_open(r->req, &fi) != 0) {
+    pthread_mutex_lock(&m->lock);
+    hf_node *again = node_get(&m->tab, r->ino);
+    if (again && again->opens > 0) again->opens--;
+    pthread_mutex_unlock(&m->lock);
+  }
   req_free(r);
   return ret_bool(env, true);
 }
@@ -1239,6 +1339,7 @@ static napi_value reply_create (napi_env env, napi_callback_info info) {
   hf_node *n = parent ? node_entry(&m->tab, parent, r->name, (uint32_t)at[0] & S_IFMT) : NULL;
   if (n) {
     n->nlookup++;
+    n->opens++; // before the answer, as in replyOpen
     e.ino = n->ino;
     fill_stat(&e.attr, at, n->ino);
     seen_same(n, at);
@@ -1252,7 +1353,11 @@ static napi_value reply_create (napi_env env, napi_callback_info info) {
     if (fuse_reply_create(r->req, &e, &fi) != 0) {
       pthread_mutex_lock(&m->lock);
       hf_node *again = node_get(&m->tab, e.ino);
-      if (again) { again->nlookup--; node_release(&m->tab, again); }
+      if (again) {
+        if (again->opens > 0) again->opens--;
+        again->nlookup--;
+        node_release(&m->tab, again);
+      }
       pthread_mutex_unlock(&m->lock);
     }
   }
@@ -1404,14 +1509,27 @@ static napi_value reply_dir (napi_env env, napi_callback_info info) {
   memcpy(attrs, adata, count * ATTR_FIELDS * sizeof(double));
   hf_dir *d = r->dir;
   pthread_mutex_lock(&d->lock);
+  d->pending--;
+  if (d->released) {
+    // the reader is gone (killed while it waited)
+    int last = d->pending == 0;
+    pthread_mutex_unlock(&d->lock);
+    if (last) dir_free(d);
+    free(blob); free(names); free(attrs);
+    fuse_reply_err(r->req, EBADF);
+    req_free(r);
+    return ret_bool(env, true);
+  }
   free(d->names); free(d->blob); free(d->attrs);
   d->names = names;
   d->blob = blob;
   d->attrs = attrs;
   d->count = count;
   d->loaded = 1;
-  dir_reply(a.m, r->req, r->ino, d, r->size, r->off, r->plus);
+  size_t plen = 0;
+  char *page = dir_page(a.m, r->req, r->ino, d, r->size, r->off, r->plus, &plen);
   pthread_mutex_unlock(&d->lock);
+  dir_send(r->req, page, plen);
   req_free(r);
   return ret_bool(env, true);
 }

@@ -41,6 +41,7 @@ const READ_POOL_SIZE = 16
 // without a hop to JS (`ls -l` asks every entry for security.selinux).
 const XATTR_UNHELD = ['security.', 'system.', 'trusted.']
 const S_IFDIR = 0o040000
+const S_IFMT = 0o170000
 const ENV_CHOICE = 'HYPERFS_FUSE'
 
 interface Constants {
@@ -54,7 +55,7 @@ interface Addon {
   notify (h: unknown, kind: 1 | 2, path: string, name: string | undefined, id: number): boolean
   stats (h: unknown): { inodes: number, pending: number }
   inodeOf (h: unknown, path: string): number
-  replyErr (h: unknown, id: number, errno: number): boolean
+  replyErr (h: unknown, id: number, errno: number, hiddenName?: string): boolean
   replyEntry (h: unknown, id: number, attrs: Float64Array): boolean
   replyAttr (h: unknown, id: number, attrs: Float64Array): boolean
   replyOpen (h: unknown, id: number, fh: number, attrs?: Float64Array): boolean
@@ -258,6 +259,17 @@ function pack (a: Attr, out: Float64Array, at = 0): Float64Array {
   return out
 }
 
+// Where a file unlinked or replaced while open lives on until its last
+// release (libfuse's high-level API uses the same prefix).
+function hiddenName (ino: number): string {
+  return `.fuse_hidden${ino.toString(16).padStart(14, '0')}`
+}
+
+function sibling (path: string, name: string): string {
+  const slash = path.lastIndexOf('/')
+  return path.slice(0, slash + 1) + name
+}
+
 // A failure from the bridge is a negative errno; anything else is a bug here.
 function errnoOf (err: unknown): number {
   return typeof err === 'number' && err < 0 ? -err : ERRNO.EIO
@@ -296,13 +308,18 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
       case C.MKDIR:
         return r.call('mkdir', path, [path, a3], () => entry(id, path), fail(id))
       case C.UNLINK:
+        if (a3) {
+          // open: hide it, and the last release removes it
+          const hidden = hiddenName(a3)
+          return r.call('rename', path, [path, sibling(path, hidden)], () => { addon.replyErr(h(), id, 0, hidden) }, fail(id))
+        }
         return r.call('unlink', path, [path], () => { addon.replyErr(h(), id, 0) }, fail(id))
       case C.RMDIR:
         return r.call('rmdir', path, [path], () => { addon.replyErr(h(), id, 0) }, fail(id))
       case C.SYMLINK:
         return r.call('symlink', path, [a3, path], () => entry(id, path), fail(id))
       case C.RENAME:
-        rename(id, path, a3, a4).catch(failAny(id))
+        rename(id, path, a3, a4, a5).catch(failAny(id))
         return
       case C.OPEN:
         return r.call('open', path, [path, a3], (fh) => {
@@ -320,7 +337,11 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
       case C.FLUSH:
         return r.call('flush', path, [a3], () => { addon.replyErr(h(), id, 0) }, fail(id))
       case C.RELEASE:
-        return r.call('release', path, [a3], () => { addon.replyErr(h(), id, 0) }, fail(id))
+        return r.call('release', path, [a3], () => {
+          if (a4 !== 1) return addon.replyErr(h(), id, 0)
+          // the last handle of a file unlinked while open: now it goes
+          r.call('unlink', path, [path], () => { addon.replyErr(h(), id, 0) }, () => { addon.replyErr(h(), id, 0) })
+        }, fail(id))
       case C.FSYNC:
         return r.call('fsync', path, [a3], () => { addon.replyErr(h(), id, 0) }, fail(id))
       case C.READDIR:
@@ -379,7 +400,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
     addon.replyAttr(h(), id, pack(a, b.scratch))
   }
 
-  async function rename (id: number, from: string, to: string, flags: number): Promise<void> {
+  async function rename (id: number, from: string, to: string, flags: number, openIno: number): Promise<void> {
     if (flags & C.RENAME_NOREPLACE) {
       const exists = await call('getattr', to, [to]).then(() => true, (e) => {
         if (e === -ERRNO.ENOENT) return false
@@ -389,6 +410,14 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
         addon.replyErr(h(), id, ERRNO.EEXIST)
         return
       }
+    }
+    if (openIno) {
+      // the file renamed over is open: its handles keep the old bytes under a hidden name
+      const hidden = hiddenName(openIno)
+      await call('rename', to, [to, sibling(to, hidden)])
+      await call('rename', from, [from, to])
+      addon.replyErr(h(), id, 0, hidden)
+      return
     }
     await call('rename', from, [from, to])
     addon.replyErr(h(), id, 0)
@@ -442,8 +471,15 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
       for await (const change of drive.diff(from, event.version)) {
         const path = change.name
         const slash = path.lastIndexOf('/')
-        pending.push(cache.invalidate(path))
-        pending.push(cache.invalidateEntry(slash <= 0 ? '/' : path.slice(0, slash), path.slice(slash + 1)))
+        const before = change.previous
+        const after = change.type === 'put' ? change.value : null
+        // A new name needs nothing: the kernel keeps no negative entries
+        // (negativeTimeout 0). A name that went, or now holds another kind
+        // of file, must leave the kernel's cache; but dropping a live
+        // folder's entry would break getcwd() for a shell inside it, so a
+        // changed entry of the same kind only loses its attributes and pages.
+        if (before && after && (before.mode & S_IFMT) === (after.mode & S_IFMT)) pending.push(cache.invalidate(path))
+        else if (before) pending.push(cache.invalidateEntry(slash <= 0 ? '/' : path.slice(0, slash), path.slice(slash + 1)))
       }
       await Promise.all(pending)
     }
