@@ -167,6 +167,7 @@ typedef struct hf_mount {
   int notify_stop;
 
   volatile int exited; // the loop has ended
+  int readahead_set;
   int unmounting;
   int closed; // unmount() has finished: the session is gone
 } hf_mount;
@@ -462,8 +463,13 @@ static hf_req *req_new (int op, fuse_req_t req) {
   return r;
 }
 
+static void raise_readahead (const char *mnt);
+
 // Hands a request to JS. On failure the kernel gets EIO at once.
 static void to_js (hf_mount *m, hf_req *r) {
+  // the first request comes after the kernel applied our init answer,
+  // which would have undone this
+  if (!__atomic_exchange_n(&m->readahead_set, 1, __ATOMIC_RELAXED)) raise_readahead(m->mountpoint);
   if (r->req && slot_add(m, r) == NO_SLOT) {
     fuse_reply_err(r->req, EIO);
     req_free(r);
@@ -1784,6 +1790,25 @@ static void tsfn_finalize (napi_env env, void *data, void *hint) {
   (void)env; (void)data; (void)hint;
 }
 
+static int mount_dev (const char *mnt, unsigned *major_out);
+
+// The kernel reads ahead at most read_ahead_kb of its bdi, 128 KiB unless
+// told, whatever max_readahead we answer at init: so reads would never use
+// the 1 MiB requests. Root may raise it; others keep the default.
+static void raise_readahead (const char *mnt) {
+  unsigned major = 0;
+  int minor = mount_dev(mnt, &major);
+  if (minor < 0 || geteuid() != 0) return;
+  char p[128], v[32];
+  snprintf(p, sizeof(p), "/sys/class/bdi/%u:%d/read_ahead_kb", major, minor);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  int n = snprintf(v, sizeof(v), "%d", MAX_READAHEAD / 1024);
+  ssize_t w = write(fd, v, (size_t)n);
+  (void)w;
+  close(fd);
+}
+
 // mount(mountpoint, options, dispatch) -> handle. Throws an Error with code
 // FUSE_FAILED, errno and reason when the kernel does not take the mount.
 static napi_value js_mount (napi_env env, napi_callback_info info) {
@@ -1874,10 +1899,10 @@ static napi_value js_mount (napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// The minor device number of our mount, which names its connection in
-// /sys/fs/fuse/connections. Read from mountinfo: a stat of the mount point
-// would be a request to this very process.
-static int connection_id (const char *mnt) {
+// The device number of our mount: its minor names the connection in
+// /sys/fs/fuse/connections, both name its bdi. Read from mountinfo: a stat
+// of the mount point would be a request to this very process.
+static int mount_dev (const char *mnt, unsigned *major_out) {
   FILE *f = fopen("/proc/self/mountinfo", "r");
   if (!f) return -1;
   char line[8192];
@@ -1896,7 +1921,10 @@ static int connection_id (const char *mnt) {
       } else un[j++] = point[i];
     }
     un[j] = 0;
-    if (strcmp(un, mnt) == 0 && strstr(line, " - fuse")) found = (int)minor;
+    if (strcmp(un, mnt) == 0 && strstr(line, " - fuse")) {
+      found = (int)minor;
+      if (major_out) *major_out = major;
+    }
   }
   fclose(f);
   return found;
@@ -1989,7 +2017,7 @@ static napi_value js_unmount (napi_env env, napi_callback_info info) {
   }
   a.m->unmounting = 1;
   u->m = a.m;
-  u->conn = connection_id(a.m->mountpoint);
+  u->conn = mount_dev(a.m->mountpoint, NULL);
   napi_value name;
   napi_create_string_utf8(env, "hyperfs_fuse_unmount", NAPI_AUTO_LENGTH, &name);
   CHECK(napi_create_async_work(env, NULL, name, unmount_execute, unmount_complete, u, &u->work));
@@ -2041,14 +2069,16 @@ static napi_value init (napi_env env, napi_value exports) {
     CHECK(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f));
     CHECK(napi_set_named_property(env, exports, fns[i].name, f));
   }
-  struct { const char *name; int value; } consts[] = {
+  struct { const char *name; int value; } ops[] = {
     { "LOOKUP", OP_LOOKUP }, { "GETATTR", OP_GETATTR }, { "SETATTR", OP_SETATTR }, { "READLINK", OP_READLINK },
     { "MKNOD", OP_MKNOD }, { "MKDIR", OP_MKDIR }, { "UNLINK", OP_UNLINK }, { "RMDIR", OP_RMDIR },
     { "SYMLINK", OP_SYMLINK }, { "RENAME", OP_RENAME }, { "OPEN", OP_OPEN }, { "READ", OP_READ },
     { "WRITE", OP_WRITE }, { "FLUSH", OP_FLUSH }, { "RELEASE", OP_RELEASE }, { "FSYNC", OP_FSYNC },
     { "READDIR", OP_READDIR }, { "STATFS", OP_STATFS }, { "SETXATTR", OP_SETXATTR }, { "GETXATTR", OP_GETXATTR },
     { "LISTXATTR", OP_LISTXATTR }, { "REMOVEXATTR", OP_REMOVEXATTR }, { "ACCESS", OP_ACCESS },
-    { "CREATE", OP_CREATE }, { "NOTIFY_DONE", OP_NOTIFY_DONE }, { "EXIT", OP_EXIT },
+    { "CREATE", OP_CREATE }, { "NOTIFY_DONE", OP_NOTIFY_DONE }, { "EXIT", OP_EXIT }
+  };
+  struct { const char *name; int value; } consts[] = {
     { "SET_ATTR_MODE", FUSE_SET_ATTR_MODE }, { "SET_ATTR_UID", FUSE_SET_ATTR_UID }, { "SET_ATTR_GID", FUSE_SET_ATTR_GID },
     { "SET_ATTR_SIZE", FUSE_SET_ATTR_SIZE }, { "SET_ATTR_ATIME", FUSE_SET_ATTR_ATIME }, { "SET_ATTR_MTIME", FUSE_SET_ATTR_MTIME },
     { "SET_ATTR_ATIME_NOW", FUSE_SET_ATTR_ATIME_NOW }, { "SET_ATTR_MTIME_NOW", FUSE_SET_ATTR_MTIME_NOW },
@@ -2062,6 +2092,14 @@ static napi_value init (napi_env env, napi_value exports) {
     CHECK(napi_set_named_property(env, c, consts[i].name, v));
   }
   CHECK(napi_set_named_property(env, exports, "constants", c));
+  napi_value o;
+  CHECK(napi_create_object(env, &o));
+  for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    napi_value v;
+    CHECK(napi_create_int32(env, ops[i].value, &v));
+    CHECK(napi_set_named_property(env, o, ops[i].name, v));
+  }
+  CHECK(napi_set_named_property(env, exports, "ops", o));
   return exports;
 }
 

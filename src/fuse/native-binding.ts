@@ -49,6 +49,7 @@ interface Constants {
 }
 
 interface Addon {
+  ops: Constants // request kinds the addon hands to JS
   constants: Constants
   mount (mountpoint: string, opts: object, dispatch: (op: number, ...args: any[]) => void): unknown
   unmount (h: unknown): Promise<void>
@@ -68,35 +69,39 @@ interface Addon {
   replyDir (h: unknown, id: number, names: string, attrs: Float64Array): boolean
 }
 
-let loaded: { addon: Addon } | { error: string } | null = null
+// What loading the addon gave, per file: a process loads it once, as
+// require() would, and a failure is not retried.
+const loaded = new Map<string, { addon: Addon } | { error: string }>()
+// Loggers already told that the native binding is missing: once is enough.
+const toldFallback = new WeakSet<Logger>()
 
-// The addon, or why it cannot be had. Loaded once per process.
-export function loadNativeAddon (): { addon: Addon } | { error: string } {
-  if (loaded) return loaded
-  const file = fileURLToPath(ADDON_URL)
+// The addon, or why it cannot be had.
+export function loadNativeAddon (file = fileURLToPath(ADDON_URL)): { addon: Addon } | { error: string } {
+  let result = loaded.get(file)
+  if (result) return result
   if (!existsSync(file)) {
-    loaded = { error: `${file} is not built (npm run build:native; it needs libfuse3-dev and a C compiler)` }
-    return loaded
+    result = { error: `${file} is not built (npm run build:native; it needs libfuse3-dev and a C compiler)` }
+  } else {
+    try {
+      result = { addon: createRequire(import.meta.url)(file) as Addon }
+    } catch (err) {
+      result = { error: `${file} does not load: ${(err as Error).message}` }
+    }
   }
-  try {
-    loaded = { addon: createRequire(import.meta.url)(file) as Addon }
-  } catch (err) {
-    loaded = { error: `${file} does not load: ${(err as Error).message}` }
-  }
-  return loaded
+  loaded.set(file, result)
+  return result
 }
 
-// The binding to mount with: the native one where it loads, unless
-// HYPERFS_FUSE=fuse-native asks for the fallback. Says once per process
-// why it falls back.
-let toldFallback = false
-export function preferNative (fallback: FuseBindingFactory, logger: Logger, env: NodeJS.ProcessEnv = process.env): FuseBindingFactory {
-  const choice = env[ENV_CHOICE]
-  if (choice === fallback.name) return fallback
-  const result = loadNativeAddon()
+// The binding to mount with: the native one where its addon loads, unless
+// HYPERFS_FUSE names the fallback (HYPERFS_FUSE=fuse-native). Tells the
+// logger, once, why it falls back.
+export function preferNative (fallback: FuseBindingFactory, logger: Logger, opts: { env?: NodeJS.ProcessEnv, addonFile?: string } = {}): FuseBindingFactory {
+  const env = opts.env ?? process.env
+  if (env[ENV_CHOICE] === fallback.name) return fallback
+  const result = loadNativeAddon(opts.addonFile)
   if ('addon' in result) return nativeBinding
-  if (!toldFallback) {
-    toldFallback = true
+  if (!toldFallback.has(logger)) {
+    toldFallback.add(logger)
     logger.warn(`FUSE runs on ${fallback.name}: the native libfuse3 binding is not available: ${result.error}`)
   }
   return fallback
@@ -110,8 +115,9 @@ export interface KernelCache {
 }
 
 export interface NativeBinding extends FuseBinding, KernelCache {
-  // for tests: inodes the addon holds, requests waiting for JS
-  stats (): { inodes: number, pending: number }
+  // for tests: inodes the addon holds, requests waiting for JS, and the
+  // kernel requests that reached JS, by op ('LOOKUP', 'READ', ...)
+  stats (): { inodes: number, pending: number, requests: Record<string, number> }
   inodeOf (path: string): number // 0: the kernel holds none for it
 }
 
@@ -175,9 +181,16 @@ class NativeFuseBinding implements NativeBinding {
     this.#notifications.clear()
   }
 
-  stats (): { inodes: number, pending: number } {
+  readonly requestCounts = new Map<number, number>()
+
+  stats (): { inodes: number, pending: number, requests: Record<string, number> } {
     const addon = (loadNativeAddon() as { addon: Addon }).addon
-    return this.#h ? addon.stats(this.#h) : { inodes: 0, pending: 0 }
+    const requests: Record<string, number> = {}
+    for (const [name, op] of Object.entries(addon.ops)) {
+      const n = this.requestCounts.get(op)
+      if (n) requests[name] = n
+    }
+    return { ...(this.#h ? addon.stats(this.#h) : { inodes: 0, pending: 0 }), requests }
   }
 
   inodeOf (path: string): number {
@@ -276,7 +289,7 @@ function errnoOf (err: unknown): number {
 }
 
 function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: any[]) => void {
-  const C = addon.constants
+  const C = { ...addon.ops, ...addon.constants }
   const r = b.requests
   const call = <T>(op: Parameters<FuseRequests['call']>[0], path: string, args: unknown[]): Promise<T> =>
     new Promise<T>((resolve, reject) => r.call(op, path, args as never, resolve as never, reject))
@@ -289,7 +302,9 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
   const entry = (id: number, path: string): void =>
     r.call('getattr', path, [path], (a) => { addon.replyEntry(h(), id, pack(a, b.scratch)) }, fail(id))
 
+  const counts = b.requestCounts
   return function dispatch (op: number, id: number, path: string, a3?: any, a4?: any, a5?: any, a6?: any, a7?: any, a8?: any, a9?: any, a10?: any): void {
+    counts.set(op, (counts.get(op) ?? 0) + 1)
     switch (op) {
       case C.LOOKUP:
         return entry(id, path)
