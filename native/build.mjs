@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Builds native/build/hyperfs_fuse.node with the C compiler and the headers
-// already on this machine: Node's own (installed with node), libfuse3's
-// (pkg-config fuse3). Nothing is downloaded. Exits non-zero, saying what is
-// missing, when it cannot build; hyperfs then runs on fuse-native.
+// Builds native/build/hyperfs_fuse.node (the libfuse3 binding) and
+// native/build/hyperfs_ceiling (bench/fuse.ts's minimal C filesystem) with
+// the C compiler and the headers already on this machine: Node's own
+// (installed with node), libfuse3's (pkg-config fuse3). Nothing is
+// downloaded. Exits non-zero, saying what is missing, when it cannot build;
+// hyperfs then runs on fuse-native.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -12,6 +14,8 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const out = join(here, 'build', 'hyperfs_fuse.node')
 const source = join(here, 'hyperfs_fuse.c')
+const ceilingOut = join(here, 'build', 'hyperfs_ceiling')
+const ceilingSource = join(here, 'bench', 'ceiling.c')
 
 function nodeHeaders () {
   const candidates = [
@@ -47,11 +51,14 @@ const tmp = out + '.tmp'
 const args = ['-std=gnu11', '-O2', '-g', '-fPIC', '-shared', '-Wall', '-Wextra', '-Wno-unused-parameter',
   '-fvisibility=hidden', `-I${headers}`, '-DNODE_GYP_MODULE_NAME=hyperfs_fuse', '-DNAPI_VERSION=8',
   '-o', tmp, source, ...fuseFlags, '-lpthread']
+const ceilingArgs = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', ceilingOut + '.tmp', ceilingSource, ...fuseFlags, '-lpthread']
 try {
   execFileSync(cc, args, { stdio: 'inherit' })
+  execFileSync(cc, ceilingArgs, { stdio: 'inherit' })
 } catch {
   fail(`${cc} failed (see above)`)
 }
 // replace atomically: a process may have the old one loaded
 renameSync(tmp, out)
-console.log(`built ${out}`)
+renameSync(ceilingOut + '.tmp', ceilingOut)
+console.log(`built ${out} and ${ceilingOut}`)
