@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <math.h>
@@ -169,6 +170,7 @@ typedef struct hf_mount {
   volatile int exited; // the loop has ended
   int readahead_set;
   int unmounting;
+  int orphaned; // unmounted, but a process still held it and the connection could not be aborted
   int closed; // unmount() has finished: the session is gone
 } hf_mount;
 
@@ -1783,7 +1785,7 @@ static void handle_finalize (napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   hf_mount *m = data;
   // a mount still running keeps its memory: its threads use it
-  if (m->closed) mount_free(m);
+  if (m->closed && !m->orphaned) mount_free(m);
 }
 
 static void tsfn_finalize (napi_env env, void *data, void *hint) {
@@ -1935,7 +1937,32 @@ typedef struct {
   napi_deferred deferred;
   napi_async_work work;
   int conn;
+  int orphaned; // the session loop did not end
 } hf_unmount;
+
+#define FUSECTL "/sys/fs/fuse/connections"
+
+// Aborts the kernel connection of a mount: every request gets ENOTCONN and
+// the session loop ends. Needs fusectl, mounted here for the moment if the
+// system has not (root only).
+static int abort_connection (int conn) {
+  if (conn < 0) return -1;
+  char p[128];
+  snprintf(p, sizeof(p), FUSECTL "/%d/abort", conn);
+  int mounted_here = 0;
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && geteuid() == 0 && mount("fusectl", FUSECTL, "fusectl", 0, NULL) == 0) {
+    mounted_here = 1;
+    fd = open(p, O_WRONLY | O_CLOEXEC);
+  }
+  int ok = -1;
+  if (fd >= 0) {
+    ok = write(fd, "1", 1) == 1 ? 0 : -1;
+    close(fd);
+  }
+  if (mounted_here) umount2(FUSECTL, MNT_DETACH);
+  return ok;
+}
 
 #define UNMOUNT_GRACE_MS 2000 // after the unmount, how long the loop may take to notice before the connection is aborted
 
@@ -1949,18 +1976,20 @@ static void unmount_execute (napi_env env, void *data) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += UNMOUNT_GRACE_MS / 1000;
-    if (pthread_timedjoin_np(m->loop_thread, NULL, &ts) != 0) {
+    int joined = pthread_timedjoin_np(m->loop_thread, NULL, &ts) == 0;
+    if (!joined) {
       // something still holds the mount (a process inside it): a lazy
       // unmount leaves the connection up, so abort it
-      if (u->conn >= 0) {
-        char p[128];
-        snprintf(p, sizeof(p), "/sys/fs/fuse/connections/%d/abort", u->conn);
-        int fd = open(p, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) { ssize_t w = write(fd, "1", 1); (void)w; close(fd); }
+      if (abort_connection(u->conn) == 0) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += UNMOUNT_GRACE_MS / 1000;
+        joined = pthread_timedjoin_np(m->loop_thread, NULL, &ts) == 0;
       }
-      pthread_join(m->loop_thread, NULL);
     }
-    m->loop_started = 0;
+    // not joined: the session stays alive for whoever still holds it,
+    // answered EIO, and its memory is never freed (see unmount_complete)
+    if (joined) m->loop_started = 0;
+    else u->orphaned = 1;
   }
   pthread_mutex_lock(&m->notify_lock);
   m->notify_stop = 1;
@@ -1989,9 +2018,16 @@ static void unmount_complete (napi_env env, napi_status status, void *data) {
   }
   pthread_mutex_unlock(&m->slot_lock);
   m->closed = 1;
-  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
-  fuse_session_destroy(m->se);
-  m->se = NULL;
+  if (u->orphaned) {
+    // its workers still hand requests to JS (which answers EIO on a closed
+    // filesystem): the function stays, without keeping node alive
+    m->orphaned = 1;
+    napi_unref_threadsafe_function(env, m->tsfn);
+  } else {
+    napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+    fuse_session_destroy(m->se);
+    m->se = NULL;
+  }
   napi_value undef;
   napi_get_undefined(env, &undef);
   napi_resolve_deferred(env, u->deferred, undef);

@@ -132,7 +132,9 @@ class NativeFuseBinding implements NativeBinding {
   readonly #requests: FuseRequests
   readonly #opts: FuseMountOptions
   readonly #log: Logger
+  // the addon's handle; kept after unmount, so late answers still find it
   #h: unknown = null
+  #mounted = false
   #exited = false
   #unmounting = false
   readonly #notifications = new Map<number, () => void>()
@@ -149,7 +151,7 @@ class NativeFuseBinding implements NativeBinding {
   async mount (): Promise<void> {
     const result = loadNativeAddon()
     if ('error' in result) throw HyperfsError.from('FUSE_FAILED', `cannot mount at ${this.#opts.mountpoint}: ${result.error}`)
-    if (this.#h) throw HyperfsError.from('FUSE_FAILED', `${this.#opts.mountpoint} is already mounted by this binding`)
+    if (this.#mounted) throw HyperfsError.from('FUSE_FAILED', `${this.#opts.mountpoint} is already mounted by this binding`)
     const addon = result.addon
     try {
       this.#h = addon.mount(this.#opts.mountpoint, {
@@ -161,6 +163,8 @@ class NativeFuseBinding implements NativeBinding {
         negativeTimeout: 0,
         xattrUnheld: XATTR_UNHELD
       }, dispatcher(this, addon))
+      this.#mounted = true
+      this.#exited = false
     } catch (err) {
       const e = err as Error & { errno?: number, reason?: string }
       const failure = HyperfsError.from('FUSE_FAILED', e.message, err)
@@ -170,12 +174,11 @@ class NativeFuseBinding implements NativeBinding {
   }
 
   async unmount (): Promise<void> {
-    const h = this.#h
-    if (!h) return
+    if (!this.#mounted) return
+    this.#mounted = false
     const addon = (loadNativeAddon() as { addon: Addon }).addon
     this.#unmounting = true
-    await addon.unmount(h)
-    this.#h = null
+    await addon.unmount(this.#h)
     // nothing will answer these any more; the kernel forgot it all anyway
     for (const done of this.#notifications.values()) done()
     this.#notifications.clear()
@@ -190,12 +193,12 @@ class NativeFuseBinding implements NativeBinding {
       const n = this.requestCounts.get(op)
       if (n) requests[name] = n
     }
-    return { ...(this.#h ? addon.stats(this.#h) : { inodes: 0, pending: 0 }), requests }
+    return { ...(this.#mounted ? addon.stats(this.#h) : { inodes: 0, pending: 0 }), requests }
   }
 
   inodeOf (path: string): number {
     const addon = (loadNativeAddon() as { addon: Addon }).addon
-    return this.#h ? addon.inodeOf(this.#h, path) : 0
+    return this.#mounted ? addon.inodeOf(this.#h, path) : 0
   }
 
   invalidate (path: string): Promise<void> {
@@ -207,7 +210,7 @@ class NativeFuseBinding implements NativeBinding {
   }
 
   #notify (kind: 1 | 2, path: string, name: string | undefined): Promise<void> {
-    if (!this.#h || this.#exited) return Promise.resolve()
+    if (!this.#mounted || this.#exited) return Promise.resolve()
     const addon = (loadNativeAddon() as { addon: Addon }).addon
     const id = this.#nextNotification++
     if (!addon.notify(this.#h, kind, path, name, id)) return Promise.resolve()
@@ -241,7 +244,7 @@ class NativeFuseBinding implements NativeBinding {
   }
 
   exited (): void {
-    if (this.#exited || !this.#h) return
+    if (this.#exited || !this.#mounted) return
     this.#exited = true
     if (this.#unmounting) return
     this.#log.warn(`the kernel ended the session at ${this.#opts.mountpoint} (unmounted from outside?)`)

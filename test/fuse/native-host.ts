@@ -29,6 +29,9 @@ export interface NativeHost {
   log (): string
   // the native binding's stats() of each mount
   stats (): Promise<Array<{ inodes: number, pending: number, requests: Record<string, number> }>>
+  // SIGTERM: the host unmounts and exits; its exit code, or null if it had
+  // to be killed after STOP_MS
+  stop (): Promise<number | null>
 }
 
 export async function startNativeHost (t: TestContext, opts: NativeHostOptions = {}): Promise<NativeHost> {
@@ -45,7 +48,7 @@ export async function startNativeHost (t: TestContext, opts: NativeHostOptions =
   child.stderr!.on('data', (d) => { stderr += d })
   child.stdout!.on('data', (d) => { stdout += d })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.after(async () => {
+  const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
       const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_MS).unref())
@@ -54,6 +57,10 @@ export async function startNativeHost (t: TestContext, opts: NativeHostOptions =
         await exited
       }
     }
+    return child.exitCode
+  }
+  t.after(async () => {
+    await stop()
     for (const m of mnts) await clearStaleMount(m).catch(() => {})
     let busy = false
     for (const m of mnts) busy = busy || await isMounted(m)
@@ -70,7 +77,8 @@ export async function startNativeHost (t: TestContext, opts: NativeHostOptions =
       await waitFor(() => /^stats .*\n/m.test(stdout.slice(before)), STATS_MS, () => `no stats from the host:\n${stderr}`, exited)
       const line = stdout.slice(before).split('\n').find((l) => l.startsWith('stats '))!
       return JSON.parse(line.slice('stats '.length))
-    }
+    },
+    stop
   }
 }
 

@@ -6,6 +6,7 @@
 // why. The FUSE suites (compliance and the rest) run on this binding wherever
 // it is the default.
 import { strict as assert } from 'node:assert'
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { describe, test } from 'node:test'
 import { isHyperfsError } from '../../src/errors.js'
 import type { FuseBindingFactory, FuseRequests, Logger } from '../../src/fuse/api.js'
 import { loadNativeAddon, nativeBinding, preferNative } from '../../src/fuse/native-binding.js'
+import { isMounted } from '../../src/fuse/stale-mount.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { FUSE_SKIP, run } from './mount-harness.js'
 import { startNativeHost } from './native-host.js'
@@ -179,6 +181,18 @@ describe('native binding', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon())
     assert.equal(await readFile(join(reader, 'new.txt'), 'utf8'), 'new\n')
     assert.equal((await run('rm', [w])).code, 0)
     await settle(async () => stat(r).then(() => false, () => true), 'the reader still sees a removed file')
+  })
+})
+
+describe('native binding: unmount', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon()) && 'the addon is not built') }, () => {
+  test('unmount does not wait for a process that still has its working folder in the mount', async (t) => {
+    const host = await startNativeHost(t)
+    const inside = spawn('sleep', ['60'], { cwd: host.mnts[0], stdio: 'ignore' })
+    t.after(() => { inside.kill('SIGKILL') })
+    await new Promise((resolve) => inside.once('spawn', resolve))
+    assert.equal(await host.stop(), 0, host.log())
+    // the mount is gone for everyone, the process inside included
+    assert.equal(await isMounted(host.mnts[0]), false)
   })
 })
 
