@@ -38,6 +38,7 @@ export const FUSE_SKIP: string | false = existsSync('/dev/fuse')
 
 const READY_MS = 30_000
 const STOP_MS = 5_000
+const CALLS_MS = 10_000
 
 export interface HostOptions {
   fixture?: Fixture // default MEMORY_FIXTURE
@@ -51,6 +52,8 @@ export interface HostOptions {
   nested?: string[] // paths where the host mounts a second drive
   nestedCores?: string[] // paths where the host mounts a raw core of coreBlocks() (fixtures/pattern.ts)
   version?: number // serve this version (FuseHost version option)
+  countCalls?: boolean // the host counts drive calls; see Host.calls()
+  clockStep?: number // ms the stat cache's clock moves each time it is read
 }
 
 export interface Host {
@@ -60,6 +63,8 @@ export interface Host {
   log (): string // the host's stderr so far
   waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
   signal (sig: NodeJS.Signals): void
+  // drive calls by "<method> <path>" since the last calls() (or the start); needs countCalls
+  calls (): Promise<Record<string, number>>
   kill9 (): Promise<void>
   stop (): Promise<void>
 }
@@ -80,6 +85,8 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   for (const path of opts.nested ?? []) args.push('--nested', path)
   for (const path of opts.nestedCores ?? []) args.push('--nested-core', path)
   if (opts.version !== undefined) args.push('--version', String(opts.version))
+  if (opts.countCalls) args.push('--count-calls')
+  if (opts.clockStep) args.push('--clock-step', String(opts.clockStep))
 
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
@@ -109,6 +116,16 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
       }
     },
     signal: (sig) => { child.kill(sig) },
+    calls: async () => {
+      const seen = stderr.length
+      child.stdin!.write('calls\n')
+      for (let waited = 0; waited < CALLS_MS; waited += 20) {
+        const m = /^calls (\{.*\})$/m.exec(stderr.slice(seen))
+        if (m) return JSON.parse(m[1])
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      throw new Error(`the host did not report its calls within ${CALLS_MS} ms:\n${stderr}`)
+    },
     kill9: async () => {
       child.kill('SIGKILL')
       await exited
