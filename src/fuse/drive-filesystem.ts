@@ -11,7 +11,8 @@
 // lists 1..current. A real entry of that name in the drive is hidden by it.
 //
 // Stat cache: a listing already carries every entry's stat, and `ls -l`
-// follows it with a lookup of each entry (libfuse 2 has no readdirplus), so
+// follows it with a lookup of each entry (the kernel asks for each name a
+// listing gave it, unless the binding answers readdirplus), so
 // readdir keeps those stats for the lookups to come. A listing is served only
 // while the drive is at the version it was listed at and no change has gone
 // through this mount since: that alone keeps it exact. Listings inside a
@@ -23,7 +24,8 @@
 //
 // Commit rule: the drive sees a file change only through one
 // drive.writeFile() of the whole content, on flush, fsync or release (and at
-// once for truncate(2), which POSIX makes visible immediately).
+// once for truncate(2), which POSIX makes visible immediately). If that write
+// fails (a full disk), the drive still holds the old content, whole.
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
@@ -73,6 +75,7 @@ interface Handle {
 }
 
 const O_ACCMODE = 3
+const O_TRUNC = 0o1000
 const W_OK = 2
 const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
@@ -101,7 +104,7 @@ export class DriveFilesystem implements FuseFilesystem {
   readonly #opts: DriveFilesystemOptions
   readonly #files = new Map<string, OpenFile>()
   readonly #handles = new Map<number, Handle>()
-  #nextFh = 1 // 0 tells fuse-native "no handle", so handles start at 1
+  #nextFh = 1 // 0 means "no handle" to libfuse, so handles start at 1
   readonly #checkouts = new Map<number, Drive>()
   readonly #deadlines: Deadlines
   readonly #clock: () => number
@@ -213,7 +216,20 @@ export class DriveFilesystem implements FuseFilesystem {
     const st = await this.#lstat(path)
     if (writable && st.mount?.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
     if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
-    return this.#newHandle(path, writable)
+    const fh = this.#newHandle(path, writable)
+    // O_TRUNC empties the staged copy only: the drive keeps the old content
+    // until the new one commits whole, so a save that fails (a full disk)
+    // loses nothing. Bindings must pass O_TRUNC here (libfuse: atomic_o_trunc);
+    // otherwise it comes as truncate(path, 0), which commits at once.
+    if (writable && (flags & O_TRUNC)) {
+      try {
+        await this.#change(this.#handle(fh).file, (stage) => stage.truncate(0), true)
+      } catch (err) {
+        await this.release(fh)
+        throw err
+      }
+    }
+    return fh
   }
 
   async create (path: string, mode: number): Promise<number> {
@@ -634,8 +650,6 @@ export class DriveFilesystem implements FuseFilesystem {
     }
   }
 
-  // One ranged read from the drive that cannot outlive readTimeout, whether
-  // or not the drive honours the signal and timeout we pass it.
   // The drive's fast path for this file, when it has one and the file has not
   // changed under us (same size as the stat the read-ahead was built from).
   async #openLocal (path: string, size: number): Promise<FileReader | null> {
@@ -644,11 +658,14 @@ export class DriveFilesystem implements FuseFilesystem {
     try {
       const r = await place.drive.openReader(place.path)
       return r && r.size === size ? r : null
-    } catch {
-      return null // the slow path reports errors
+    } catch (err) {
+      safetyCatch(err) // the slow path reports errors
+      return null
     }
   }
 
+  // One ranged read from the drive that cannot outlive readTimeout, whether
+  // or not the drive honours the signal and timeout we pass it.
   #fetch (path: string, start: number, length: number, signal: AbortSignal): Promise<Buffer> {
     const ms = this.#opts.readTimeout
     const controller = new AbortController()

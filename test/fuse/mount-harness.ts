@@ -54,6 +54,7 @@ export interface HostOptions {
   version?: number // serve this version (FuseHost version option)
   countCalls?: boolean // the host counts drive calls; see Host.calls()
   clockStep?: number // ms the stat cache's clock moves each time it is read
+  env?: NodeJS.ProcessEnv // added to the host's environment (TMPDIR: where the drive and staged files go)
 }
 
 export interface Host {
@@ -88,7 +89,7 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   if (opts.countCalls) args.push('--count-calls')
   if (opts.clockStep) args.push('--clock-step', String(opts.clockStep))
 
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
   let stderr = ''
   child.stderr!.on('data', (d) => { stderr += d })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
