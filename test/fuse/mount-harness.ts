@@ -1,8 +1,9 @@
 // Starts a FUSE host in a child process (never in the test process: a
 // process must not make blocking calls into its own mount) and tears it down
 // whatever happens: the child is stopped (SIGTERM, then SIGKILL), a mount it
-// leaves behind is detached, and the folders are removed only once nothing
-// is mounted on them.
+// leaves behind is detached, and the folders (the mount point's, and the
+// child's TMPDIR, where the fixtures keep their drives) are removed, the
+// mount point's only once nothing is mounted on it.
 //
 // Which drive is served is a parameter: a Fixture names a script that speaks
 // the command line of fixtures/serve-drive.ts. The suites in suites/ take one
@@ -89,7 +90,10 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   if (opts.countCalls) args.push('--count-calls')
   if (opts.clockStep) args.push('--clock-step', String(opts.clockStep))
 
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } })
+  // The host's temp folder (its drive folder, staged files) is ours to
+  // remove: a host killed with -9 cannot clean up after itself.
+  const hostTmp = mkdtempSync(join(tmpdir(), 'hyperfs-host-'))
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: hostTmp, ...opts.env } })
   let stderr = ''
   child.stderr!.on('data', (d) => { stderr += d })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -101,6 +105,7 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   }
   t.after(async () => {
     await stop()
+    rmSync(hostTmp, { recursive: true, force: true })
     if (base && !(await isMounted(mnt))) rmSync(base, { recursive: true, force: true })
   })
 
