@@ -72,7 +72,7 @@ export interface FuseFilesystem {
   chown (path: string, uid: number, gid: number): Promise<void>
   utimens (path: string, atime: number, mtime: number): Promise<void>
   getxattr (path: string, name: string): MaybePromise<Buffer | null>
-  listxattr (path: string): Promise<string[]>
+  listxattr (path: string): MaybePromise<string[]>
   setxattr (path: string, name: string, value: Buffer, flags: number): Promise<void>
   removexattr (path: string, name: string): Promise<void>
 }

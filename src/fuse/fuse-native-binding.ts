@@ -13,8 +13,11 @@ import { ERRNO } from './errno.js'
 import { HyperfsError } from '../errors.js'
 
 // Options fuse-native has no name for. Without big_writes libfuse 2 splits
-// every write into 4 KiB requests.
-const EXTRA_MOUNT_OPTIONS = ['big_writes', 'max_write=131072']
+// every write into 4 KiB requests. Without atomic_o_trunc the kernel strips
+// O_TRUNC from open and sends truncate(path, 0) instead, which the filesystem
+// cannot tell from truncate(2): it would commit the emptied file at once, and
+// a save that then fails would leave it empty.
+const EXTRA_MOUNT_OPTIONS = ['big_writes', 'max_write=131072', 'atomic_o_trunc']
 const NONEMPTY_OPTION = 'nonempty'
 
 class HyperfsFuse extends Fuse {

@@ -38,6 +38,7 @@ export interface FuseHostOptions {
 export interface FuseHostServices {
   logger?: Logger
   binding?: FuseBindingFactory // which library speaks to the kernel (default fuse-native)
+  clock?: () => number // ms, for the stat cache's idle expiry (default Date.now)
 }
 
 const consoleLogger: Logger = {
@@ -74,7 +75,7 @@ export class FuseHost {
     await checkMountpoint(mnt, { nonEmpty: opts.nonEmpty ?? false, helper: factory.helper })
 
     const readOnly = opts.readOnly ?? !drive.writable
-    const filesystem = new DriveFilesystem({ drive, logger }, {
+    const filesystem = new DriveFilesystem({ drive, logger, clock: services.clock }, {
       readOnly,
       readTimeout: opts.readTimeout ?? 5000,
       readAhead: { min: opts.readAheadMin ?? 256 * 1024, max: opts.readAheadMax ?? 8 * 1024 * 1024 },

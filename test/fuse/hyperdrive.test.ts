@@ -1,6 +1,7 @@
 // The FUSE suites against a real Hyperdrive on disk.
 import { HYPERDRIVE_FIXTURE } from './mount-harness.js'
 import { complianceSuite } from './suites/compliance.js'
+import { listingCacheSuite } from './suites/listing-cache.js'
 import { readOnlySuite } from './suites/read-only.js'
 import { readFailuresSuite } from './suites/read-failures.js'
 import { recoverySuite } from './suites/recovery.js'
@@ -12,3 +13,4 @@ readFailuresSuite(HYPERDRIVE_FIXTURE)
 recoverySuite(HYPERDRIVE_FIXTURE)
 versionsAndMountsSuite(HYPERDRIVE_FIXTURE)
 coreMountSuite(HYPERDRIVE_FIXTURE)
+listingCacheSuite(HYPERDRIVE_FIXTURE)
