@@ -554,8 +554,10 @@ static void ll_init (void *userdata, struct fuse_conn_info *conn) {
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-  // the filesystem's open() takes no O_TRUNC: the kernel truncates first (setattr)
-  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+  // O_TRUNC reaches open(): the filesystem empties only its staged copy, so
+  // a save that fails keeps the old content (a setattr(size 0) first would
+  // commit the emptied file at once)
+  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
   conn->max_write = MAX_WRITE;
   conn->max_read = MAX_WRITE; // as mounted (max_read=): libfuse insists the two agree
   conn->max_readahead = conn->max_readahead < MAX_READAHEAD ? conn->max_readahead : MAX_READAHEAD;
