@@ -22,6 +22,7 @@ export interface NativeHostOptions {
   drive?: 'memory' | 'disk'
   files?: number // small files in /many
   big?: number // bytes of /big.bin
+  replica?: boolean // the second mount serves a replica of the drive
 }
 
 export interface NativeHost {
@@ -41,6 +42,7 @@ export async function startNativeHost (t: TestContext, opts: NativeHostOptions =
   const args = [SCRIPT, ...mnts.flatMap((m) => ['--mount', m]), '--binding', opts.binding ?? 'native', '--drive', opts.drive ?? 'memory']
   if (opts.files) args.push('--files', String(opts.files))
   if (opts.big) args.push('--big', String(opts.big))
+  if (opts.replica) args.push('--replica')
 
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''

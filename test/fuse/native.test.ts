@@ -184,6 +184,30 @@ describe('native binding', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon())
   })
 })
 
+describe('native binding: over replication', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon()) && 'the addon is not built') }, () => {
+  test('a replica\'s mount moves from the old file to the new one whole: never new bytes at the old size, nor old bytes', async (t) => {
+    const host = await startNativeHost(t, { mounts: 2, replica: true })
+    const [writer, reader] = host.mnts
+    const w = join(writer, 'doc.txt')
+    const r = join(reader, 'doc.txt')
+    const old = 'the old content\n'
+    const next = 'the new content, longer than the old\n'
+    await writeFile(w, old)
+    await settle(async () => (await readFile(r, 'utf8').catch(() => '')) === old, 'the replica never got the first version')
+    await writeFile(w, next)
+    // until replication brings the change, the reader sees the old file;
+    // from then on the new one, bytes and size together
+    let seenNew = false
+    await settle(async () => {
+      const [bytes, size] = [await readFile(r, 'utf8'), (await stat(r)).size]
+      if (bytes === next) seenNew = true
+      else assert.equal(bytes, old, 'a torn read')
+      if (seenNew) assert.equal(bytes, next, 'the old bytes came back')
+      return seenNew && size === Buffer.byteLength(next)
+    }, 'the replica never showed the new version')
+  })
+})
+
 describe('native binding: unmount', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon()) && 'the addon is not built') }, () => {
   test('unmount does not wait for a process that still has its working folder in the mount', async (t) => {
     const host = await startNativeHost(t)
