@@ -61,6 +61,7 @@
 #define NAME_MAX_BYTES 255
 #define INO_MASK ((1ULL << 53) - 1)     // inode numbers a JS number holds exactly
 #define MAX_ARGS 11                      // arguments of the JS dispatcher at most
+#define UNMOUNT_GRACE_MS 2000            // after the unmount, how long the loop may take to end before the connection is aborted
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "hyperfs_fuse: " #call " failed"); return NULL; } } while (0)
 
@@ -1966,7 +1967,6 @@ static int abort_connection (int conn) {
   return ok;
 }
 
-#define UNMOUNT_GRACE_MS 2000 // after the unmount, how long the loop may take to notice before the connection is aborted
 
 static void unmount_execute (napi_env env, void *data) {
   (void)env;
