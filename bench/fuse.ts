@@ -77,7 +77,9 @@ async function serveUntilStdinEnds (unmount: () => Promise<void>, report: () => 
 async function serveHost (storeDir: string, keyHex: string, mnt: string, binding: string): Promise<never> {
   const store = DriveStore.directory(storeDir)
   const drive = await store.open(Buffer.from(keyHex, 'hex'))
-  const host = await FuseHost.mount(drive, mnt, {}, { binding: binding === 'native' ? nativeBinding : fuseNativeBinding })
+  // 'default': whichever binding FuseHost picks
+  const factory = binding === 'native' ? nativeBinding : binding === 'fuse-native' ? fuseNativeBinding : undefined
+  const host = await FuseHost.mount(drive, mnt, {}, { binding: factory })
   // Sampled, not getrusage's maxRSS: Linux carries maxRSS across exec, so a
   // child would report the bench parent's peak (it holds the RAM buffer).
   let peak = process.memoryUsage().rss
@@ -159,7 +161,7 @@ async function main (base: string): Promise<void> {
   const ceiling = join(base, 'ceiling')
   for (const m of [ours, ceiling]) { mkdirSync(m); mountpoints.push(m) }
   step('host')
-  const host = await server(['--serve-host', storeDir, key.toString('hex'), ours, 'fuse-native'])
+  const host = await server(['--serve-host', storeDir, key.toString('hex'), ours, 'default'])
   cleanups.push(() => host.stop())
   step('ceiling')
   const ceil = await server(['--serve-ceiling', ceiling, String(SIZE)])
@@ -172,7 +174,7 @@ async function main (base: string): Promise<void> {
   }
   await hostRssNow('mounted')
   await catMs(plain)
-  const plainMs = Math.min(await catMs(plain), await catMs(plain))
+  const plainMs = Math.min(await catMs(plain), await catMs(plain), await catMs(plain))
   const oursMs = Math.min(await catMs(join(ours, 'big.bin')), await catMs(join(ours, 'big.bin')))
   await hostRssNow('after cat')
   const ceilMs = Math.min(await catMs(join(ceiling, 'big.bin')), await catMs(join(ceiling, 'big.bin')))
@@ -202,7 +204,8 @@ async function main (base: string): Promise<void> {
       const n = cold.out.split('\n').filter((l) => l.startsWith('-')).length
       if (n !== FILES) throw new Error(`${name}: ls -l listed ${n} files`)
       const first = await catMs(join(mnt, 'big.bin'))
-      const second = await catMs(join(mnt, 'big.bin'))
+      // the best of a few: a read from the page cache is short enough for one busy moment to double it
+      const second = Math.min(await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')))
       perMount[name] = { ls: cold.ms, first, second }
       if (name !== 'ceiling') {
         const dir = join(mnt, `creates-${name}`)
