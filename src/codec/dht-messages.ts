@@ -1,4 +1,4 @@
-// dht-rpc UDP packets (WIRE §7.1). The first byte is type << 4 | version 3:
+// dht-rpc UDP packets (docs/wire.md §7.1). The first byte is type << 4 | version 3:
 // request 0x03, response 0x13. Then:
 //   request  = uint flags (1 id, 2 token, 4 internal, 8 target, 16 value) ‖ u16le tid ‖
 //              ipv4 to ‖ [fixed32 id] ‖ [fixed32 token] ‖ uint command ‖ [fixed32 target] ‖ [buffer value]

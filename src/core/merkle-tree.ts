@@ -1,6 +1,6 @@
 // The Merkle tree of a core: node storage, roots, appends, proofs.
 //   leaf = H(0x00 ‖ u64 size ‖ data), parent = H(0x01 ‖ u64 size ‖ left ‖ right)
-// Proofs follow Hypercore 11 exactly (WIRE.md §6.4): a block/hash proof lists the
+// Proofs follow Hypercore 11 exactly (docs/wire.md §6.4): a block/hash proof lists the
 // siblings on the path up to a node the requester stores (a hash proof lists the
 // node itself first); an upgrade proof walks the full roots of the new length,
 // sending right-hand siblings from the requester's last root up to the first new

@@ -1,5 +1,5 @@
 // An encrypted, message-preserving duplex over any byte stream, wire-compatible
-// with @hyperswarm/secret-stream 6 (WIRE §5.3, §5.4):
+// with @hyperswarm/secret-stream 6 (docs/wire.md §5.3, §5.4):
 //   every raw frame is uint24le(length) ‖ body
 //   1. Noise XX with empty payloads (skipped when started from a finished handshake)
 //   2. each side sends one plain 56-byte frame: H[handshakeHash](NS_INITIATOR or

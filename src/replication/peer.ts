@@ -19,7 +19,7 @@ import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike, WireChannel } from './types.js'
 import type { Replicator } from './replicator.js'
 
-export const WANT_BATCH = 2 ** 21 // compat-mode want size (WIRE §6.3)
+export const WANT_BATCH = 2 ** 21 // compat-mode want size (docs/wire.md §6.3)
 const NOT_AVAILABLE = 1
 const INVALID_REQUEST = 2
 const MIN_WINDOW = 16

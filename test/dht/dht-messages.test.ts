@@ -7,7 +7,7 @@ import { randomBytes } from '../../src/crypto/index.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
-test('an ephemeral PING to 88.99.3.86:49737 with tid 0x1234 encodes to the WIRE vector', () => {
+test('an ephemeral PING to 88.99.3.86:49737 with tid 0x1234 encodes to the docs/wire.md vector', () => {
   const buf = encode(requestMessage, {
     tid: 0x1234, to: { host: '88.99.3.86', port: 49737 }, id: null, token: null,
     internal: true, command: 0, target: null, value: null
@@ -51,7 +51,7 @@ test('a response with closer nodes, error and value round-trips; empty closer li
   assert.deepEqual(decodeDhtPacket(bare).message, { ...m, token: null, closerNodes: null, error: 0, value: null })
 })
 
-test('a response encodes byte-for-byte as laid out in WIRE 7.1', () => {
+test('a response encodes byte-for-byte as laid out in docs/wire.md §7.1', () => {
   const buf = encode(responseMessage, {
     tid: 0x0102, to: { host: '1.2.3.4', port: 0x0506 }, id: null, token: null,
     closerNodes: [{ host: '9.9.9.9', port: 0x0a0b }], error: 1, value: null
