@@ -1,9 +1,7 @@
 // Opens drives and raw cores by key, once each, so that mounts can reach other
-// drives. Storage-agnostic: it asks a factory for one Storage per core folder,
-// named
-//   drives/<metadata key hex>/metadata   a drive's metadata core
-//   drives/<metadata key hex>/content    its content core (key from the header)
-//   cores/<key hex>                      a core mounted raw
+// drives. Every core (a drive's metadata core, its content core, whose key is in
+// the metadata header, and a core mounted raw) lives in the one Store, which
+// names each core's folder by its discovery key (see store/store.ts).
 // A drive created here is writable; one opened by a key whose folder holds no
 // secret key is a reader whose blocks arrive through core.get() (replication).
 import { Hypercore } from '../core/hypercore.js'

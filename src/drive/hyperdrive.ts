@@ -432,12 +432,9 @@ export class Hyperdrive implements Drive {
     }
   }
 
-  // Raw cores have blocks of any size, so a byte offset needs the core's seek.
-  // A sparse core whose tree nodes for that offset are not local cannot seek
-  // yet (replication will ask peers for seek proofs); until then it walks the
-  // blocks from the start, which fetches the blocks before the offset too.
-  // The block that holds byte `bytes` of a mounted raw core: local tree nodes
-  // when they are here, else one seek round trip to a peer.
+  // Raw cores have blocks of any size, so a byte offset needs the core's seek:
+  // the block that holds byte `bytes` of a mounted raw core comes from local
+  // tree nodes when they are here, else from one seek round trip to a peer.
   private async seekCore (core: Hypercore, bytes: number, getOpts: { timeout?: number, signal?: AbortSignal }): Promise<[number, number]> {
     if (bytes === 0) return [0, 0]
     return core.seek(bytes, getOpts)
