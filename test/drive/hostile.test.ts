@@ -94,6 +94,21 @@ test('a remote drive mounted in itself, or in a drive it mounts, shows the mount
   assert.deepEqual(await names(rb, '/back/a/b'), [])
 })
 
+test('a path through more than MAX_MOUNT_DEPTH nested drives is ELOOP, not an unbounded descent', async (t) => {
+  const store = DriveStore.memory()
+  t.after(() => store.close())
+  const drives: Drive[] = []
+  for (let i = 0; i < 34; i++) drives.push(await store.create())
+  for (let i = 0; i < 33; i++) await drives[i].mount('/m', drives[i + 1].key)
+  await drives[33].writeFile('/end', Buffer.from('end'))
+  await drives[32].writeFile('/end', Buffer.from('32'))
+  const deep = (n: number) => '/m'.repeat(n)
+  assert.equal((await drives[0].read(deep(32) + '/end')).toString(), '32')
+  await assert.rejects(drives[0].read(deep(33) + '/end'), { code: 'ELOOP' })
+  await assert.rejects(collect(drives[0].readdir(deep(33))), { code: 'ELOOP' })
+  assert.equal((await drives[1].read(deep(32) + '/end')).toString(), 'end', 'the bound counts from where the path starts')
+})
+
 test('names a drive cannot hold are refused when written: NUL, over NAME_MAX, over PATH_MAX', async (t) => {
   const store = DriveStore.memory()
   t.after(() => store.close())

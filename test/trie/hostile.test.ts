@@ -10,6 +10,7 @@ import { encode, decode } from '../../src/codec/state.js'
 import { trieNode, TRIE_DIGITS } from '../../src/codec/trie-node.js'
 import { keyPath, endDepth, KEY_END } from '../../src/trie/key-path.js'
 import { fromRecord, toRecord, type TrieNode } from '../../src/trie/trie-node.js'
+import { NodeCache } from '../../src/trie/node-cache.js'
 
 async function open (t: TestContext): Promise<{ core: Hypercore, trie: Hypertrie }> {
   const core = new Hypercore(new MemoryStorage())
@@ -98,4 +99,16 @@ test('keys longer than MAX_KEY_BYTES are refused when written and skipped when r
   const n = fromRecord(forged, decode(trieNode, (await core.get(forged))!))
   assert.equal(n.key, huge)
   assert.ok(n.path.length < keyPath(huge.split('/'), false).length / 10, `a cut path, not ${n.path.length} digits`)
+})
+
+test('the node cache stays within its bytes, whatever the size of the nodes put in it', () => {
+  const cache = new NodeCache<Buffer>({ max: 1000, maxBytes: 1000, weigh: (b) => b.byteLength })
+  for (let i = 0; i < 100; i++) cache.set(i, Buffer.alloc(300))
+  assert.ok(cache.byteSize <= 1000, `${cache.byteSize} bytes held`)
+  assert.equal(cache.size, 3)
+  assert.ok(cache.get(99), 'the newest stays')
+  assert.equal(cache.get(0), undefined, 'the oldest went')
+  cache.set(100, Buffer.alloc(5000))
+  assert.equal(cache.get(100), undefined, 'a node bigger than the whole cache is not kept')
+  assert.ok(cache.byteSize <= 1000)
 })
