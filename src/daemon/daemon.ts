@@ -59,7 +59,7 @@ export class Daemon {
     const { logger } = services
     await mkdir(config.storage, { recursive: true, mode: 0o700 }) // drives and the control socket are private
     const lock = await takeLock(config.storage)
-    const drives = DriveStore.directory(config.storage, { timeout: config.timeout })
+    const drives = DriveStore.directory(config.storage, { timeout: config.timeout, onwarning: (msg) => logger.warn(msg) })
     let network: PeerNetwork | null = null
     try {
       await drives.store.ready()

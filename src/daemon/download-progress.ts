@@ -5,6 +5,8 @@
 // other content cores).
 import type { Hyperdrive } from '../drive/hyperdrive.js'
 import { S_IFMT, S_IFDIR, S_IFREG, type Stat } from '../drive/types.js'
+import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
+import { HyperfsError } from '../errors.js'
 
 export class DownloadProgress {
   readonly total: number
@@ -24,14 +26,15 @@ export class DownloadProgress {
   static async of (drive: Hyperdrive, path: string): Promise<DownloadProgress> {
     const files: Stat[] = []
     const mounts: string[] = []
-    const walk = async (p: string, st: Stat): Promise<void> => {
+    const walk = async (p: string, st: Stat, depth: number): Promise<void> => {
       if (st.mount) { mounts.push(p); return }
       const kind = st.mode & S_IFMT
       if (kind === S_IFREG) { files.push(st); return }
       if (kind !== S_IFDIR) return
-      for await (const e of drive.readdir(p)) await walk(p === '/' ? '/' + e.name : p + '/' + e.name, e.stat)
+      if (depth > MAX_PATH_DEPTH) throw HyperfsError.WALK_TOO_DEEP(`${p}: more than ${MAX_PATH_DEPTH} folders deep`)
+      for await (const e of drive.readdir(p)) await walk(p === '/' ? '/' + e.name : p + '/' + e.name, e.stat, depth + 1)
     }
-    await walk(path, await drive.lstat(path))
+    await walk(path, await drive.lstat(path), 0)
     if (files.some((f) => f.blocks > 0)) await drive.info() // loads the content core
     return new DownloadProgress(drive, files, mounts)
   }

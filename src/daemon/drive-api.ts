@@ -5,6 +5,7 @@
 import { Hyperdrive } from '../drive/hyperdrive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
+import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { z32 } from '../fuse/z32.js'
 import { HyperfsError, safetyCatch } from '../errors.js'
 import type { CallContext } from './control-server.js'
@@ -111,14 +112,17 @@ export class DriveApi {
     const st = await drive.lstat(path)
     if ((st.mode & S_IFMT) !== S_IFDIR && !st.mount) return [entry(path.split('/').pop() || '/', st)]
     const out: Entry[] = []
-    const walk = async (dir: string, prefix: string): Promise<void> => {
+    // the drive skips names that could climb or loop ('..', '.'); the depth
+    // bound is for whatever else would make a walk endless
+    const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
+      if (depth > MAX_PATH_DEPTH) throw HyperfsError.WALK_TOO_DEEP(`${dir}: more than ${MAX_PATH_DEPTH} folders deep`)
       for await (const e of drive.readdir(dir)) {
         const name = prefix + e.name
         out.push(entry(name, e.stat))
-        if (p.recursive && (e.stat.mode & S_IFMT) === S_IFDIR && !e.stat.mount) await walk(join(dir, e.name), name + '/')
+        if (p.recursive && (e.stat.mode & S_IFMT) === S_IFDIR && !e.stat.mount) await walk(join(dir, e.name), name + '/', depth + 1)
       }
     }
-    await walk(path, '')
+    await walk(path, '', 0)
     return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   }
 

@@ -8,8 +8,15 @@
 // a raw core) plus a hidden trie key at the same path holding the mount record
 // (codec/drive-mount.ts). A path is routed by one closest-match lookup in the
 // hidden keyspace; anything below a mount point is passed to the mounted drive
-// with the rest of the path. Every hop consumes at least one path component,
-// so a drive that mounts itself or its parent cannot loop.
+// with the rest of the path. A path that enters a drive already on its way
+// (a drive mounting itself, or its parent) has met a mount cycle: that mount
+// point is an empty folder, so a walk of the tree (find, ls -r) ends. mount()
+// refuses a cycle it can see from here; one in drives from elsewhere is only
+// met on reads.
+//
+// Names and mount records come from the writer, who may be hostile: an entry
+// whose name is not one drive-path.ts allows is skipped, with a warning
+// (onwarning), wherever entries are listed.
 //
 // Nothing assumes blocks are local: metadata operations read only trie nodes,
 // and reads map byte offsets to content blocks with arithmetic (no seek) and
@@ -21,10 +28,10 @@ import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
 import { driveStat } from '../codec/drive-stat.js'
 import { driveMount } from '../codec/drive-mount.js'
-import { HyperfsError, safetyCatch, handled } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
-import { drivePath, pathString, linkTarget } from './drive-path.js'
+import { drivePath, pathString, linkTarget, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
 import { ChunkQueue } from './chunk-queue.js'
@@ -35,6 +42,12 @@ import {
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_SYMLINK_HOPS = 40
+// drives one path may pass through (mounts within mounts) before ELOOP
+const MAX_MOUNT_DEPTH = 32
+// drives one download() may walk into, and mount() may look through for a cycle
+const MAX_WALK_DRIVES = 1024
+// warnings about bad entries one drive logs; past this they are counted only
+const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
 
@@ -47,7 +60,10 @@ export interface DriveCores {
 
 export interface HyperdriveOptions {
   openDrive?: (key: Buffer) => Promise<Drive> // for drive mounts
+  // a drive held here, or null, without waiting for peers (mount()'s cycle check)
+  heldDrive?: (key: Buffer) => Promise<Drive | null>
   openCore?: (key: Buffer) => Promise<Hypercore> // for raw core mounts
+  onwarning?: (msg: string) => void // entries skipped as invalid (for the daemon's log)
   blockSize?: number // for a new drive
   timeout?: number // default wait for blocks that are not local
 }
@@ -64,6 +80,7 @@ interface DriveState {
   meta: Mutex // serialises read-modify-write of metadata
   contentLock: Mutex // one file's blocks at a time
   dataFile: Promise<StorageFile> | null // the content core's data file, for local range reads
+  warnings: number
   closed: boolean
 }
 
@@ -71,6 +88,9 @@ type Route =
   | { kind: 'local', comps: string[] }
   | { kind: 'inner', drive: Drive, path: string }
   | { kind: 'core', mount: MountInfo, comps: string[] }
+  | { kind: 'cycle', rest: string[] } // `rest` below a mount point that closes a cycle
+
+type Hop = Route | { kind: 'mount', mount: MountInfo, depth: number }
 
 export class Hyperdrive implements Drive {
   private s: DriveState
@@ -87,7 +107,7 @@ export class Hyperdrive implements Drive {
     const trie = new Hypertrie(cores.metadata, { timeout: opts.timeout })
     this.s = {
       cores, opts, trie, content: null, header: null, loading: null, opening: null,
-      meta: new Mutex(), contentLock: new Mutex(), dataFile: null, closed: false
+      meta: new Mutex(), contentLock: new Mutex(), dataFile: null, warnings: 0, closed: false
     }
     this.trie = trie
     this.checkedOut = false
@@ -196,9 +216,30 @@ export class Hyperdrive implements Drive {
 
   // Where `path` lives. With `into`, a mount point itself routes into the
   // mounted drive's root (for listings); without, it is the local entry.
+  // Nested mounts are followed here, one drive at a time, so that a drive met
+  // twice on one path is seen: that is a mount cycle.
   private async route (path: string, into: boolean): Promise<Route> {
+    let comps = drivePath(path)
+    let drive: Hyperdrive = this
+    const chain = [this.id]
+    while (true) {
+      const hop = await drive.hop(comps, into)
+      if (hop.kind !== 'mount') return drive === this ? hop : { kind: 'inner', drive, path: pathString(comps) }
+      const inner = await drive.mounted(hop.mount)
+      const rest = comps.slice(hop.depth)
+      const id = driveId(inner)
+      if (chain.includes(id)) return { kind: 'cycle', rest }
+      if (chain.length > MAX_MOUNT_DEPTH) throw HyperfsError.ELOOP(`${path} passes through more than ${MAX_MOUNT_DEPTH} mounted drives`)
+      chain.push(id)
+      if (!(inner instanceof Hyperdrive)) return { kind: 'inner', drive: inner, path: pathString(rest) }
+      drive = inner
+      comps = rest
+    }
+  }
+
+  // One drive's part of route(): local, a raw core, or the mount to go through.
+  private async hop (comps: string[], into: boolean): Promise<Hop> {
     await this.ready()
-    const comps = drivePath(path)
     if (comps.length === 0) return { kind: 'local', comps }
     const m = await this.trie.closest(comps.join('/'), { hidden: true })
     if (!m) return { kind: 'local', comps }
@@ -209,7 +250,12 @@ export class Hyperdrive implements Drive {
       if (depth < comps.length) throw HyperfsError.ENOTDIR(pathString(comps.slice(0, depth)))
       return { kind: 'core', mount, comps }
     }
-    return { kind: 'inner', drive: await this.mounted(mount), path: pathString(comps.slice(depth)) }
+    return { kind: 'mount', mount, depth }
+  }
+
+  // which drive, and which version of it (mount cycles are drives met twice on one path)
+  get id (): string {
+    return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest')
   }
 
   private async mounted (m: MountInfo): Promise<Drive> {
@@ -252,6 +298,7 @@ export class Hyperdrive implements Drive {
   async lstat (path: string): Promise<Stat> {
     const r = await this.route(path, false)
     if (r.kind === 'inner') return r.drive.lstat(r.path)
+    if (r.kind === 'cycle') throw HyperfsError.ENOENT(path)
     return this.localStat(r.comps)
   }
 
@@ -260,6 +307,7 @@ export class Hyperdrive implements Drive {
     for (let hops = 0; hops <= MAX_SYMLINK_HOPS; hops++) {
       const r = await this.route(pathString(comps), false)
       if (r.kind === 'inner') return r.drive.stat(r.path)
+      if (r.kind === 'cycle') throw HyperfsError.ENOENT(path)
       const st = await this.localStat(r.comps)
       if (!isLink(st)) return st
       comps = linkTarget(comps.slice(0, -1), st.linkname!)
@@ -277,11 +325,42 @@ export class Hyperdrive implements Drive {
     const r = await this.route(path, true)
     if (r.kind === 'inner') { yield * r.drive.readdir(r.path); return }
     if (r.kind === 'core') throw HyperfsError.ENOTDIR(path)
+    if (r.kind === 'cycle') {
+      if (r.rest.length > 0) throw HyperfsError.ENOENT(path)
+      return // the mount point that closes a cycle is an empty folder
+    }
     const st = await this.localStat(r.comps)
     if (!isDir(st)) throw HyperfsError.ENOTDIR(path)
     for await (const e of this.trie.list(r.comps.join('/'))) {
-      yield { name: e.key.slice(e.key.lastIndexOf('/') + 1), stat: decodeStat(e.value!) }
+      const stat = this.entryStat(e)
+      if (stat) yield { name: e.key.slice(e.key.lastIndexOf('/') + 1), stat }
     }
+  }
+
+  // The Stat of an entry listed from the trie, or null when the entry is not
+  // one a drive can hold (its writer is hostile or broken): it is skipped, and
+  // said in the log, rather than failing the whole listing.
+  private entryStat (e: { key: string, value: Buffer | null }): Stat | null {
+    const problem = keyProblem(e.key)
+    if (problem) { this.warn(`skipped an entry with ${problem}: ${JSON.stringify(e.key.slice(0, 300))}`); return null }
+    let st: Stat
+    try {
+      st = decodeStat(e.value!)
+    } catch (err) {
+      if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+      this.warn(`skipped /${e.key}: ${err.message}`)
+      return null
+    }
+    if (st.linkname !== null && st.linkname.includes('\0')) { this.warn(`skipped /${e.key}: a symlink target with a NUL byte`); return null }
+    return st
+  }
+
+  private warn (msg: string): void {
+    const n = this.s.warnings++
+    if (!this.s.opts.onwarning || n > MAX_WARNINGS) return
+    const drive = `drive ${this.key.toString('hex').slice(0, 16)}…`
+    if (n === MAX_WARNINGS) this.s.opts.onwarning(`${drive}: more entries skipped; no more warnings for this drive`)
+    else this.s.opts.onwarning(`${drive}: ${msg}`)
   }
 
   async getxattr (path: string, name: string): Promise<Buffer | null> {
@@ -330,6 +409,7 @@ export class Hyperdrive implements Drive {
       return
     }
     if (route.kind === 'core') { yield * this.coreBytes(route.mount, start, length, opts); return }
+    if (route.kind === 'cycle') throw route.rest.length > 0 ? HyperfsError.ENOENT(path) : HyperfsError.EISDIR(path)
     const st = stat!
     if (isDir(st)) throw HyperfsError.EISDIR(path)
     const end = Math.min(st.size, length === undefined ? st.size : start + length)
@@ -466,6 +546,7 @@ export class Hyperdrive implements Drive {
     const r = await this.route(path, false)
     if (r.kind === 'inner') return { drive: r.drive, path: r.path }
     if (r.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
+    if (r.kind === 'cycle') throw HyperfsError.EROFS(`${path} is inside a mount cycle`)
     return { comps: r.comps }
   }
 
@@ -601,6 +682,7 @@ export class Hyperdrive implements Drive {
     this.assertWritable(from)
     const [a, b] = await Promise.all([this.route(from, false), this.route(to, false)])
     if (a.kind === 'inner' && b.kind === 'inner' && a.drive === b.drive) return a.drive.rename(a.path, b.path)
+    if (a.kind === 'cycle' || b.kind === 'cycle') throw HyperfsError.EROFS(`${from} -> ${to} is inside a mount cycle`)
     if (a.kind !== 'local' || b.kind !== 'local') throw HyperfsError.EXDEV(`${from} -> ${to} crosses a mount`)
     const src = a.comps
     const dst = b.comps
@@ -638,6 +720,7 @@ export class Hyperdrive implements Drive {
 
   async symlink (target: string, path: string): Promise<void> {
     if (typeof target !== 'string' || target.length === 0) throw HyperfsError.EINVAL('a symlink needs a target')
+    if (target.includes('\0')) throw HyperfsError.INVALID_NAME('a symlink target cannot hold a NUL byte')
     const w = await this.writeRoute(path)
     if ('drive' in w) return w.drive.symlink(target, w.path)
     if (w.comps.length === 0) throw HyperfsError.EEXIST('/')
@@ -687,7 +770,12 @@ export class Hyperdrive implements Drive {
     const lt = opts.lt === undefined ? undefined : opts.lt - 1
     for await (const e of this.trie.history({ gte, lt })) {
       if (e.hidden) continue
-      yield { version: e.seq + 1, type: e.value ? 'put' : 'del', name: '/' + e.key, value: e.value ? decodeStat(e.value) : null }
+      if (!e.value) {
+        if (!keyProblem(e.key)) yield { version: e.seq + 1, type: 'del', name: '/' + e.key, value: null }
+        continue
+      }
+      const value = this.entryStat(e)
+      if (value) yield { version: e.seq + 1, type: 'put', name: '/' + e.key, value }
     }
   }
 
@@ -695,8 +783,13 @@ export class Hyperdrive implements Drive {
     await this.ready()
     const trie = to === undefined || to === this.version ? this.trie : this.trie.checkout(to)
     for await (const e of trie.diff(from, { prefix: drivePath(prefix).join('/') })) {
-      if (e.type === 'put') yield { type: 'put', name: '/' + e.key, value: decodeStat(e.value), previous: e.previous ? decodeStat(e.previous) : null }
-      else yield { type: 'del', name: '/' + e.key, previous: decodeStat(e.previous) }
+      const previous = e.previous ? this.entryStat({ key: e.key, value: e.previous }) : null
+      if (e.type === 'put') {
+        const value = this.entryStat(e)
+        if (value) yield { type: 'put', name: '/' + e.key, value, previous }
+      } else if (previous) {
+        yield { type: 'del', name: '/' + e.key, previous }
+      }
     }
   }
 
@@ -742,6 +835,7 @@ export class Hyperdrive implements Drive {
     if ('drive' in w) return w.drive.mount(w.path, key, opts)
     if (w.comps.length === 0) throw HyperfsError.EBUSY('cannot mount over the root')
     const info: MountInfo = { key: Buffer.from(key), version: opts.version ?? null, kind: opts.kind ?? 'drive' }
+    if (info.kind === 'drive') await this.checkCycle(info, path)
     await this.s.meta.run(async () => {
       if (await this.entry(w.comps)) throw HyperfsError.EEXIST(path)
       const k = w.comps.join('/')
@@ -764,10 +858,66 @@ export class Hyperdrive implements Drive {
     })
   }
 
+  // Refuses a mount of `m` here when it would close a cycle: when this drive
+  // (as it follows its latest version) is `m`, or is mounted somewhere in
+  // the drives `m` reaches. Only drives held here are looked through, and only
+  // what of them is local; a cycle through anything else is met on reads.
+  private async checkCycle (m: MountInfo, path: string): Promise<void> {
+    const self = this.id
+    const seen = new Set<string>()
+    const queue: MountInfo[] = [m]
+    while (queue.length > 0 && seen.size < MAX_WALK_DRIVES) {
+      const next = queue.shift()!
+      const id = next.key.toString('hex') + '@' + (next.version ?? 'latest')
+      if (id === self) throw HyperfsError.MOUNT_CYCLE(`${path}: mounting ${next === m ? 'this drive in itself' : 'that drive here'} would make a loop`)
+      if (seen.has(id)) continue
+      seen.add(id)
+      const d = await this.heldDrive(next)
+      if (!d) continue
+      try {
+        for await (const sub of d.localMounts()) if (sub.kind === 'drive') queue.push(sub)
+      } catch (err) {
+        if (!isHyperfsError(err, 'BLOCK_NOT_AVAILABLE', 'DECODE_ERROR')) throw err
+      }
+    }
+  }
+
+  private async heldDrive (m: MountInfo): Promise<Hyperdrive | null> {
+    let d: Drive | null = null
+    if (m.key.equals(this.key)) d = this // writable, so not a checkout
+    else if (this.s.opts.heldDrive) d = await this.s.opts.heldDrive(m.key)
+    if (!(d instanceof Hyperdrive)) return null
+    if (m.version === null) return d
+    try {
+      return d.checkout(m.version) as Hyperdrive
+    } catch (err) {
+      if (isHyperfsError(err, 'EINVAL')) return null // a version not here yet
+      throw err
+    }
+  }
+
+  // The mounts recorded in this drive, from local blocks only.
+  private async * localMounts (): AsyncIterable<MountInfo> {
+    await this.ready()
+    for await (const e of this.trie.list('', { recursive: true, hidden: true, wait: false })) {
+      if (!keyProblem(e.key)) yield decodeMount(e.value!)
+    }
+  }
+
   async * mounts (): AsyncIterable<{ path: string, mount: MountInfo }> {
     await this.ready()
     for await (const e of this.trie.list('', { recursive: true, hidden: true })) {
-      yield { path: '/' + e.key, mount: decodeMount(e.value!) }
+      const problem = keyProblem(e.key)
+      if (problem) { this.warn(`skipped a mount with ${problem}: ${JSON.stringify(e.key.slice(0, 300))}`); continue }
+      let mount: MountInfo
+      try {
+        mount = decodeMount(e.value!)
+      } catch (err) {
+        if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+        this.warn(`skipped the mount at /${e.key}: ${err.message}`)
+        continue
+      }
+      yield { path: '/' + e.key, mount }
     }
   }
 
@@ -777,14 +927,15 @@ export class Hyperdrive implements Drive {
     return this.downloadFrom(path, opts, new Set())
   }
 
-  // `visited` holds the drives (key@version) already walked, so that a drive
-  // mounted inside itself is downloaded once.
+  // `visited` holds the drives (key@version) already walked, so that each is
+  // downloaded once however often it is mounted; a walk stops with
+  // WALK_TOO_DEEP past MAX_WALK_DRIVES of them.
   private async downloadFrom (path: string, opts: { signal?: AbortSignal }, visited: Set<string>): Promise<void> {
     const r = await this.route(path, true)
+    if (r.kind === 'cycle') return
     if (r.kind === 'inner') {
       const d = r.drive
-      const id = d.key.toString('hex') + '@' + (d instanceof Hyperdrive && d.checkedOut ? d.version : 'latest')
-      if (r.path === '/' && visited.has(id)) return
+      if (r.path === '/' && visited.has(driveId(d))) return
       if (d instanceof Hyperdrive) return d.downloadFrom(r.path, opts, visited)
       return d.download(r.path, opts)
     }
@@ -792,13 +943,17 @@ export class Hyperdrive implements Drive {
       for await (const _ of this.coreBytes(r.mount, 0, undefined, opts)) {}
       return
     }
-    if (r.comps.length === 0) visited.add(this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest'))
+    if (r.comps.length === 0) {
+      if (visited.size >= MAX_WALK_DRIVES) throw HyperfsError.WALK_TOO_DEEP(`a download walks into at most ${MAX_WALK_DRIVES} drives`)
+      visited.add(this.id)
+    }
     const st = await this.localStat(r.comps)
     const files: Stat[] = []
     const mounts: string[] = []
     if (isDir(st) && !st.mount) {
       for await (const e of this.trie.list(r.comps.join('/'), { recursive: true })) {
-        const s = decodeStat(e.value!)
+        const s = this.entryStat(e)
+        if (!s) continue
         if (s.mount) mounts.push('/' + e.key)
         else if (isFile(s)) files.push(s)
       }
@@ -820,6 +975,10 @@ export class Hyperdrive implements Drive {
       await Promise.all(batch)
     }
   }
+}
+
+function driveId (d: Drive): string {
+  return d instanceof Hyperdrive ? d.id : d.key.toString('hex') + '@latest'
 }
 
 function encodeStat (st: Stat): Buffer {

@@ -4,8 +4,10 @@
 //
 // Paths are POSIX-style and absolute ('/a/b'); implementations normalise '..',
 // '//' and a trailing '/'. Errors are HyperfsError with codes ENOENT, ENOTDIR,
-// EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL (plus network codes such as
-// REQUEST_TIMEOUT when content cannot be fetched in time).
+// EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL, ELOOP, ENAMETOOLONG, INVALID_NAME
+// (a NUL in a path), MOUNT_CYCLE (from mount) and network codes such as
+// REQUEST_TIMEOUT when content cannot be fetched in time. readdir lists only
+// entries with valid names (see drive-path.ts); others are skipped.
 import type { Readable, Writable } from 'node:stream'
 
 export const S_IFMT = 0o170000
