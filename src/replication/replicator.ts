@@ -20,7 +20,8 @@ interface Wanted {
   index: number
   priority: number
   inflight: OutRequest[]
-  failed: Set<Peer>
+  failed: Set<Peer> // said it has no such block, or sent one that did not verify
+  slow: Set<Peer> // timed out: asked again only when no other peer can serve
   refs: number // get() callers plus ranges that want it
 }
 
@@ -39,6 +40,7 @@ interface SeekWaiter {
   reject: (err: Error) => void
   inflight: OutRequest | null
   failed: Set<Peer>
+  slow: Set<Peer>
   missing: number // the deepest local tree node over the byte, -1 until known
 }
 
@@ -133,7 +135,7 @@ export class Replicator extends EventEmitter {
   want (index: number, priority = 1): void {
     let w = this.wanted.get(index)
     if (!w) {
-      w = { index, priority, inflight: [], failed: new Set(), refs: 0 }
+      w = { index, priority, inflight: [], failed: new Set(), slow: new Set(), refs: 0 }
       this.wanted.set(index, w)
       this.pending.set(index, w)
     }
@@ -178,6 +180,7 @@ export class Replicator extends EventEmitter {
         reject: (e) => { done(); reject(e) },
         inflight: null,
         failed: new Set(),
+        slow: new Set(),
         missing: -1
       }
       const onabort = () => s.reject(HyperfsError.REQUEST_CANCELLED(`seek(${bytes}) was aborted`))
@@ -286,8 +289,9 @@ export class Replicator extends EventEmitter {
     for (const s of this.seeks) {
       if (s.inflight || s.missing < 0) continue
       const [lo, hi] = [flat.leftSpan(s.missing) / 2, flat.rightSpan(s.missing) / 2 + 1]
-      for (const p of this.peers) {
-        if (s.failed.has(p) || p.remoteFork !== core.fork || p.pending >= p.window) continue
+      // peers that timed out on this seek go last (see pick)
+      for (const p of [...this.peers.filter((x) => !s.slow.has(x)), ...s.slow]) {
+        if (s.failed.has(p) || p.destroyed || p.remoteFork !== core.fork || p.pending >= p.window) continue
         const index = p.firstBlockIn(lo, hi)
         if (index === -1) continue
         s.inflight = p.requestHashSeek(index, flat.depth(s.missing), s.bytes)
@@ -318,13 +322,21 @@ export class Replicator extends EventEmitter {
     }
   }
 
+  // The least busy peer that holds the block. A peer that let a request for
+  // it time out is asked again only when no other can serve: after a silent
+  // spell the link may be back, and it may be the only peer there is.
   private pick (w: Wanted): Peer | null {
     let best: Peer | null = null
+    let bestSlow: Peer | null = null
     for (const p of this.peers) {
       if (p.remoteFork !== this.core.fork || w.failed.has(p) || !p.hasBlock(w.index) || p.pending >= p.window) continue
-      if (!best || p.pending < best.pending) best = p
+      if (w.slow.has(p)) {
+        if (!bestSlow || p.pending < bestSlow.pending) bestSlow = p
+      } else if (!best || p.pending < best.pending) {
+        best = p
+      }
     }
-    return best
+    return best ?? bestSlow
   }
 
   private fillFromRanges (): void {
@@ -368,10 +380,15 @@ export class Replicator extends EventEmitter {
     }
   }
 
-  onRequestFailed (peer: Peer, req: OutRequest): void {
+  // The peer said it has no such block (`timedOut` false), or did not answer
+  // within requestTimeout: then the block is asked elsewhere, or of it again.
+  onRequestFailed (peer: Peer, req: OutRequest, timedOut = false): void {
     this.forget(req)
-    if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
-    for (const s of this.seeks) if (s.bytes === req.seek) s.failed.add(peer)
+    if (req.block !== null) {
+      const w = this.wanted.get(req.block)
+      if (w) (timedOut ? w.slow : w.failed).add(peer)
+    }
+    for (const s of this.seeks) if (s.bytes === req.seek) (timedOut ? s.slow : s.failed).add(peer)
     this.update()
   }
 
