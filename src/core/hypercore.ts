@@ -328,11 +328,18 @@ export class Hypercore extends EventEmitter {
       }
       opts.signal?.addEventListener('abort', onabort, { once: true })
       if (opts.timeout && opts.timeout > 0) {
-        timer = setTimeout(() => w.reject(HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
+        // a peer that sent bad data for the block is named, not hidden behind a timeout
+        timer = setTimeout(() => w.reject(this.replicator.failure(index) ?? HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
       }
       set.add(w)
       this.replicator.want(index)
     })
+  }
+
+  // Every get() waiting on a peer fails with `err` (replication could not
+  // store what arrived).
+  rejectWaiters (err: Error): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err)
   }
 
   private onblocks (from: number, to: number, values?: Buffer[]): void {
