@@ -11,11 +11,13 @@ export interface TcpRelay {
   port: number
   down (): void // hold every byte in both directions
   up (): void // deliver what was held, then relay again
-  connections (): number
+  connections (): number // open now
+  accepted (): number // ever
 }
 
 export async function tcpRelay (t: TestContext, targetPort: number): Promise<TcpRelay> {
   let isDown = false
+  let accepted = 0
   const legs = new Set<Leg>()
   const sockets = new Set<net.Socket>()
   const track = (s: net.Socket) => {
@@ -24,6 +26,7 @@ export async function tcpRelay (t: TestContext, targetPort: number): Promise<Tcp
     s.once('close', () => sockets.delete(s))
   }
   const server = net.createServer((inbound) => {
+    accepted++
     const outbound = net.connect(targetPort, '127.0.0.1')
     track(inbound)
     track(outbound)
@@ -49,6 +52,7 @@ export async function tcpRelay (t: TestContext, targetPort: number): Promise<Tcp
       isDown = false
       for (const leg of legs) for (const chunk of leg.held.splice(0)) leg.to.write(chunk)
     },
-    connections: () => sockets.size / 2
+    connections: () => sockets.size / 2,
+    accepted: () => accepted
   }
 }

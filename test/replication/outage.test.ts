@@ -84,3 +84,18 @@ test('gets for one block that all time out leave it unwanted', async (t) => {
   await r.get(6, { timeout: 5000 })
   assert.equal(r.has(3), false, 'nobody wants block 3 any more')
 })
+
+// a guard, not a fix: the get's own timeout is what bounds it, whatever the link does
+test('a get in flight when its only peer dies, or goes silent, rejects with REQUEST_TIMEOUT', { timeout: 30_000 }, async (t) => {
+  const data = blocks(64, 1024)
+  const w = await writer(t, data)
+  const r = await reader(t, w.key!)
+  const relay = await tcpRelay(t, await serve(t, w))
+  const sock = dial(t, r, relay.port)
+  await r.update()
+  relay.down()
+  await assert.rejects(r.get(20, { timeout: 500 }), { code: 'REQUEST_TIMEOUT' })
+  const got = r.get(21, { timeout: 500 })
+  sock.destroy()
+  await assert.rejects(got, { code: 'REQUEST_TIMEOUT' })
+})
