@@ -305,28 +305,41 @@ export class Hypercore extends EventEmitter {
       let set = this.waiters.get(index)
       if (!set) { set = new Set(); this.waiters.set(index, set) }
       let timer: NodeJS.Timeout | null = null
-      const done = () => {
+      let settled = false
+      // every waiter holds one want on the block, and gives it back once
+      const done = (): boolean => {
+        if (settled) return false
+        settled = true
         set!.delete(w)
-        if (set!.size === 0) {
-          this.waiters.delete(index)
-          this.replicator.unwant(index)
-        }
+        this.replicator.unwant(index)
+        if (set!.size === 0) this.waiters.delete(index)
         if (timer) clearTimeout(timer)
         opts.signal?.removeEventListener('abort', onabort)
+        return true
       }
       const w: Waiter = {
-        resolve: (b) => { done(); resolve(b) },
-        reject: (e) => { done(); reject(e) }
+        resolve: (b) => { if (done()) resolve(b) },
+        reject: (e) => { if (done()) reject(e) }
       }
       const onabort = () => w.reject(HyperfsError.REQUEST_CANCELLED(`get(${index}) was aborted`))
-      if (opts.signal?.aborted) return onabort()
+      if (opts.signal?.aborted) {
+        if (set.size === 0) this.waiters.delete(index)
+        return reject(HyperfsError.REQUEST_CANCELLED(`get(${index}) was aborted`))
+      }
       opts.signal?.addEventListener('abort', onabort, { once: true })
       if (opts.timeout && opts.timeout > 0) {
-        timer = setTimeout(() => w.reject(HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
+        // a peer that sent bad data for the block is named, not hidden behind a timeout
+        timer = setTimeout(() => w.reject(this.replicator.failure(index) ?? HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
       }
       set.add(w)
       this.replicator.want(index)
     })
+  }
+
+  // Every get() waiting on a peer fails with `err` (replication could not
+  // store what arrived).
+  rejectWaiters (err: Error): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err)
   }
 
   private onblocks (from: number, to: number, values?: Buffer[]): void {

@@ -67,6 +67,11 @@ export class Daemon {
         replicate: (socket, isInitiator) => { drives.replicate(socket, { isInitiator }) },
         logger
       })
+      const net = network
+      drives.store.on('starved', () => net.redialNow())
+      drives.store.on('replication-error', (err: Error, core: { key: Buffer | null }) => {
+        logger.error(`core ${core.key?.toString('hex')}: replication: ${err.stack ?? err.message}`)
+      })
       const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
       logger.info(`daemon ${process.pid} serving ${config.storage}`)

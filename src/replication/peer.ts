@@ -269,7 +269,7 @@ export class Peer {
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
     this.finish(req.id, true)
     this.aimd = Math.max(MIN_WINDOW, this.aimd >> 1)
-    this.replicator.onRequestFailed(this, req)
+    this.replicator.onRequestFailed(this, req, true)
   }
 
   // ids are reused, so a request is only cancelled if it is still the one in

@@ -5,6 +5,10 @@
 // discovery key can be served without knowing the key up front, and a peer that
 // knows only the discovery key still gets nothing (the capability needs the key).
 // A named core's key pair is seeded with H[primaryKey]("hyperfs/name" ‖ name).
+// Events, for whoever runs the network and the log: 'starved' (core: a read
+// waits with no peer connected), 'replication-error' (err, core: fetching
+// paused on a storage error, or a bug in scheduling).
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { readFile, writeFile, mkdir, access } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
@@ -28,7 +32,7 @@ export interface StoreOptions {
 
 const HYPERCORE_PROTOCOL = 'hypercore/alpha'
 
-export class Store {
+export class Store extends EventEmitter {
   readonly root: string | null
   private opts: StoreOptions
   private memory = new Map<string, MemoryStorage>()
@@ -41,6 +45,7 @@ export class Store {
 
   // a folder path, or null for a store held in memory
   constructor (root: string | null, opts: StoreOptions = {}) {
+    super()
     this.root = root
     this.opts = opts
   }
@@ -103,6 +108,10 @@ export class Store {
       const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...rest, ...(keyPair ? { keyPair } : {}) })
       p = core.ready().then(() => {
         core.once('close', () => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
+        const r = core.replicator
+        r.on('starved', () => this.emit('starved', core))
+        r.on('storage-error', (err: Error) => this.emit('replication-error', err, core))
+        r.on('error-internal', (err: Error) => this.emit('replication-error', err, core))
         for (const stream of this.streams) core.replicator.expect(stream) // update() waits for each peer's answer
         for (const mux of this.muxes) core.replicator.attach(mux as unknown as MuxLike)
         return core
