@@ -10,7 +10,7 @@ import type { Drive } from '../drive/types.js'
 import { FuseHost } from '../fuse/host.js'
 import { clearStaleMount, isMounted } from '../fuse/stale-mount.js'
 import type { Logger } from './logger.js'
-import { HyperfsError, isHyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, systemCode } from '../errors.js'
 
 const UNMOUNT_MS = 10_000
 
@@ -98,16 +98,13 @@ export class MountTable {
   }
 }
 
-// A missing mount point is created; a dead mount there (ENOTCONN) is left
-// for FuseHost, which clears it.
+// A missing mount point is created. Anything else wrong with it (not a
+// folder, not empty, a dead mount there) is FuseHost's to clear or to report.
 async function prepareMountpoint (mnt: string): Promise<void> {
   try {
-    const st = await stat(mnt)
-    if (!st.isDirectory()) throw HyperfsError.ENOTDIR(`${mnt} is not a directory`)
+    await stat(mnt)
   } catch (err) {
-    const code = (err as { code?: string }).code
-    if (code === 'ENOENT') await mkdir(mnt, { recursive: true })
-    else if (code !== 'ENOTCONN') throw err
+    if (systemCode(err) === 'ENOENT') await mkdir(mnt, { recursive: true })
   }
 }
 

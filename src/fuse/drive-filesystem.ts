@@ -1,8 +1,8 @@
 // Filesystem logic between the FUSE binding and a Drive. It owns the open
 // file table: per path, the staged bytes of a file open for writing (shared by
 // every handle on that path, so two writers and getattr agree); per handle, the
-// read-ahead of a reader. It knows nothing of fuse-native: it takes paths and
-// numbers and throws coded errors, which fuse-binding.ts turns into errno.
+// read-ahead of a reader. It knows nothing of any FUSE binding: it takes paths and
+// numbers and throws coded errors, which the bridge (bridge.ts) turns into errno.
 //
 // Versions: unless disabled, `/<versionsDir>/<N>/...` (default
 // `/.versions/N`) is the drive as it was at version N (drive.checkout(N)),
@@ -11,20 +11,26 @@
 // lists 1..current. A real entry of that name in the drive is hidden by it.
 //
 // Stat cache: a listing already carries every entry's stat, and `ls -l`
-// follows it with a lookup of each entry (libfuse 2 has no readdirplus), so
-// readdir keeps those stats for the lookups to come. An entry is served only
-// while the drive is at the version it was listed at, no change has gone
-// through this mount since, and for at most STAT_TTL ms. Listings inside a
+// follows it with a lookup of each entry (the kernel asks for each name a
+// listing gave it, unless the binding answers readdirplus), so
+// readdir keeps those stats for the lookups to come. A listing is served only
+// while the drive is at the version it was listed at and no change has gone
+// through this mount since: that alone keeps it exact. Listings inside a
 // mounted drive are not kept: its changes do not move our version.
+// STAT_TTL only frees memory: a listing unused for that long is dropped, but
+// every hit renews it, because `ls -l` of a big folder takes longer than any
+// fixed lifetime (50,000 entries: over 10 s) and must hit to its last entry.
+// At most MAX_CACHED_STATS stats are kept, oldest listings going first.
 //
 // Commit rule: the drive sees a file change only through one
 // drive.writeFile() of the whole content, on flush, fsync or release (and at
-// once for truncate(2), which POSIX makes visible immediately).
+// once for truncate(2), which POSIX makes visible immediately). If that write
+// fails (a full disk), the drive still holds the old content, whole.
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
-import type { MaybePromise } from './fuse-binding.js'
+import type { Attr, FuseFilesystem, Logger, MaybePromise, Statfs } from './api.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
 import { StagedFile } from './staged-file.js'
 import { z32 } from './z32.js'
@@ -41,39 +47,6 @@ export interface DriveFilesystemOptions {
 // Where a FUSE path lives: in the drive, in a checkout, or the versions folder itself.
 type Place = { drive: Drive, path: string, snapshot: boolean } | { versions: true }
 
-export interface Logger {
-  error (msg: string): void
-  warn (msg: string): void
-}
-
-// What getattr hands to the binding; times in ms since the epoch.
-export interface Attr {
-  mode: number
-  uid: number
-  gid: number
-  size: number
-  nlink: number
-  blksize: number
-  blocks: number
-  atime: number
-  mtime: number
-  ctime: number
-}
-
-export interface Statfs {
-  bsize: number
-  frsize: number
-  blocks: number
-  bfree: number
-  bavail: number
-  files: number
-  ffree: number
-  favail: number
-  fsid: number
-  flag: number
-  namemax: number
-}
-
 interface OpenFile {
   path: string // updated when the file, or a folder above it, is renamed
   refs: number
@@ -85,11 +58,11 @@ interface OpenFile {
   handles: Set<Handle>
 }
 
-interface CachedStat {
-  stat: Stat
+interface Listing {
+  stats: Map<string, Stat> // by name
   version: number // of the drive when listed
   gen: number // of this filesystem's changes when listed
-  at: number // Date.now() when listed
+  at: number // clock() when listed or last served from
 }
 
 interface Handle {
@@ -102,14 +75,17 @@ interface Handle {
 }
 
 const O_ACCMODE = 3
+const O_TRUNC = 0o1000
 const W_OK = 2
 const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
 const BLOCK = 4096
 const COPY_CHUNK = 1024 * 1024
 const MAX_CHECKOUTS = 32
-const STAT_TTL = 5000
-const MAX_CACHED_STATS = 100_000
+export const STAT_TTL = 5000
+export const MAX_CACHED_STATS = 100_000
+const MOUNTED_DRIVE_MODE = S_IFDIR | 0o755
+const MOUNTED_CORE_MODE = S_IFREG | 0o444
 const UNCHANGED_ID = 0xffffffff // chown(-1) arrives as an unsigned 32-bit value
 const HYPERFS_XATTRS = [
   'hyperfs.key',
@@ -122,22 +98,25 @@ const HYPERFS_XATTRS = [
   'hyperfs.peers'
 ]
 
-export class DriveFilesystem {
+export class DriveFilesystem implements FuseFilesystem {
   readonly #drive: Drive
   readonly #log: Logger
   readonly #opts: DriveFilesystemOptions
   readonly #files = new Map<string, OpenFile>()
   readonly #handles = new Map<number, Handle>()
-  #nextFh = 1 // 0 tells fuse-native "no handle", so handles start at 1
+  #nextFh = 1 // 0 means "no handle" to libfuse, so handles start at 1
   readonly #checkouts = new Map<number, Drive>()
   readonly #deadlines: Deadlines
-  readonly #stats = new Map<string, CachedStat>()
+  readonly #clock: () => number
+  readonly #listings = new Map<string, Listing>() // by folder path, oldest first
+  #cachedStats = 0 // stats held in #listings
   readonly #mountPoints = new Set<string>() // FUSE paths seen to hold a mounted drive or core
   #gen = 0 // bumped by every change that goes through this filesystem
 
-  constructor (services: { drive: Drive, logger: Logger }, opts: DriveFilesystemOptions) {
+  constructor (services: { drive: Drive, logger: Logger, clock?: () => number }, opts: DriveFilesystemOptions) {
     this.#drive = services.drive
     this.#log = services.logger
+    this.#clock = services.clock ?? Date.now
     this.#opts = opts
     this.#deadlines = new Deadlines({ tick: Math.max(10, Math.min(1000, opts.readTimeout / 10)) })
   }
@@ -148,6 +127,11 @@ export class DriveFilesystem {
 
   get openHandles (): number {
     return this.#handles.size
+  }
+
+  // Stats kept from listings (see the top of this file).
+  get cachedStats (): number {
+    return this.#cachedStats
   }
 
   // ---- attributes and listings
@@ -230,8 +214,22 @@ export class DriveFilesystem {
     const writable = (flags & O_ACCMODE) !== 0
     if (writable) this.#writable(path)
     const st = await this.#lstat(path)
+    if (writable && st.mount?.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
     if ((st.mode & S_IFMT) === S_IFDIR && writable) throw HyperfsError.EISDIR(path)
-    return this.#newHandle(path, writable)
+    const fh = this.#newHandle(path, writable)
+    // O_TRUNC empties the staged copy only: the drive keeps the old content
+    // until the new one commits whole, so a save that fails (a full disk)
+    // loses nothing. Bindings must pass O_TRUNC here (libfuse: atomic_o_trunc);
+    // otherwise it comes as truncate(path, 0), which commits at once.
+    if (writable && (flags & O_TRUNC)) {
+      try {
+        await this.#change(this.#handle(fh).file, (stage) => stage.truncate(0), true)
+      } catch (err) {
+        await this.release(fh)
+        throw err
+      }
+    }
+    return fh
   }
 
   async create (path: string, mode: number): Promise<number> {
@@ -405,6 +403,9 @@ export class DriveFilesystem {
     // a lookup saves two of its three round trips to the drive per entry.
     // (The kernel has looked the path up before it asks.)
     if (!name.startsWith('user.') && !name.startsWith('hyperfs.')) return null
+    // a listed entry carries its attributes (Stat.metadata): no round trip
+    const cached = name.startsWith('user.') ? this.#cachedStat(path) : null
+    if (cached) return Object.hasOwn(cached.metadata, name.slice(5)) ? cached.metadata[name.slice(5)] : null
     return this.#getxattr(path, name)
   }
 
@@ -417,13 +418,16 @@ export class DriveFilesystem {
     return this.#bounded(`getxattr ${path}`, () => place.drive.getxattr(place.path, name.slice(5)))
   }
 
-  async listxattr (path: string): Promise<string[]> {
+  listxattr (path: string): MaybePromise<string[]> {
+    // newer coreutils ask every entry of `ls -l` for its list (ACLs)
+    const cached = this.#cachedStat(path)
+    if (cached) return xattrList(path, Object.keys(cached.metadata))
+    return this.#listxattr(path)
+  }
+
+  async #listxattr (path: string): Promise<string[]> {
     const place = this.#place(path)
-    const names = 'versions' in place ? [] : await this.#bounded(`listxattr ${path}`, () => place.drive.listxattr(place.path))
-    const list = names.map((n) => 'user.' + n)
-    // only on the root, so cp -a / rsync -X of a subtree do not try to copy them
-    if (path === '/') list.push(...HYPERFS_XATTRS)
-    return list
+    return xattrList(path, 'versions' in place ? [] : await this.#bounded(`listxattr ${path}`, () => place.drive.listxattr(place.path)))
   }
 
   async setxattr (path: string, name: string, value: Buffer, flags: number): Promise<void> {
@@ -454,7 +458,7 @@ export class DriveFilesystem {
   // flush any more) and frees staged bytes.
   async close (): Promise<void> {
     this.#deadlines.clear()
-    this.#stats.clear()
+    this.#dropListings()
     for (const handle of this.#handles.values()) handle.reader?.close()
     this.#handles.clear()
     const files = [...this.#files.values()]
@@ -576,29 +580,53 @@ export class DriveFilesystem {
   // Called before a change goes to the drive: what was listed may be stale.
   #changing (): void {
     this.#gen++
-    this.#stats.clear()
+    this.#dropListings()
+  }
+
+  #dropListings (): void {
+    this.#listings.clear()
+    this.#cachedStats = 0
+  }
+
+  #dropListing (dir: string, listing: Listing): void {
+    this.#listings.delete(dir)
+    this.#cachedStats -= listing.stats.size
   }
 
   #cachedStat (path: string): Stat | null {
-    const c = this.#stats.get(path)
-    if (!c) return null
-    if (c.gen !== this.#gen || c.version !== this.#drive.version || Date.now() - c.at > STAT_TTL) {
-      this.#stats.delete(path)
+    const slash = path.lastIndexOf('/')
+    if (slash < 0 || path.length === 1) return null
+    const dir = slash === 0 ? '/' : path.slice(0, slash)
+    const listing = this.#listings.get(dir)
+    if (!listing) return null
+    const now = this.#clock()
+    if (listing.gen !== this.#gen || listing.version !== this.#drive.version || now - listing.at > STAT_TTL) {
+      this.#dropListing(dir, listing)
       return null
     }
-    return c.stat
+    listing.at = now
+    return listing.stats.get(path.slice(slash + 1)) ?? null
   }
 
   #keepStats (dir: string, entries: DirEntry[], version: number): void {
-    if (this.#stats.size + entries.length > MAX_CACHED_STATS) this.#stats.clear()
-    const at = Date.now()
+    const now = this.#clock()
+    const old = this.#listings.get(dir)
+    if (old) this.#dropListing(dir, old)
+    // oldest first: expired listings, then as many as the new one needs room for
+    for (const [d, l] of this.#listings) {
+      if (now - l.at <= STAT_TTL && this.#cachedStats + entries.length <= MAX_CACHED_STATS) break
+      this.#dropListing(d, l)
+    }
+    const stats = new Map<string, Stat>()
     const prefix = dir === '/' ? '/' : dir + '/'
     for (const { name, stat } of entries) {
-      const path = prefix + name
       // a mount point's own stat depends on the mounted drive (a core's size)
-      if (stat.mount) this.#mountPoints.add(path)
-      else this.#stats.set(path, { stat, version, gen: this.#gen, at })
+      if (stat.mount) this.#mountPoints.add(prefix + name)
+      // a folder bigger than the bound keeps its first entries, which ls asks for first
+      else if (stats.size < MAX_CACHED_STATS) stats.set(name, stat)
     }
+    this.#listings.set(dir, { stats, version, gen: this.#gen, at: now })
+    this.#cachedStats += stats.size
   }
 
   #underMount (path: string): boolean {
@@ -622,8 +650,6 @@ export class DriveFilesystem {
     }
   }
 
-  // One ranged read from the drive that cannot outlive readTimeout, whether
-  // or not the drive honours the signal and timeout we pass it.
   // The drive's fast path for this file, when it has one and the file has not
   // changed under us (same size as the stat the read-ahead was built from).
   async #openLocal (path: string, size: number): Promise<FileReader | null> {
@@ -632,11 +658,14 @@ export class DriveFilesystem {
     try {
       const r = await place.drive.openReader(place.path)
       return r && r.size === size ? r : null
-    } catch {
-      return null // the slow path reports errors
+    } catch (err) {
+      safetyCatch(err) // the slow path reports errors
+      return null
     }
   }
 
+  // One ranged read from the drive that cannot outlive readTimeout, whether
+  // or not the drive honours the signal and timeout we pass it.
   #fetch (path: string, start: number, length: number, signal: AbortSignal): Promise<Buffer> {
     const ms = this.#opts.readTimeout
     const controller = new AbortController()
@@ -693,8 +722,9 @@ export class DriveFilesystem {
 }
 
 function toAttr (st: Stat): Attr {
-  // a mounted drive shows as a folder whatever its entry says
-  const mode = st.mount ? (S_IFDIR | 0o755) : st.mode
+  // Whatever the mount entry says: a mounted drive is a folder, a mounted
+  // raw core a read-only file of the core's bytes (its stat has their size).
+  const mode = st.mount?.kind === 'drive' ? MOUNTED_DRIVE_MODE : st.mount?.kind === 'core' ? MOUNTED_CORE_MODE : st.mode
   const isFile = (mode & S_IFMT) === S_IFREG
   return {
     mode,
@@ -709,6 +739,13 @@ function toAttr (st: Stat): Attr {
     mtime: st.mtime,
     ctime: st.ctime
   }
+}
+
+function xattrList (path: string, names: string[]): string[] {
+  const list = names.map((n) => 'user.' + n)
+  // only on the root, so cp -a / rsync -X of a subtree do not try to copy them
+  if (path === '/') list.push(...HYPERFS_XATTRS)
+  return list
 }
 
 function rootStat (): Stat {

@@ -1,8 +1,14 @@
 // The one place where errors become errno numbers for FUSE. Filesystem code
 // throws HyperfsError (or lets node's own fs errors through, for the staging
-// files); the binding calls toErrno() on whatever was thrown. An error this
-// table does not know is a bug somewhere below us: it becomes EIO and is
-// logged with its stack so it can be found.
+// files); the bridge (bridge.ts) calls toErrno() on whatever was thrown. An
+// error this table does not know is a bug somewhere below us: it becomes EIO
+// and is logged with its stack so it can be found.
+//
+// A full disk is ENOSPC wherever it shows: as a node system error (the
+// staging files), as EDQUOT (a quota), or wrapped by the storage layer in a
+// STORAGE_IO whose cause says so. Programs tell the user "No space left on
+// device", not "Input/output error".
+import { systemCode } from '../errors.js'
 
 export interface ErrnoLogger {
   error (msg: string): void
@@ -51,16 +57,23 @@ const UNAVAILABLE = new Set([
 ])
 
 const ALIASES: Record<string, ErrnoName> = {
+  EDQUOT: 'ENOSPC',
   SESSION_NOT_WRITABLE: 'EROFS',
   BAD_ARGUMENT: 'EINVAL',
   INVALID_OPERATION: 'EINVAL',
   ENOTSUP: 'EOPNOTSUPP'
 }
 
+// Codes that wrap a system error (in `cause`) from the disk under a core.
+const WRAPS_SYSTEM_ERROR = new Set(['STORAGE_IO'])
+const FULL_DISK = new Set(['ENOSPC', 'EDQUOT'])
+const MAX_CAUSE_DEPTH = 8
+
 // Returns a negative errno. Never throws.
 export function toErrno (err: unknown, logger: ErrnoLogger, context = ''): number {
-  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : ''
+  const code = systemCode(err)
   if (Object.hasOwn(ERRNO, code)) return -ERRNO[code as ErrnoName]
+  if (WRAPS_SYSTEM_ERROR.has(code) && fullDisk(err)) return -ERRNO.ENOSPC
   if (Object.hasOwn(ALIASES, code)) return -ERRNO[ALIASES[code]]
   if (UNAVAILABLE.has(code)) {
     // expected in a p2p filesystem, but the user only sees "Input/output
@@ -71,4 +84,13 @@ export function toErrno (err: unknown, logger: ErrnoLogger, context = ''): numbe
   const stack = err instanceof Error ? (err.stack ?? err.message) : String(err)
   logger.error(`EIO ${context}: unexpected error: ${stack}`)
   return -ERRNO.EIO
+}
+
+function fullDisk (err: unknown): boolean {
+  let e = (err as { cause?: unknown }).cause
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && e; depth++) {
+    if (FULL_DISK.has(systemCode(e))) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
 }

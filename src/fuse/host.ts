@@ -3,11 +3,20 @@
 // synchronous calls into its own mount: the kernel would wait on the very
 // thread that has to answer. Run FuseHost in its own process and use the mount
 // from others.
+//
+// The pieces, top down: DriveFilesystem (the filesystem logic over a Drive),
+// FuseBridge (the per-op rules), and a binding from the factory the caller
+// passes (fuse-native unless told otherwise), which speaks to the kernel.
 import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
 import type { Drive } from '../drive/types.js'
-import { DriveFilesystem, type Logger } from './drive-filesystem.js'
-import { FuseBinding } from './fuse-binding.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
+import type { FuseBinding, FuseBindingFactory, Logger } from './api.js'
+import { FuseBridge } from './bridge.js'
+import { DriveFilesystem } from './drive-filesystem.js'
+import { fuseNativeBinding } from './fuse-native-binding.js'
+import { checkMountpoint } from './mount-check.js'
+import { clearStaleMount } from './stale-mount.js'
 
 export interface FuseHostOptions {
   readOnly?: boolean // refuse changes with EROFS even on a writable drive
@@ -21,8 +30,15 @@ export interface FuseHostOptions {
   spillThreshold?: number // staged bytes per open file kept in memory (default 16 MiB)
   tmpDir?: string // where bigger staged files spill (default os.tmpdir())
   kernelCache?: boolean // keep pages across opens (default off): only for content that cannot change, e.g. a checkout
+  nonEmpty?: boolean // mount over a folder that has entries (default off: FUSE_FAILED)
   force?: boolean // replace a live mount at the path (a dead one is always cleared)
-  debug?: boolean // libfuse debug output on stderr
+  debug?: boolean // the binding's debug output on stderr
+}
+
+export interface FuseHostServices {
+  logger?: Logger
+  binding?: FuseBindingFactory // which library speaks to the kernel (default fuse-native)
+  clock?: () => number // ms, for the stat cache's idle expiry (default Date.now)
 }
 
 const consoleLogger: Logger = {
@@ -34,24 +50,32 @@ export class FuseHost {
   readonly drive: Drive
   readonly mountpoint: string
   readonly filesystem: DriveFilesystem
+  readonly #bridge: FuseBridge
   readonly #binding: FuseBinding
   #mounted = false
 
-  private constructor (drive: Drive, mountpoint: string, filesystem: DriveFilesystem, binding: FuseBinding) {
+  private constructor (drive: Drive, mountpoint: string, filesystem: DriveFilesystem, bridge: FuseBridge, binding: FuseBinding) {
     this.drive = drive
     this.mountpoint = mountpoint
     this.filesystem = filesystem
+    this.#bridge = bridge
     this.#binding = binding
   }
 
   // Resolves once the kernel has the mount and the first op can arrive.
-  static async mount (drive: Drive, mountpoint: string, opts: FuseHostOptions = {}, services: { logger?: Logger } = {}): Promise<FuseHost> {
+  // Rejects with FUSE_FAILED, saying why, when it cannot mount.
+  static async mount (drive: Drive, mountpoint: string, opts: FuseHostOptions = {}, services: FuseHostServices = {}): Promise<FuseHost> {
     const logger = services.logger ?? consoleLogger
+    const factory = services.binding ?? fuseNativeBinding
     const mnt = resolve(mountpoint)
     await drive.ready()
     if (opts.version !== undefined) drive = drive.checkout(opts.version)
+    // a dead mount at the path fails every check below with ENOTCONN
+    if (await clearStaleMount(mnt, { force: opts.force ?? false })) logger.warn(`cleared a dead mount at ${mnt}`)
+    await checkMountpoint(mnt, { nonEmpty: opts.nonEmpty ?? false, helper: factory.helper })
+
     const readOnly = opts.readOnly ?? !drive.writable
-    const filesystem = new DriveFilesystem({ drive, logger }, {
+    const filesystem = new DriveFilesystem({ drive, logger, clock: services.clock }, {
       readOnly,
       readTimeout: opts.readTimeout ?? 5000,
       readAhead: { min: opts.readAheadMin ?? 256 * 1024, max: opts.readAheadMax ?? 8 * 1024 * 1024 },
@@ -59,16 +83,25 @@ export class FuseHost {
       tmpDir: opts.tmpDir ?? tmpdir(),
       versionsDir: opts.versionsDir === undefined ? '.versions' : opts.versionsDir
     })
-    const binding = new FuseBinding({ filesystem, logger }, {
-      mountpoint: mnt,
+    const bridge = new FuseBridge({ filesystem, logger }, {
       opTimeout: opts.opTimeout ?? 30_000,
-      commitTimeout: opts.commitTimeout ?? 300_000,
-      kernelCache: opts.kernelCache ?? false,
-      force: opts.force ?? false,
-      debug: opts.debug ?? false
+      commitTimeout: opts.commitTimeout ?? 300_000
     })
-    await binding.mount()
-    const host = new FuseHost(drive, mnt, filesystem, binding)
+    const binding = factory.create(bridge, {
+      mountpoint: mnt,
+      kernelCache: opts.kernelCache ?? false,
+      nonEmpty: opts.nonEmpty ?? false,
+      debug: opts.debug ?? false
+    }, { logger })
+    try {
+      await binding.mount()
+    } catch (err) {
+      bridge.close()
+      await filesystem.close()
+      if (isHyperfsError(err, 'FUSE_FAILED')) throw err
+      throw HyperfsError.from('FUSE_FAILED', `cannot mount at ${mnt}: ${factory.name}: ${(err as Error).message}`, err)
+    }
+    const host = new FuseHost(drive, mnt, filesystem, bridge, binding)
     host.#mounted = true
     return host
   }
@@ -86,6 +119,7 @@ export class FuseHost {
     try {
       await this.#binding.unmount()
     } finally {
+      this.#bridge.close()
       await this.filesystem.close()
     }
   }

@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { resolve } from 'node:path'
-import { HyperfsError } from '../errors.js'
+import { HyperfsError, safetyCatch } from '../errors.js'
 
 const PROBE_MS = 2000
 
@@ -18,8 +18,9 @@ export async function clearStaleMount (mountpoint: string, opts: { force?: boole
   }
   try {
     await run('fusermount', ['-uz', mnt])
-  } catch {
+  } catch (err) {
     // fusermount refuses mounts it does not know of in some setups; root can always umount
+    safetyCatch(err)
     await run('umount', ['-l', mnt])
   }
   return true

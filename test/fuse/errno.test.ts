@@ -40,3 +40,21 @@ test('an unknown error becomes EIO and is logged with its stack', () => {
   assert.match(log.lines[0], /getattr \/y: unexpected error: TypeError: boom\n\s+at /)
   assert.equal(toErrno('not even an error', log), -ERRNO.EIO)
 })
+
+test('a full disk is ENOSPC, from node, from a quota, or wrapped by the storage layer, without a log line', () => {
+  const log = logger()
+  const system = (code: string): Error => Object.assign(new Error(`${code}: no space left on device, write`), { code })
+  assert.equal(toErrno(system('ENOSPC'), log), -ERRNO.ENOSPC)
+  assert.equal(toErrno(system('EDQUOT'), log), -ERRNO.ENOSPC)
+  assert.equal(toErrno(HyperfsError.from('STORAGE_IO', 'write data', system('ENOSPC')), log), -ERRNO.ENOSPC)
+  assert.equal(toErrno(HyperfsError.from('STORAGE_IO', 'write data', HyperfsError.from('STORAGE_IO', 'inner', system('EDQUOT'))), log), -ERRNO.ENOSPC)
+  assert.deepEqual(log.lines, [])
+})
+
+test('a storage error that is not a full disk stays EIO and is logged', () => {
+  const log = logger()
+  const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })
+  assert.equal(toErrno(HyperfsError.from('STORAGE_IO', 'read data', eio), log, 'read /x'), -ERRNO.EIO)
+  assert.equal(toErrno(HyperfsError.from('STORAGE_IO', 'data is not open'), log, 'read /x'), -ERRNO.EIO)
+  assert.equal(log.lines.length, 2)
+})

@@ -1,8 +1,9 @@
 // Starts a FUSE host in a child process (never in the test process: a
 // process must not make blocking calls into its own mount) and tears it down
 // whatever happens: the child is stopped (SIGTERM, then SIGKILL), a mount it
-// leaves behind is detached, and the folders are removed only once nothing
-// is mounted on them.
+// leaves behind is detached, and the folders (the mount point's, and the
+// child's TMPDIR, where the fixtures keep their drives) are removed, the
+// mount point's only once nothing is mounted on it.
 //
 // Which drive is served is a parameter: a Fixture names a script that speaks
 // the command line of fixtures/serve-drive.ts. The suites in suites/ take one
@@ -38,6 +39,7 @@ export const FUSE_SKIP: string | false = existsSync('/dev/fuse')
 
 const READY_MS = 30_000
 const STOP_MS = 5_000
+const CALLS_MS = 10_000
 
 export interface HostOptions {
   fixture?: Fixture // default MEMORY_FIXTURE
@@ -49,16 +51,22 @@ export interface HostOptions {
   faults?: Record<string, 'timeout' | 'hang'>
   readTimeout?: number
   nested?: string[] // paths where the host mounts a second drive
+  nestedCores?: string[] // paths where the host mounts a raw core of coreBlocks() (fixtures/pattern.ts)
   version?: number // serve this version (FuseHost version option)
+  countCalls?: boolean // the host counts drive calls; see Host.calls()
+  clockStep?: number // ms the stat cache's clock moves each time it is read
+  env?: NodeJS.ProcessEnv // added to the host's environment (TMPDIR: where the drive and staged files go)
 }
 
 export interface Host {
   mnt: string
   pid: number
-  caps: { generated: boolean, nested: boolean, writable: boolean }
+  caps: { generated: boolean, nested: boolean, nestedCore: boolean, writable: boolean }
   log (): string // the host's stderr so far
   waitForLog (re: RegExp, ms?: number): Promise<void> // rejects if the host has not said it in time
   signal (sig: NodeJS.Signals): void
+  // drive calls by "<method> <path>" since the last calls() (or the start); needs countCalls
+  calls (): Promise<Record<string, number>>
   kill9 (): Promise<void>
   stop (): Promise<void>
 }
@@ -77,9 +85,15 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   for (const [path, kind] of Object.entries(opts.faults ?? {})) args.push('--fault', `${path}=${kind}`)
   if (opts.readTimeout) args.push('--read-timeout', String(opts.readTimeout))
   for (const path of opts.nested ?? []) args.push('--nested', path)
+  for (const path of opts.nestedCores ?? []) args.push('--nested-core', path)
   if (opts.version !== undefined) args.push('--version', String(opts.version))
+  if (opts.countCalls) args.push('--count-calls')
+  if (opts.clockStep) args.push('--clock-step', String(opts.clockStep))
 
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  // The host's temp folder (its drive folder, staged files) is ours to
+  // remove: a host killed with -9 cannot clean up after itself.
+  const hostTmp = mkdtempSync(join(tmpdir(), 'hyperfs-host-'))
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: hostTmp, ...opts.env } })
   let stderr = ''
   child.stderr!.on('data', (d) => { stderr += d })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -91,6 +105,7 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   }
   t.after(async () => {
     await stop()
+    rmSync(hostTmp, { recursive: true, force: true })
     if (base && !(await isMounted(mnt))) rmSync(base, { recursive: true, force: true })
   })
 
@@ -107,6 +122,16 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
       }
     },
     signal: (sig) => { child.kill(sig) },
+    calls: async () => {
+      const seen = stderr.length
+      child.stdin!.write('calls\n')
+      for (let waited = 0; waited < CALLS_MS; waited += 20) {
+        const m = /^calls (\{.*\})$/m.exec(stderr.slice(seen))
+        if (m) return JSON.parse(m[1])
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      throw new Error(`the host did not report its calls within ${CALLS_MS} ms:\n${stderr}`)
+    },
     kill9: async () => {
       child.kill('SIGKILL')
       await exited

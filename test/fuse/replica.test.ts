@@ -2,7 +2,8 @@
 // streams, mounted read-only: programs read it as if it were local, each read
 // fetches only the blocks it needs (hyperfs.local-bytes counts what arrived),
 // and once the writer is gone a block that never arrived is EIO, not a hang.
-// The shared read-only, read-failure and recovery suites run on it too.
+// The shared read-only, read-failure, recovery, core-mount and listing-cache
+// suites run on it too.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -11,9 +12,11 @@ import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { prng, randomBuffer, tmpDir } from '../helpers/tmp.js'
 import { FUSE_SKIP, REPLICA_FIXTURE, run, startHost } from './mount-harness.js'
+import { listingCacheSuite } from './suites/listing-cache.js'
 import { readOnlySuite } from './suites/read-only.js'
 import { readFailuresSuite } from './suites/read-failures.js'
 import { recoverySuite } from './suites/recovery.js'
+import { coreMountSuite } from './suites/versions-and-mounts.js'
 
 const MiB = 1024 * 1024
 
@@ -117,3 +120,5 @@ test('a replica mounted read-only reads lazily and fails with EIO once the write
 readOnlySuite(REPLICA_FIXTURE)
 readFailuresSuite(REPLICA_FIXTURE)
 recoverySuite(REPLICA_FIXTURE)
+coreMountSuite(REPLICA_FIXTURE)
+listingCacheSuite(REPLICA_FIXTURE)

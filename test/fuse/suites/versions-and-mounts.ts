@@ -1,12 +1,15 @@
 // Past versions through the mount (/.versions/<N>/..., and a host serving one
 // version) and drives mounted inside the drive, which appear as folders.
+// coreMountSuite: a raw core mounted inside the drive, which appears as a
+// read-only file of the core's bytes; it only reads, so replicas run it too.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
+import { lstat, open, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpDir } from '../../helpers/tmp.js'
 import { FUSE_SKIP, type Fixture, run, startHost } from '../mount-harness.js'
+import { coreBlocks, pattern } from '../fixtures/pattern.js'
 
 function seed (dir: string): void {
   writeFileSync(join(dir, 'a.txt'), 'alpha\n')
@@ -94,6 +97,38 @@ export function versionsAndMountsSuite (fixture: Fixture): void {
       assert.equal(mv.code, 0, mv.stderr)
       assert.equal(await readFile(join(mnt, 'sub', 'a.txt'), 'utf8'), 'alpha\n')
       await assert.rejects(stat(join(mnt, 'a.txt')), { code: 'ENOENT' })
+    })
+  })
+}
+
+export function coreMountSuite (fixture: Fixture): void {
+  describe(fixture.name, () => {
+    test('a raw core mounted inside the drive is a read-only file of the core\'s bytes', { skip: FUSE_SKIP, timeout: 60_000 }, async (t) => {
+      const dir = tmpDir(t, 'hyperfs-seed-')
+      seed(dir)
+      const host = await startHost(t, { fixture, seed: dir, nestedCores: ['/dir/log'] })
+      if (!host.caps.nestedCore) return t.skip('this drive kind cannot mount raw cores')
+      const file = join(host.mnt, 'dir', 'log')
+      const size = coreBlocks().reduce((n, b) => n + b.length, 0)
+      const expected = pattern(0, size)
+
+      assert.deepEqual((await readdir(join(host.mnt, 'dir'))).sort(), ['b.txt', 'log'])
+      const st = await lstat(file)
+      assert.ok(st.isFile(), `mode ${st.mode.toString(8)}`)
+      assert.equal(st.mode & 0o777, 0o444)
+      assert.equal(st.size, size)
+      const ls = await run('ls', ['-l', join(host.mnt, 'dir')])
+      assert.equal(ls.code, 0, ls.stderr)
+      assert.match(ls.stdout, new RegExp(`^-r--r--r-- .* ${size} .* log$`, 'm'))
+
+      assert.ok((await readFile(file)).equals(expected))
+      const off = size - 12_345
+      const dd = await run('sh', ['-c', `dd if='${file}' bs=4096 skip=${off} count=5000 iflag=skip_bytes,count_bytes status=none | od -An -tu1 -v | tr -s ' \n' ' '`])
+      assert.equal(dd.code, 0, dd.stderr)
+      assert.deepEqual(dd.stdout.trim().split(' ').map(Number), [...expected.subarray(off, off + 5000)])
+
+      await assert.rejects(readdir(file), { code: 'ENOTDIR' })
+      await assert.rejects(open(file, 'r+'), { code: 'EROFS' })
     })
   })
 }
