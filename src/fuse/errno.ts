@@ -61,6 +61,9 @@ const ALIASES: Record<string, ErrnoName> = {
   SESSION_NOT_WRITABLE: 'EROFS',
   BAD_ARGUMENT: 'EINVAL',
   INVALID_OPERATION: 'EINVAL',
+  INVALID_NAME: 'EINVAL', // a name a drive cannot hold (NUL, '/', '.', '..')
+  MOUNT_CYCLE: 'ELOOP',
+  WALK_TOO_DEEP: 'ELOOP',
   ENOTSUP: 'EOPNOTSUPP'
 }
 
