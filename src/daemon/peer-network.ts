@@ -76,7 +76,10 @@ export async function openNetwork (config: DaemonConfig, services: NetworkServic
   return {
     tcp,
     ready: () => tcp.ready(),
-    redialNow: () => tcp.redialNow(),
+    redialNow: () => {
+      tcp.redialNow()
+      swarm?.redialNow()
+    },
     join (dk, opts) {
       const hex = dk.toString('hex')
       const n = topics.get(hex) ?? 0
