@@ -129,6 +129,25 @@ test('the sheet\'s 00..49 run: the same blocks and the same hash of all blocks',
   assert.equal((await oc.get(53))!.toString('hex'), '0a320a1e0a08050b13191e23282d12120901340135013502220127012c01310332020a080a060c0d0e0f10110a060a041416171812023230')
 })
 
+test('edge cases give the same bytes: a del on an empty bee, deleting the last key, null and empty values', async (t) => {
+  const kp = keyPair()
+  const { core: rc, db } = await realBee(t, kp)
+  const { core: oc, bee } = await ourBee(t, null, kp)
+  const steps: Step[] = [
+    [{ type: 'del', key: Buffer.from('x') }],
+    [{ type: 'put', key: Buffer.from('a'), value: Buffer.from('1') }],
+    [{ type: 'del', key: Buffer.from('a') }],
+    [{ type: 'put', key: Buffer.from('b'), value: null }],
+    [{ type: 'put', key: Buffer.from('c'), value: Buffer.alloc(0) }],
+    [{ type: 'put', key: Buffer.alloc(0), value: Buffer.from('empty key') }],
+    [{ type: 'del', key: Buffer.from('b') }, { type: 'del', key: Buffer.from('c') }, { type: 'del', key: Buffer.alloc(0) }]
+  ]
+  for (const step of steps) { await applyReal(db, step); await applyOurs(bee, step) }
+  assert.equal(oc.length, rc.length)
+  for (let i = 0; i < oc.length; i++) assert.equal((await oc.get(i))!.toString('hex'), (await rc.get(i)).toString('hex'), 'block ' + i)
+  assert.equal(show(await bee.checkout(6).get('b')), show(await db.checkout(6).get(Buffer.from('b'))))
+})
+
 test('our bee reads a real bee replicated into our core: get, ranges, checkouts, history and diff agree', async (t) => {
   const { core: rc, db } = await realBee(t)
   const steps = [...randomSteps(2, 600), ...randomSteps(6, 200, true), ...randomSteps(7, 100)]
