@@ -30,6 +30,9 @@ export interface BeeTreeNode {
 export interface ReadOptions {
   timeout?: number
   signal?: AbortSignal
+  wait?: boolean // false: local blocks only, BLOCK_NOT_AVAILABLE for the others
+  onwait?: (seq: number) => void // told about each block this read has to wait for
+  onseq?: (seq: number) => void // told about every block this read touches
 }
 
 export class BlockStore {
@@ -37,8 +40,6 @@ export class BlockStore {
   private cache: NodeCache<BeeBlock>
   private fetching = new Set<number>()
   private timeout: number | undefined
-  // told about every block a read waits for (the extension asks a peer for the rest of a lookup)
-  onwait: ((seq: number) => void) | null = null
 
   constructor (core: Hypercore, opts: { cache?: NodeCache<BeeBlock>, timeout?: number } = {}) {
     this.core = core
@@ -53,10 +54,14 @@ export class BlockStore {
   // Each caller waits with its own timeout and signal; the core shares one
   // request among all the callers waiting for a block.
   async block (seq: number, opts: ReadOptions = {}): Promise<BeeBlock> {
+    if (opts.onseq) opts.onseq(seq)
     const hit = this.cache.get(seq)
     if (hit) return hit
     if (seq < 1) throw HyperfsError.INVALID_BEE('a bee pointer refers to the header block')
-    if (!this.core.has(seq) && this.onwait) this.onwait(seq)
+    if (!this.core.has(seq)) {
+      if (opts.wait === false) throw HyperfsError.BLOCK_NOT_AVAILABLE(`bee block ${seq} is not local`)
+      if (opts.onwait) opts.onwait(seq)
+    }
     const buf = await this.core.get(seq, { timeout: opts.timeout ?? this.timeout, signal: opts.signal })
     const b = this.cache.get(seq) ?? parseBlock(seq, buf!)
     this.cache.set(seq, b)
@@ -65,10 +70,11 @@ export class BlockStore {
 
   // Starts fetching a block that is not local, without waiting for it; `then`
   // runs once it is here.
+  // A local-only read prefetches nothing, and a prefetch reports no waits.
   prefetch (seq: number, opts: ReadOptions = {}, then?: (b: BeeBlock) => void): void {
-    if (seq < 1 || this.cache.get(seq) || this.fetching.has(seq) || seq >= this.core.length || this.core.has(seq)) return
+    if (opts.wait === false || seq < 1 || this.cache.get(seq) || this.fetching.has(seq) || seq >= this.core.length || this.core.has(seq)) return
     this.fetching.add(seq)
-    const p = this.block(seq, opts)
+    const p = this.block(seq, { timeout: opts.timeout ?? this.timeout, signal: opts.signal })
     p.then((b) => { this.fetching.delete(seq); if (then) then(b) }, () => { this.fetching.delete(seq) })
   }
 
@@ -76,6 +82,7 @@ export class BlockStore {
   // blocks, and its child blocks with their key blocks in turn, so that a
   // listing over a sparse replica costs round trips per tree level, not per key.
   prefetchNode (node: BeeTreeNode, opts: ReadOptions = {}, depth = 1): void {
+    if (opts.wait === false) return
     for (const k of node.keys) this.prefetch(k, opts)
     if (depth <= 0) return
     for (const c of node.children) {

@@ -18,6 +18,7 @@ import { NodeCache } from '../trie/node-cache.js'
 import { BlockStore, isDeletion, type BeeBlock, type ReadOptions } from './block-store.js'
 import { RangeCursor, StepCursor, MAX_TREE_DEPTH, type BeeEntry, type RangeOptions } from './range.js'
 import { Transaction } from './tree-writer.js'
+import { BeeExtension, type ExtensionRegistrar } from './extension.js'
 
 export type { BeeEntry } from './range.js'
 export type { ReadOptions } from './block-store.js'
@@ -60,6 +61,9 @@ export interface HyperbeeOptions {
   timeout?: number // default wait for a block that is not local
   cache?: NodeCache<BeeBlock>
   lock?: Mutex
+  // the `hyperbee` extension: a registrar shaped like hypercore's registerExtension
+  // (or an extension a checkout shares with its bee); without one, reads fetch block by block
+  extension?: ExtensionRegistrar | BeeExtension | null
 }
 
 export class Hyperbee {
@@ -70,6 +74,7 @@ export class Hyperbee {
   private lock: Mutex
   private metadata: BeeMetadata | null
   private timeout: number | undefined
+  readonly extension: BeeExtension | null
 
   constructor (core: Hypercore, opts: HyperbeeOptions = {}) {
     this.core = core
@@ -79,6 +84,8 @@ export class Hyperbee {
     this.lock = opts.lock ?? new Mutex()
     this.metadata = opts.metadata ? { contentFeed: toBuf(opts.metadata.contentFeed), userData: toBuf(opts.metadata.userData) } : null
     this.timeout = opts.timeout
+    const ext = opts.extension ?? null
+    this.extension = ext === null || ext instanceof BeeExtension ? ext : new BeeExtension(this, ext)
   }
 
   get version (): number {
@@ -96,7 +103,7 @@ export class Hyperbee {
   // A read-only view at `version` (0 reads as 1, the empty tree), sharing the block cache.
   checkout (version: number): Hyperbee {
     if (!Number.isSafeInteger(version) || version < 0) throw HyperfsError.BAD_ARGUMENT(`bad version ${version}`)
-    return new Hyperbee(this.core, { version: Math.max(1, version), cache: this.cache, lock: this.lock, timeout: this.timeout })
+    return new Hyperbee(this.core, { version: Math.max(1, version), cache: this.cache, lock: this.lock, timeout: this.timeout, extension: this.extension })
   }
 
   async getHeader (opts: ReadOptions = {}): Promise<BeeHeader> {
@@ -116,13 +123,23 @@ export class Hyperbee {
 
   async get (key: BeeKey, opts: ReadOptions = {}): Promise<BeeEntry | null> {
     await this.ready()
-    return lookup(this.store, this.version, toBuf(key)!, this.readOpts(opts))
+    const k = toBuf(key)!
+    const v = this.version
+    const ro = this.readOpts(opts)
+    return lookup(this.store, v, k, this.extension ? this.extension.forLookup(v, k, ro) : ro)
+  }
+
+  /** @internal for the extension's server side: a lookup at any version, with the caller's options */
+  lookupAt (version: number, key: Buffer, opts: ReadOptions): Promise<BeeEntry | null> {
+    return lookup(this.store, version, key, opts)
   }
 
   // Entries in key order (or reverse) within the bounds; gt wins over gte, lt over lte.
   async * range (range: BeeRange = {}, opts: ReadOptions = {}): AsyncGenerator<BeeEntry> {
     await this.ready()
-    const cursor = new RangeCursor(this.store, this.version, encodeRange(range), this.readOpts(opts))
+    let cursor: RangeCursor | null = null
+    const ro = this.readOpts(opts)
+    cursor = new RangeCursor(this.store, this.version, encodeRange(range), this.extension ? this.extension.forWalk(() => cursor, ro) : ro)
     await cursor.open()
     while (true) {
       const e = await cursor.next()
@@ -251,7 +268,7 @@ export class Hyperbee {
   }
 
   private readOpts (opts: ReadOptions): ReadOptions {
-    return { timeout: opts.timeout ?? this.timeout, signal: opts.signal }
+    return { ...opts, timeout: opts.timeout ?? this.timeout }
   }
 }
 

@@ -10,6 +10,7 @@
 // twice (every internal node holds a key).
 import { HyperfsError } from '../errors.js'
 import type { BlockStore, BeeTreeNode, ReadOptions } from './block-store.js'
+import type { BeeIterator } from '../codec/bee-extension.js'
 
 // A valid bee is at most ~23 levels deep (every non-root node has 5+ children)
 export const MAX_TREE_DEPTH = 64
@@ -44,12 +45,15 @@ export class RangeCursor {
   readonly stack: Frame[] = []
   private last: Buffer | null = null
   private done = false
+  private range: RangeOptions
+  private opened = false
   visited = 0 // blocks this cursor has asked for
 
   constructor (store: BlockStore, version: number, range: RangeOptions, opts: ReadOptions = {}) {
     this.store = store
     this.version = version
     this.opts = opts
+    this.range = range
     this.reverse = range.reverse === true
     const g = range.gt ?? range.gte ?? null
     const gIncl = !range.gt
@@ -94,15 +98,39 @@ export class RangeCursor {
     return this.reverse ? node.keys.length * 2 : 0
   }
 
+  // The extension's iterator request for the rest of this walk (docs/hyperbee.md §5),
+  // or null when nothing is left to ask for.
+  request (): BeeIterator | null {
+    const checkpoint = this.opened ? this.checkpoint() : []
+    if (this.done || this.limit === 0 || (this.opened && checkpoint.length === 0)) return null
+    const r = this.range
+    return {
+      version: this.version,
+      gte: r.gt ? null : r.gte ?? null,
+      gt: r.gt ?? null,
+      lte: r.lt ? null : r.lte ?? null,
+      lt: r.lt ?? null,
+      limit: this.limit < 0 ? 0 : this.limit,
+      reverse: this.reverse,
+      checkpoint
+    }
+  }
+
   // Resumes from a checkpoint instead of seeking (what a server does for a client).
   async resume (checkpoint: readonly number[]): Promise<void> {
     for (let j = 0; j + 2 < checkpoint.length; j += 3) {
       const n = await this.node(checkpoint[j], checkpoint[j + 1])
       this.push(n, checkpoint[j + 2])
     }
+    this.opened = true
   }
 
   async open (): Promise<void> {
+    await this.seek()
+    this.opened = true
+  }
+
+  private async seek (): Promise<void> {
     const r = await this.store.root(this.version, this.opts)
     if (!r) return
     await this.block(r.seq)
