@@ -11,14 +11,15 @@ import { encode, decode } from '../../src/codec/state.js'
 import { beeExtension } from '../../src/codec/bee-extension.js'
 import { connect } from '../helpers/replication.js'
 
-// Two registrars joined back to back; every message is delivered on a later tick
-// turn, as a network would, and recorded.
+// Two registrars joined back to back; every message is recorded and delivered
+// on the next tick (in-process replication answers within ticks too, so a
+// later turn of the event loop would come after the blocks themselves).
 function link () {
   const handlers: Array<((m: Buffer, peer: unknown) => void) | null> = [null, null]
   const log: Array<{ from: number, message: Buffer }> = []
   const side = (me: number): ExtensionRegistrar => (_name, h) => {
     handlers[me] = h.onmessage
-    const deliver = (m: Buffer) => { log.push({ from: me, message: m }); process.nextTick(() => handlers[1 - me]?.(m, "peer" + me)) }
+    const deliver = (m: Buffer) => { log.push({ from: me, message: m }); process.nextTick(() => handlers[1 - me]?.(m, 'peer' + me)) }
     return { send: (m) => deliver(m), broadcast: (m) => deliver(m) }
   }
   return { a: side(0), b: side(1), log }
