@@ -38,7 +38,7 @@ export interface ExtensionHost {
 export class BeeExtension {
   private host: ExtensionHost
   private transport: ExtensionTransport
-  sent = { get: 0, iterator: 0 }
+  sent = { get: 0, iterator: 0, cache: 0 }
   received = { get: 0, iterator: 0, cache: 0 }
 
   constructor (host: ExtensionHost, register: ExtensionRegistrar) {
@@ -80,6 +80,11 @@ export class BeeExtension {
     }
   }
 
+  reply (message: Buffer, peer: unknown): void {
+    this.sent.cache++
+    this.transport.send(message, peer)
+  }
+
   // ---- incoming ----
 
   onmessage (buf: Buffer, peer: unknown): void {
@@ -104,7 +109,7 @@ export class BeeExtension {
   private async onget (g: BeeGet, peer: unknown): Promise<void> {
     this.received.get++
     if (!g.version || g.version > this.host.version || !g.key) return
-    const out = new CacheBatch(this.transport, peer)
+    const out = new CacheBatch(this, peer)
     const seen = new Set<number>()
     try {
       await this.host.lookupAt(g.version, g.key, { wait: false, onseq: (s) => { if (!seen.has(s)) { seen.add(s); out.push(s) } } })
@@ -118,7 +123,7 @@ export class BeeExtension {
   private async oniterator (it: BeeIterator, peer: unknown): Promise<void> {
     this.received.iterator++
     if (!it.version || it.version > this.host.version) return
-    const out = new CacheBatch(this.transport, peer)
+    const out = new CacheBatch(this, peer)
     // the blocks of the checkpoint's own frames are the client's already
     const skip = new Set<number>()
     for (let j = 0; j + 2 < it.checkpoint.length; j += 3) skip.add(it.checkpoint[j])
@@ -149,7 +154,7 @@ export class BeeExtension {
 
 class CacheBatch {
   private blocks: number[] = []
-  constructor (private transport: ExtensionTransport, private peer: unknown) {}
+  constructor (private ext: BeeExtension, private peer: unknown) {}
 
   push (seq: number): void {
     this.blocks.push(seq)
@@ -163,6 +168,6 @@ class CacheBatch {
     let start = blocks[0]
     let end = blocks[0] + 1
     for (const s of blocks) { if (s < start) start = s; if (s >= end) end = s + 1 }
-    this.transport.send(encode(beeExtension, { cache: { start, end, blocks }, get: null, iterator: null }), this.peer)
+    this.ext.reply(encode(beeExtension, { cache: { start, end, blocks }, get: null, iterator: null }), this.peer)
   }
 }

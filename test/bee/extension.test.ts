@@ -97,3 +97,18 @@ test('the server ignores versions it does not have, and garbage', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 20))
   assert.ok(l.log.length > before)
 })
+
+test('the reader fetches what a reply names, beyond what it has read so far', async (t) => {
+  const { writer, rcore, l } = await pair(t, 1500)
+  const reader = new Hyperbee(rcore, { extension: l.b, timeout: 5000 })
+  const bottom = (await writer.get('e00100'))!.seq
+  let n = 0
+  for await (const e of reader.range({ gte: 'e00100', reverse: true })) {
+    assert.equal(e.key.toString(), 'e' + String(1499 - n).padStart(5, '0'))
+    if (++n === 5) break
+  }
+  assert.ok(cached(l.log, 0).has(bottom), 'the reply names the bottom of the range')
+  const end = Date.now() + 5000
+  while (!rcore.has(bottom) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.ok(rcore.has(bottom), 'and the reader fetched it without reading that far')
+})
