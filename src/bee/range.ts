@@ -85,7 +85,7 @@ export class RangeCursor {
   private async node (seq: number, offset: number): Promise<BeeTreeNode> {
     await this.block(seq)
     const n = await this.store.node(seq, offset, this.opts)
-    this.store.prefetchNode(n, this.opts)
+    this.store.prefetchNode(n, this.opts, 2)
     return n
   }
 
