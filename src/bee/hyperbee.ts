@@ -243,6 +243,7 @@ export class Hyperbee {
     return b.flush()
   }
 
+
   // Operations that land in one append. The batch holds the write lock from
   // its first operation until flush() or close().
   batch (): BeeBatch {
@@ -276,6 +277,7 @@ export class BeeBatch {
   private bee: Hyperbee
   private started: Promise<{ release: () => void, tx: Transaction }> | null = null
   private closed = false
+  private failed = false
 
   constructor (bee: Hyperbee) {
     this.bee = bee
@@ -287,18 +289,33 @@ export class BeeBatch {
     return (await this.started).tx
   }
 
+  // An operation that fails (a block that does not arrive, a damaged tree)
+  // may have left the tree in memory half changed: the batch is dropped.
   async put (key: BeeKey, value: BeeKey | null = null): Promise<void> {
     const tx = await this.tx()
-    await tx.put(toBuf(key)!, toBuf(value))
+    try {
+      await tx.put(toBuf(key)!, toBuf(value))
+    } catch (err) {
+      this.failed = true
+      await this.close()
+      throw err
+    }
   }
 
   async del (key: BeeKey): Promise<void> {
     const tx = await this.tx()
-    await tx.del(toBuf(key)!)
+    try {
+      await tx.del(toBuf(key)!)
+    } catch (err) {
+      this.failed = true
+      await this.close()
+      throw err
+    }
   }
 
   // Appends every operation's block in one append; resolves with the new version.
   async flush (): Promise<number> {
+    if (this.failed) throw HyperfsError.INVALID_OPERATION('an operation of this batch failed: nothing was written')
     if (this.closed || !this.started) { this.closed = true; return this.bee.version }
     this.closed = true
     const { release, tx } = await this.started
@@ -314,7 +331,7 @@ export class BeeBatch {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.started) (await this.started).release()
+    if (this.started) (await this.started.catch(() => null))?.release()
   }
 }
 

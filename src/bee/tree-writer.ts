@@ -13,6 +13,8 @@
 import { encode } from '../codec/state.js'
 import { beeNode, type BeeLevel } from '../codec/bee-node.js'
 import type { BlockStore, ReadOptions } from './block-store.js'
+import { MAX_TREE_DEPTH } from './range.js'
+import { HyperfsError } from '../errors.js'
 
 const MIN_KEYS = 4 // T - 1
 const MAX_CHILDREN = 9 // 2 * MIN_KEYS + 1: a node that reaches this many keys splits
@@ -83,6 +85,12 @@ export class Transaction {
     return new Node(n.keys.map((k) => new KeyRef(k, null)), n.children.map((c) => new ChildRef(c.seq, c.offset, null)))
   }
 
+  // Every descent counts its steps: a damaged tree with a pointer loop must end in an error.
+  private deeper (depth: number): number {
+    if (depth >= MAX_TREE_DEPTH) throw HyperfsError.INVALID_BEE(`tree deeper than ${MAX_TREE_DEPTH} levels (a pointer loop?)`)
+    return depth + 1
+  }
+
   private async child (node: Node, i: number): Promise<Node> {
     const c = node.children[i]
     if (!c.node) c.node = await this.load(c.seq, c.offset)
@@ -117,7 +125,7 @@ export class Transaction {
     let root = await this.root() ?? Node.fresh()
     const stack: Node[] = []
     let node = root
-    while (!node.leaf) {
+    for (let depth = 0; !node.leaf; depth = this.deeper(depth)) {
       stack.push(node)
       node.changed = true
       const { found, i } = await this.search(node, key)
@@ -175,7 +183,7 @@ export class Transaction {
     const seq = this.nextSeq
     const stack: Node[] = []
     let node = root
-    while (true) {
+    for (let depth = 0; ; depth = this.deeper(depth)) {
       stack.push(node)
       const { found, i } = await this.search(node, key)
       if (found) {
@@ -192,7 +200,7 @@ export class Transaction {
   }
 
   private async leafSize (node: Node, leftmost: boolean): Promise<number> {
-    while (!node.leaf) node = await this.child(node, leftmost ? 0 : node.children.length - 1)
+    for (let depth = 0; !node.leaf; depth = this.deeper(depth)) node = await this.child(node, leftmost ? 0 : node.children.length - 1)
     return node.keys.length
   }
 

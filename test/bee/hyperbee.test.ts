@@ -170,6 +170,12 @@ test('a child pointer loop ends in INVALID_BEE for lookups and listings', async 
   await assert.rejects(bee.get('z'), invalid)
   await assert.rejects(collect(bee.range()), invalid)
   await assert.rejects(collect(bee.range({ reverse: true })), invalid)
+  // writing onto it walks the same loop
+  await assert.rejects(bee.put('z', 'v'), invalid)
+  await assert.rejects(bee.del('z'), invalid)
+  const b = bee.batch()
+  await assert.rejects(b.put('z', 'v'), invalid)
+  await assert.rejects(b.flush(), (err) => isHyperfsError(err, 'INVALID_OPERATION'))
   // a cycle through two levels of one block
   const cycle = [
     { keys: [1], children: [{ seq: 1, offset: 1 }, { seq: 1, offset: 1 }] },
