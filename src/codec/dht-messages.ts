@@ -122,7 +122,9 @@ export const responseMessage: Codec<ResponseMessage> = {
     const to = ipv4Address.decode(s)
     const id = flags & RES_ID ? fixed32.decode(s) : null
     const token = flags & RES_TOKEN ? fixed32.decode(s) : null
-    const closerNodes = flags & RES_CLOSER ? closerNodesCodec.decode(s) : null
+    // an empty list reads as none, as the encoder writes it: a decoded message re-encodes to the same value
+    const closer = flags & RES_CLOSER ? closerNodesCodec.decode(s) : null
+    const closerNodes = closer !== null && closer.length > 0 ? closer : null
     const error = flags & RES_ERROR ? uint.decode(s) : 0
     const value = flags & RES_VALUE ? buffer.decode(s) : null
     return { tid, to, id, token, closerNodes, error, value }

@@ -53,7 +53,8 @@ const UNAVAILABLE = new Set([
   'INVALID_PROOF',
   'INVALID_SIGNATURE',
   'STORAGE_CORRUPT',
-  'DECODE_ERROR'
+  'DECODE_ERROR',
+  'INVALID_BEE'
 ])
 
 const ALIASES: Record<string, ErrnoName> = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encode, DecodeError } from '../../src/codec/index.js'
+import { encode, decode, DecodeError } from '../../src/codec/index.js'
 import { requestMessage, responseMessage, decodeDhtPacket, type RequestMessage, type ResponseMessage } from '../../src/codec/dht-messages.js'
 import { nodeId } from '../../src/dht/node-id.js'
 import { randomBytes } from '../../src/crypto/index.js'
@@ -106,4 +106,11 @@ test('random and bit-flipped datagrams either decode or throw DecodeError, never
 test('a packet with an unknown header byte is rejected', () => {
   assert.throws(() => decodeDhtPacket(Buffer.from('23040000000000000000', 'hex')), DecodeError)
   assert.throws(() => decodeDhtPacket(Buffer.from('02040000000000000000', 'hex')), DecodeError)
+})
+
+test('a response that flags an empty closer-node list decodes to a value that re-encodes to itself', () => {
+  // header 0x13 (response, version 3) ‖ flags 4 (closerNodes) ‖ tid 0x1234 ‖ to 127.0.0.1:80 ‖ an empty list
+  const bytes = Buffer.from('13' + '04' + '3412' + '7f000001' + '5000' + '00', 'hex')
+  const m = decode(responseMessage, bytes)
+  assert.deepEqual(decode(responseMessage, encode(responseMessage, m)), m)
 })
