@@ -114,11 +114,21 @@ export class Store extends EventEmitter {
       keyPair = keyPair ?? makeKeyPair()
       key = rest.compat ? keyPair.publicKey : (rest.manifest ? keyFromManifest(rest.manifest) : keyFromManifest(defaultManifest(keyPair.publicKey)))
     }
+    const hex = discoveryKey(key).toString('hex')
+    // A peer's request may be opening this core by its discovery key; that
+    // holds the folder's lock for a moment, so wait for it, then share its core.
+    const looking = this.lookups.get(hex)
+    if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
+    return this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+  }
+
+  private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
+    if (this.closed) return Promise.reject(HyperfsError.SESSION_CLOSED('store is closed'))
     const dk = discoveryKey(key)
     const hex = dk.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...rest, ...(keyPair ? { keyPair } : {}) })
+      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...opts })
       core.on('corrupt', (err) => this.emit('corrupt', err, core))
       p = core.ready().then(() => {
         core.once('close', () => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
@@ -162,6 +172,8 @@ export class Store extends EventEmitter {
     } else if (!this.memory.has(hex)) {
       return null
     }
+    const open = this.cores.get(hex) // opened by key meanwhile
+    if (open) return open
     const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })
     try {
       await core.ready()
@@ -171,7 +183,7 @@ export class Store extends EventEmitter {
     }
     const key = core.key!
     await core.close() // it holds the folder's lock; the store opens its own
-    return this.get({ key })
+    return this.openKey(key, {})
   }
 
   // Replicates every core this store holds or opens later over one stream;
