@@ -4,9 +4,9 @@
 //     equals its leaf node, and that leaf is proven up to a root:
 //   - each parent on the way up is recomputed from its two stored children,
 //     parent = H(0x01 ‖ u64 (sizeL+sizeR) ‖ left ‖ right), and must equal the
-//     stored parent, hash and size;
-//   - the climb ends at a root loaded and signature-checked at open, or at a
-//     parent proven by an earlier climb.
+//     stored parent, hash and size, or for a root the root held in memory
+//     (loaded and checked against the signature at open);
+//   - the climb ends at a root, or at a parent proven by an earlier climb.
 // Proofs are lazy (opening a core of any length costs nothing) and remembered
 // until the core closes: `blocks` marks blocks whose bytes matched since open,
 // so repeat reads cost nothing, and `nodes` the parents proven so far, where
@@ -61,38 +61,54 @@ export class LocalVerifier {
 
   // The leaf of block `index`, proven up to a root, or what is damaged.
   leaf (index: number, ctx: ClimbContext = this.reads): TreeNode | Damage {
-    const tree = this.tree
     const leaf = ctx.get(2 * index)
-    if (!leaf) return new Damage(tree.file, `the leaf of block ${index} is missing or unreadable`, this.above(2 * index, ctx))
+    const failed = leaf ? this.climb(leaf, ctx) : `the leaf of block ${index} is missing or unreadable`
+    if (!failed) return leaf!
+    return new Damage(this.tree.file, leaf ? `${failed} (block ${index})` : failed, this.untrusted(2 * index, ctx))
+  }
+
+  // Climbs from stored node `start` to a root (compared with the roots in
+  // memory) or a parent proven before, checking each parent on the way, and
+  // marks them proven. Null when it got there, else what failed.
+  private climb (start: TreeNode, ctx: ClimbContext): string | null {
     const climbed: number[] = []
-    let cur = leaf
+    let cur = start
     for (let d = 0; d < MAX_CLIMB; d++) {
       const root = this.rootAt(cur.index)
-      if (root) {
-        if (root.size !== cur.size || !root.hash.equals(cur.hash)) {
-          return new Damage(tree.file, `node ${cur.index} does not match the signed root (block ${index})`, this.above(2 * index, ctx))
-        }
+      if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return `node ${cur.index} does not match the signed root`
+      if (root || (d > 0 && ctx.proven.get(cur.index))) {
         for (const i of climbed) ctx.proven.set(i, true)
-        return leaf
-      }
-      if (d > 0 && ctx.proven.get(cur.index)) {
-        for (const i of climbed) ctx.proven.set(i, true)
-        return leaf
+        return null
       }
       const up = flat.parent(cur.index)
       const sibling = ctx.get(flat.sibling(cur.index))
-      const parent = ctx.get(up)
-      if (!sibling || !parent) {
-        const missing = sibling ? up : flat.sibling(cur.index)
-        return new Damage(tree.file, `node ${missing} is missing or unreadable (block ${index})`, this.above(2 * index, ctx))
-      }
-      if (parent.size !== cur.size + sibling.size || !parentHash(cur, sibling).equals(parent.hash)) {
-        return new Damage(tree.file, `node ${up} does not match its children (block ${index})`, this.above(2 * index, ctx))
-      }
+      if (!sibling) return `node ${flat.sibling(cur.index)} is missing or unreadable`
+      const size = cur.size + sibling.size
+      const hash = parentHash(cur, sibling)
+      // a root is compared with the one in memory, which open checked against the signature
+      const upRoot = this.rootAt(up)
+      const parent = upRoot ?? ctx.get(up)
+      if (!parent) return `node ${up} is missing or unreadable`
+      if (parent.size !== size || !hash.equals(parent.hash)) return `node ${up} does not match its children`
       climbed.push(up)
       cur = parent
     }
-    return new Damage(tree.file, `block ${index} has no root within ${MAX_CLIMB} levels`, [])
+    return `no root within ${MAX_CLIMB} levels`
+  }
+
+  // The stored nodes from `index` up to the lowest ancestor that still
+  // proves good from above (or is proven, or a root): the path that failed,
+  // none of which may anchor a peer's proof. Only these are dropped, so the
+  // blocks that lose their proof with them stay few.
+  private untrusted (index: number, ctx: ClimbContext): number[] {
+    const out = [index]
+    for (let i = flat.parent(index), d = 0; d < MAX_CLIMB; i = flat.parent(i), d++) {
+      if (this.rootAt(i) || ctx.proven.get(i)) break
+      const node = ctx.get(i)
+      if (node && !this.climb(node, ctx)) break
+      out.push(i)
+    }
+    return out
   }
 
   // Marks block `index` good when `data`, read from the data file, is the
@@ -126,13 +142,5 @@ export class LocalVerifier {
   private rootAt (index: number): TreeNode | null {
     for (const r of this.tree.roots) if (r.index === index) return r
     return null
-  }
-
-  // `index` and its ancestors below the first proven node or root: nodes on a
-  // path that failed, none of which can anchor a proof any more
-  private above (index: number, ctx: ClimbContext): number[] {
-    const out: number[] = []
-    for (let i = index, d = 0; d < MAX_CLIMB && !this.rootAt(i) && !(i !== index && ctx.proven.get(i)); d++, i = flat.parent(i)) out.push(i)
-    return out
   }
 }
