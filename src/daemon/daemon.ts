@@ -17,6 +17,7 @@
 //   put { key, path, from?: absolute path, data?: base64, mode? } → { path, version, files, bytes }
 //   rm { key, path, recursive? }  mkdir { key, path }  mkmount { key, path, target, version? }
 //   info { key }  log { key, limit? }
+//   verify { key }                           → { checked, corrupt, cores: [{ name, checked, corrupt: [{ block, message }] }] }
 //   download { key, path? }                  → events { progress: { bytes, total, peers } }, then totals
 //   seed { keys: [key] }                     → held until the connection closes
 import { mkdir, readFile } from 'node:fs/promises'
@@ -107,6 +108,7 @@ export class Daemon {
       case 'mkmount': return this.api.mkmount(p)
       case 'info': return this.api.info(p)
       case 'log': return this.api.log(p)
+      case 'verify': return this.api.verify(p, ctx)
       case 'download': return this.api.download(p, ctx)
       case 'seed': return this.api.seed(p, ctx)
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)

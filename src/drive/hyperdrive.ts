@@ -23,7 +23,6 @@
 // fetch only the blocks they return.
 import { Readable, Writable } from 'node:stream'
 import type { Hypercore } from '../core/hypercore.js'
-import type { StorageFile } from '../core/storage.js'
 import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
 import { driveStat } from '../codec/drive-stat.js'
@@ -79,7 +78,6 @@ interface DriveState {
   opening: Promise<void> | null
   meta: Mutex // serialises read-modify-write of metadata
   contentLock: Mutex // one file's blocks at a time
-  dataFile: Promise<StorageFile> | null // the content core's data file, for local range reads
   warnings: number
   closed: boolean
 }
@@ -107,7 +105,7 @@ export class Hyperdrive implements Drive {
     const trie = new Hypertrie(cores.metadata, { timeout: opts.timeout })
     this.s = {
       cores, opts, trie, content: null, header: null, loading: null, opening: null,
-      meta: new Mutex(), contentLock: new Mutex(), dataFile: null, warnings: 0, closed: false
+      meta: new Mutex(), contentLock: new Mutex(), warnings: 0, closed: false
     }
     this.trie = trie
     this.checkedOut = false
@@ -175,7 +173,6 @@ export class Hyperdrive implements Drive {
     this.s.closed = true
     try { await this.s.opening } catch (err) { safetyCatch(err) }
     try { await this.s.loading } catch (err) { safetyCatch(err) }
-    try { await (await this.s.dataFile)?.close() } catch (err) { safetyCatch(err) }
     await Promise.all([this.s.cores.metadata.close(), this.s.content?.close()])
   }
 
@@ -416,37 +413,42 @@ export class Hyperdrive implements Drive {
     if (start >= end) return
     const { core, blockSize } = await this.contentCore()
     const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
-    const first = Math.floor(start / blockSize)
-    const last = Math.floor((end - 1) / blockSize)
-    const span = await this.localSpan(core, st.offset + first, st.offset + last + 1)
-    if (span && span.end - span.start === Math.min(st.size, (last + 1) * blockSize) - first * blockSize) {
-      yield * this.localBytes(span.start - first * blockSize, start, end)
-      return
+    let pos = start
+    const base = await this.fileBase(core, st)
+    if (base !== null) {
+      for (const chunk of this.localChunks(core, st, base, blockSize, start, end)) {
+        pos += chunk.byteLength
+        yield chunk
+      }
+      if (pos >= end) return
     }
+    // the rest block by block, from peers where it is not local
+    const first = Math.floor(pos / blockSize)
+    const last = Math.floor((end - 1) / blockSize)
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
     for (let b = first; b <= last; b++) {
       while (next <= last && next < b + FETCH_AHEAD) ahead.push(handled(core.get(st.offset + next++, getOpts)))
       const block = (await ahead.shift())!
-      const from = b === first ? start - b * blockSize : 0
+      const from = b === first ? pos - b * blockSize : 0
       const to = Math.min(blockSize, end - b * blockSize)
       if (block.byteLength < to) throw HyperfsError.STORAGE_CORRUPT(`content block ${st.offset + b} of ${path} is ${block.byteLength} bytes, expected at least ${to}`)
       yield block.subarray(from, to)
     }
   }
 
-  // A reader that copies local file bytes straight into the caller's buffer.
-  // The Stat's byteOffset is checked against the content tree first: it comes
-  // from the writer, and a wrong one must not send us to bytes of other blocks.
+  // A reader that copies local file bytes straight into the caller's buffer
+  // (the kernel's, through a mount); the core hashes each block there the
+  // first time it is read, so the copy stays the only one. Null from readInto:
+  // a block is not local, or a replica dropped a damaged one.
   async openReader (path: string): Promise<FileReader | null> {
     const { route, stat } = await this.target(path)
     if (route.kind === 'inner') return route.drive.openReader ? route.drive.openReader(route.path) : null
     if (route.kind !== 'local' || !stat || isDir(stat) || stat.size === 0) return null
     const st = stat
     const { core, blockSize } = await this.contentCore()
-    if (st.offset >= core.length) return null
-    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
-    if (base !== st.byteOffset) return null
+    const base = await this.fileBase(core, st)
+    if (base === null) return null
     return {
       size: st.size,
       readInto (target, position, length) {
@@ -459,41 +461,31 @@ export class Hyperdrive implements Drive {
     }
   }
 
-  // Where blocks [from, to) of the content core lie in its data file, when
-  // all of them are local (else null). Local blocks were verified when they
-  // were written or arrived, so, like Hypercore 11, a local read trusts them;
-  // reading them as one range skips core.get()'s per-block tree lookup,
-  // read and rehash, which is most of the cost of reading a local file.
-  private async localSpan (core: Hypercore, from: number, to: number): Promise<{ start: number, end: number } | null> {
-    if (to > core.length || !core.hasAll(from, to)) return null
-    const [start, end] = await Promise.all([
-      core.tree.byteOffset(2 * from),
-      to === core.length ? core.byteLength : core.tree.byteOffset(2 * to)
-    ])
-    return { start, end }
+  // Where the file's first block starts in the content core. The Stat's
+  // byteOffset comes from the writer and must agree with the content tree: a
+  // wrong one must not send us to bytes of other blocks. Null: it does not
+  // (or the tree cannot tell yet), so read block by block.
+  private async fileBase (core: Hypercore, st: Stat): Promise<number | null> {
+    if (st.offset >= core.length) return null
+    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
+    return base === st.byteOffset ? base : null
   }
 
-  // The file bytes [start, end) from the data file, where file byte 0 would be
-  // at `base`, a chunk at a time with the next read already under way.
-  private async * localBytes (base: number, start: number, end: number): AsyncGenerator<Buffer> {
-    const file = await this.dataFile()
-    const read = (pos: number) => handled(file.read(base + pos, Math.min(LOCAL_CHUNK, end - pos)))
-    let pending = read(start)
+  // File bytes [start, end) read from the content core's data file a chunk of
+  // whole blocks at a time, while they are local. The core checks each block
+  // against its tree the first time it is read (STORAGE_CORRUPT on a writer);
+  // stops early where a block is missing or a replica dropped a damaged one.
+  private * localChunks (core: Hypercore, st: Stat, base: number, blockSize: number, start: number, end: number): Generator<Buffer> {
+    const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
     for (let pos = start; pos < end;) {
-      const buf = await pending
-      pos += buf.byteLength
-      if (pos < end) pending = read(pos)
+      const b = Math.floor(pos / blockSize)
+      const chunkEnd = Math.min(end, (b + perChunk) * blockSize)
+      const buf = Buffer.allocUnsafe(chunkEnd - pos)
+      const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, st.offset + b, st.offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
+      if (n !== buf.byteLength) return
+      pos = chunkEnd
       yield buf
     }
-  }
-
-  private dataFile (): Promise<StorageFile> {
-    if (!this.s.dataFile) {
-      const p = this.s.content!.storage.open('data')
-      this.s.dataFile = p
-      p.catch(() => { if (this.s.dataFile === p) this.s.dataFile = null })
-    }
-    return this.s.dataFile
   }
 
   private async * coreBytes (m: MountInfo, start: number, length: number | undefined, opts: ReadOptions): AsyncGenerator<Buffer> {

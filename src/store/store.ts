@@ -5,21 +5,25 @@
 // discovery key can be served without knowing the key up front, and a peer that
 // knows only the discovery key still gets nothing (the capability needs the key).
 // A named core's key pair is seeded with H[primaryKey]("hyperfs/name" ‖ name).
+// The primary key and every core's header are secrets: the folder and all in
+// it are private to us (core/storage.ts), and a folder others can write to is
+// refused with STORAGE_INSECURE.
 // Events, for whoever runs the network and the log: 'starved' (core: a read
 // waits with no peer connected), 'replication-error' (err, core: fetching
-// paused on a storage error, or a bug in scheduling).
+// paused on a storage error, or a bug in scheduling), 'corrupt' (err, core: a
+// local block or tree node a core found damaged).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { readFile, writeFile, mkdir, access } from 'node:fs/promises'
+import { open as fsOpen, writeFile, access } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { Hypercore, type HypercoreOptions } from '../core/hypercore.js'
-import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
+import { MemoryStorage, FileStorage, privateFolder, PRIVATE_FILE_MODE, type Storage } from '../core/storage.js'
 import { defaultManifest, keyFromManifest } from '../core/signer.js'
 import { discoveryKey, keyPair as makeKeyPair, keyedHash, randomBytes, type KeyPair } from '../crypto/index.js'
 import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
 import type { Mux } from '../net/mux.js'
 import type { MuxLike } from '../replication/types.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, safetyCatch, systemCode } from '../errors.js'
 
 export interface StoreGetOptions extends HypercoreOptions {
   key?: Buffer | null
@@ -31,6 +35,7 @@ export interface StoreOptions {
 }
 
 const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+const PRIMARY_KEY_BYTES = 32
 
 export class Store extends EventEmitter {
   readonly root: string | null
@@ -60,17 +65,25 @@ export class Store extends EventEmitter {
   }
 
   private async open (): Promise<void> {
-    if (!this.root) { this.primaryKey = randomBytes(32); return }
-    await mkdir(this.root, { recursive: true })
+    if (!this.root) { this.primaryKey = randomBytes(PRIMARY_KEY_BYTES); return }
+    privateFolder(this.root)
     const file = join(this.root, 'primary-key')
+    let fh
     try {
-      const k = await readFile(file)
-      if (k.byteLength !== 32) throw HyperfsError.STORAGE_CORRUPT(`${file}: expected 32 bytes, found ${k.byteLength}`)
+      fh = await fsOpen(file, 'r')
+    } catch (err) {
+      if (systemCode(err) !== 'ENOENT') throw HyperfsError.from('STORAGE_IO', `open ${file}: ${(err as Error).message}`, err)
+      this.primaryKey = randomBytes(PRIMARY_KEY_BYTES)
+      await writeFile(file, this.primaryKey, { flag: 'wx', mode: PRIVATE_FILE_MODE })
+      return
+    }
+    try {
+      if (((await fh.stat()).mode & 0o077) !== 0) await fh.chmod(PRIVATE_FILE_MODE)
+      const k = await fh.readFile()
+      if (k.byteLength !== PRIMARY_KEY_BYTES) throw HyperfsError.STORAGE_CORRUPT(`${file}: expected ${PRIMARY_KEY_BYTES} bytes, found ${k.byteLength}`)
       this.primaryKey = k
-    } catch (err: any) {
-      if (err?.code !== 'ENOENT') throw err
-      this.primaryKey = randomBytes(32)
-      await writeFile(file, this.primaryKey, { flag: 'wx' })
+    } finally {
+      await fh.close()
     }
   }
 
@@ -81,7 +94,7 @@ export class Store extends EventEmitter {
       if (!s) { s = new MemoryStorage(); this.memory.set(hex, s) }
       return s
     }
-    return new FileStorage(join(this.root, 'cores', hex.slice(0, 2), hex))
+    return new FileStorage(join(this.root, 'cores', hex.slice(0, 2), hex), { root: this.root })
   }
 
   // The key pair of our own core called `name` (stable across restarts).
@@ -101,11 +114,22 @@ export class Store extends EventEmitter {
       keyPair = keyPair ?? makeKeyPair()
       key = rest.compat ? keyPair.publicKey : (rest.manifest ? keyFromManifest(rest.manifest) : keyFromManifest(defaultManifest(keyPair.publicKey)))
     }
+    const hex = discoveryKey(key).toString('hex')
+    // A peer's request may be opening this core by its discovery key; that
+    // holds the folder's lock for a moment, so wait for it, then share its core.
+    const looking = this.lookups.get(hex)
+    if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
+    return this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+  }
+
+  private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
+    if (this.closed) return Promise.reject(HyperfsError.SESSION_CLOSED('store is closed'))
     const dk = discoveryKey(key)
     const hex = dk.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...rest, ...(keyPair ? { keyPair } : {}) })
+      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...opts })
+      core.on('corrupt', (err) => this.emit('corrupt', err, core))
       p = core.ready().then(() => {
         core.once('close', () => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
         const r = core.replicator
@@ -148,6 +172,8 @@ export class Store extends EventEmitter {
     } else if (!this.memory.has(hex)) {
       return null
     }
+    const open = this.cores.get(hex) // opened by key meanwhile
+    if (open) return open
     const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })
     try {
       await core.ready()
@@ -157,7 +183,7 @@ export class Store extends EventEmitter {
     }
     const key = core.key!
     await core.close() // it holds the folder's lock; the store opens its own
-    return this.get({ key })
+    return this.openKey(key, {})
   }
 
   // Replicates every core this store holds or opens later over one stream;
