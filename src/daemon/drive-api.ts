@@ -7,7 +7,7 @@ import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { z32 } from '../fuse/z32.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { CallContext } from './control-server.js'
 import type { PeerNetwork } from './peer-network.js'
 import type { MountTable, MountRecord } from './mount-table.js'
@@ -238,55 +238,26 @@ export class DriveApi {
     return out.slice(Math.max(0, out.length - limit))
   }
 
+  // Each drive of the download (the one named and each mounted in it) is
+  // fetched on its own by Drive#download; one that fails is logged and named
+  // in a DOWNLOAD_INCOMPLETE error, sent only once the rest is downloaded.
   async download (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
     const drive = await this.latest(p.key, p.timeout)
     const path = drivePath(p.path)
-    const progress = await DownloadProgress.of(drive, path)
-    await this.prefetch(drive, progress, this.wait(p.timeout), ctx.signal, (bytes) => ctx.emit({ progress: { bytes, total: progress.total, peers: drive.metadata.peers } }))
-    return { path, bytes: progress.held(), total: progress.total, files: progress.files, peers: drive.metadata.peers }
-  }
-
-  // Fetches the files' blocks as whole ranges (the replicator pipelines
-  // those; Drive#download asks for up to 64 single blocks at once, which
-  // currently stalls on a remote core), then any drives mounted inside.
-  // Ends with REQUEST_TIMEOUT when no block arrives for `timeout` ms.
-  private async prefetch (drive: Hyperdrive, progress: DownloadProgress, timeout: number, signal: AbortSignal, tick: (bytes: number) => unknown): Promise<void> {
-    const stalled = new AbortController()
-    const onabort = (): void => stalled.abort(signal.reason)
-    signal.addEventListener('abort', onabort, { once: true })
-    let last = progress.held()
-    let lastChange = Date.now()
-    let watching = true // mounted drives are not counted; their blocks have their own timeouts
-    const timer = setInterval(() => {
-      const now = progress.held()
-      if (now !== last) { last = now; lastChange = Date.now() }
-      void tick(now)
-      if (watching && Date.now() - lastChange > timeout && now < progress.total) {
-        const n = drive.metadata.peers
-        stalled.abort(HyperfsError.REQUEST_TIMEOUT(`no block arrived for ${timeout} ms (${n} peer${n === 1 ? '' : 's'} connected)`))
-      }
-    }, PROGRESS_MS)
+    const progress = new DownloadProgress(path)
+    const tick = (): void => { void ctx.emit({ progress: progress.tick(drive.metadata.peers) }) }
+    const timer = setInterval(tick, PROGRESS_MS)
     try {
-      void tick(last)
-      const core = drive.content
-      if (core) {
-        const aborted = new Promise<never>((_, reject) => {
-          if (stalled.signal.aborted) reject(stalled.signal.reason)
-          stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true })
-        })
-        aborted.catch(safetyCatch)
-        for (const [start, end] of progress.blockRanges()) {
-          await Promise.race([core.download({ start, end, signal: stalled.signal }), aborted])
-        }
-      }
-      watching = false
-      for (const m of progress.mounts) await drive.download(m, { signal: stalled.signal })
+      await drive.download(path, { signal: ctx.signal, timeout: this.wait(p.timeout), onprogress: (s) => progress.update(s) })
     } catch (err) {
-      throw stalled.signal.aborted && stalled.signal.reason instanceof HyperfsError ? stalled.signal.reason : err
+      if (!isHyperfsError(err, 'DOWNLOAD_INCOMPLETE')) throw err
     } finally {
       clearInterval(timer)
-      signal.removeEventListener('abort', onabort)
     }
+    const failed = progress.failed()
+    for (const f of failed) this.s.logger.warn(`download ${link(drive.key)}: ${f.path} (${link(f.key)}) failed: ${f.error?.message}`)
+    if (failed.length > 0) throw HyperfsError.DOWNLOAD_INCOMPLETE(progress.describe())
+    return progress.totals(drive.metadata.peers)
   }
 
   // Serves the drives for as long as the caller stays connected. A drive held
@@ -306,7 +277,7 @@ export class DriveApi {
         if (n > 0) this.seeding.set(hex, n); else this.seeding.delete(hex)
       })
       if (!drive.writable) {
-        DownloadProgress.of(drive, '/').then((progress) => this.prefetch(drive, progress, this.timeout, ctx.signal, () => {})).then(
+        drive.download('/', { signal: ctx.signal, timeout: this.timeout }).then(
           () => this.s.logger.info(`seed: ${link(drive.key)} is held in full`),
           (err) => { if (!ctx.signal.aborted) this.s.logger.warn(`seed: ${link(drive.key)}: ${err.message}`) })
       }

@@ -34,9 +34,10 @@ import { drivePath, pathString, linkTarget, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
 import { ChunkQueue } from './chunk-queue.js'
+import { fetchRanges, type BlockRange } from './range-fetch.js'
 import {
   type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type DownloadOptions, type DownloadStatus, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
@@ -48,6 +49,8 @@ const MAX_WALK_DRIVES = 1024
 // warnings about bad entries one drive logs; past this they are counted only
 const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
+// ms a download waits for a block (or a mounted drive) when neither the call nor the drive says
+const DEFAULT_DOWNLOAD_TIMEOUT = 10_000
 const LOCAL_CHUNK = 1024 * 1024
 
 export interface DriveCores {
@@ -915,58 +918,195 @@ export class Hyperdrive implements Drive {
 
   // ---- prefetch ----
 
-  download (path = '/', opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.downloadFrom(path, opts, new Set())
+  // Each drive a download reaches (the one named, then each one mounted
+  // below it, once however often it is mounted) is a part of its own: its
+  // files are listed, then fetched as ranges of its content core
+  // (range-fetch.ts). A part that fails (a drive no peer sends, blocks that
+  // stop coming, a listing cut short) is reported through onprogress and the
+  // walk goes on; download then rejects with DOWNLOAD_INCOMPLETE. The caller's
+  // signal, a path that does not exist and a walk past MAX_WALK_DRIVES end it
+  // at once.
+  async download (path = '/', opts: DownloadOptions = {}): Promise<void> {
+    const walk: DownloadWalk = { opts, timeout: opts.timeout ?? this.s.opts.timeout ?? DEFAULT_DOWNLOAD_TIMEOUT, visited: new Set(), parts: 0, failed: [] }
+    const at = pathString(drivePath(path))
+    const r = await this.route(at, true)
+    if (r.kind === 'core') await this.downloadCore(r.mount, at, walk)
+    else if (r.kind === 'local') await this.downloadPart(r.comps, at, walk, true)
+    else if (r.kind === 'inner') {
+      if (r.drive instanceof Hyperdrive) await r.drive.downloadPart(drivePath(r.path), at, walk, true)
+      else await downloadForeign(r.drive, r.path, at, walk)
+    }
+    if (walk.failed.length === 0) return
+    const why = walk.failed.map((f) => `${f.path}: ${f.error?.message}`).join('; ')
+    throw HyperfsError.DOWNLOAD_INCOMPLETE(`${walk.failed.length} of ${walk.parts} drives failed (${why})`)
   }
 
-  // `visited` holds the drives (key@version) already walked, so that each is
-  // downloaded once however often it is mounted; a walk stops with
-  // WALK_TOO_DEEP past MAX_WALK_DRIVES of them.
-  private async downloadFrom (path: string, opts: { signal?: AbortSignal }, visited: Set<string>): Promise<void> {
-    const r = await this.route(path, true)
-    if (r.kind === 'cycle') return
-    if (r.kind === 'inner') {
-      const d = r.drive
-      if (r.path === '/' && visited.has(driveId(d))) return
-      if (d instanceof Hyperdrive) return d.downloadFrom(r.path, opts, visited)
-      return d.download(r.path, opts)
+  // This drive's part: the files under `comps`, then the drives mounted there.
+  private async downloadPart (comps: string[], at: string, walk: DownloadWalk, first = false): Promise<void> {
+    if (comps.length === 0) {
+      if (walk.visited.has(this.id)) return
+      if (walk.visited.size >= MAX_WALK_DRIVES) throw HyperfsError.WALK_TOO_DEEP(`a download walks into at most ${MAX_WALK_DRIVES} drives`)
+      walk.visited.add(this.id)
     }
-    if (r.kind === 'core') {
-      for await (const _ of this.coreBytes(r.mount, 0, undefined, opts)) {}
+    // a path that names nothing to fetch fails the download, not a part of it
+    let st = first ? await this.stated(comps, walk) : null
+    const status: DownloadStatus = { path: at, key: this.key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }
+    walk.parts++
+    const mounts: Array<{ comps: string[], key: Buffer }> = []
+    try {
+      walk.opts.onprogress?.({ ...status })
+      if (!st) st = await this.stated(comps, walk)
+      const files: Stat[] = []
+      const add = (f: Stat): void => { files.push(f); status.files++; status.total += f.size }
+      if (isDir(st) && !st.mount) {
+        for await (const e of this.trie.list(comps.join('/'), { recursive: true })) {
+          const s = this.entryStat(e)
+          if (!s) continue
+          if (s.mount) mounts.push({ comps: e.key.split('/'), key: s.mount.key })
+          else if (isFile(s)) add(s)
+        }
+      } else if (isFile(st)) add(st)
+      status.state = 'fetching'
+      walk.opts.onprogress?.({ ...status })
+      await this.fetchFiles(files, status, walk)
+      status.bytes = status.total
+      status.state = 'done'
+      walk.opts.onprogress?.({ ...status })
+    } catch (err) {
+      failPart(status, err, walk)
+    }
+    for (const m of mounts) await this.downloadMount(m.comps, m.key, under(at, pathString(m.comps.slice(comps.length))), walk)
+  }
+
+  // A drive whose metadata no peer has sent is not found (rather than listed
+  // as empty, and "downloaded" with nothing in it).
+  private async stated (comps: string[], walk: DownloadWalk): Promise<Stat> {
+    const md = this.s.cores.metadata
+    if (md.length === 0 && !md.writable) await md.update({ timeout: walk.timeout })
+    if (md.length === 0 && !md.writable) {
+      throw HyperfsError.from('DRIVE_NOT_FOUND', `no peer sent this drive within ${walk.timeout} ms (${holders(md)})`)
+    }
+    return this.localStat(comps)
+  }
+
+  private async fetchFiles (files: Stat[], status: DownloadStatus, walk: DownloadWalk): Promise<void> {
+    const withBlocks = files.filter((f) => f.blocks > 0)
+    if (withBlocks.length === 0) return
+    const { core, blockSize } = await this.contentCore()
+    for (const f of withBlocks) {
+      let n = 0
+      for (let i = 0; i < f.blocks; i++) if (core.has(f.offset + i)) n++
+      status.bytes += n === f.blocks ? f.size : Math.min(f.size, n * blockSize)
+    }
+    walk.opts.onprogress?.({ ...status })
+    await fetchRanges(core, withBlocks.map((f): BlockRange => [f.offset, f.offset + f.blocks]), {
+      signal: walk.opts.signal,
+      timeout: walk.timeout,
+      onblock: (bytes) => {
+        status.bytes = Math.min(status.total, status.bytes + bytes)
+        walk.opts.onprogress?.({ ...status })
+      }
+    })
+  }
+
+  // The drive (or raw core) mounted at `comps`, found the way a read finds it.
+  private async downloadMount (comps: string[], key: Buffer, at: string, walk: DownloadWalk): Promise<void> {
+    let r: Route
+    try {
+      r = await this.route(pathString(comps), true)
+    } catch (err) {
+      walk.parts++
+      failPart({ path: at, key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }, err, walk)
       return
     }
-    if (r.comps.length === 0) {
-      if (visited.size >= MAX_WALK_DRIVES) throw HyperfsError.WALK_TOO_DEEP(`a download walks into at most ${MAX_WALK_DRIVES} drives`)
-      visited.add(this.id)
+    if (r.kind === 'core') await this.downloadCore(r.mount, at, walk)
+    else if (r.kind === 'inner') {
+      if (r.drive instanceof Hyperdrive) await r.drive.downloadPart(drivePath(r.path), at, walk)
+      else await downloadForeign(r.drive, r.path, at, walk)
     }
-    const st = await this.localStat(r.comps)
-    const files: Stat[] = []
-    const mounts: string[] = []
-    if (isDir(st) && !st.mount) {
-      for await (const e of this.trie.list(r.comps.join('/'), { recursive: true })) {
-        const s = this.entryStat(e)
-        if (!s) continue
-        if (s.mount) mounts.push('/' + e.key)
-        else if (isFile(s)) files.push(s)
-      }
-    } else if (st.mount) mounts.push(pathString(r.comps))
-    else if (isFile(st)) files.push(st)
-    for (const f of files) await this.fetchBlocks(f, opts)
-    for (const m of mounts) await this.downloadFrom(m, opts, visited)
+    // 'cycle': a drive already on the way; 'local': an entry that only looks like a mount
   }
 
-  private async fetchBlocks (st: Stat, opts: { signal?: AbortSignal }): Promise<void> {
-    if (st.blocks === 0) return
-    const { core } = await this.contentCore()
-    const getOpts = { signal: opts.signal, timeout: this.s.opts.timeout }
-    for (let i = 0; i < st.blocks; i += 64) {
-      const batch: Array<Promise<unknown>> = []
-      for (let j = i; j < Math.min(st.blocks, i + 64); j++) {
-        if (!core.has(st.offset + j)) batch.push(core.get(st.offset + j, getOpts))
+  // A raw core mounted as a file: one file, fetched whole.
+  private async downloadCore (m: MountInfo, at: string, walk: DownloadWalk): Promise<void> {
+    const id = 'core:' + m.key.toString('hex') + '@' + (m.version ?? 'latest')
+    if (walk.visited.has(id)) return
+    walk.visited.add(id)
+    walk.parts++
+    const status: DownloadStatus = { path: at, key: m.key, kind: 'core', files: 1, bytes: 0, total: 0, state: 'listing', error: null }
+    try {
+      walk.opts.onprogress?.({ ...status })
+      let c = await this.mountedCore(m)
+      if (c.length === 0 && !c.core.writable) {
+        await c.core.update({ timeout: walk.timeout })
+        c = await this.mountedCore(m)
+        if (c.length === 0) throw HyperfsError.from('DRIVE_NOT_FOUND', `no peer sent this core within ${walk.timeout} ms (${holders(c.core)})`)
       }
-      await Promise.all(batch)
+      status.total = c.byteLength
+      let n = 0
+      for (let i = 0; i < c.length; i++) if (c.core.has(i)) n++
+      status.bytes = n === c.length ? c.byteLength : Math.floor(c.byteLength * n / c.length)
+      status.state = 'fetching'
+      walk.opts.onprogress?.({ ...status })
+      await fetchRanges(c.core, [[0, c.length]], {
+        signal: walk.opts.signal,
+        timeout: walk.timeout,
+        onblock: (bytes) => {
+          status.bytes = Math.min(status.total, status.bytes + bytes)
+          walk.opts.onprogress?.({ ...status })
+        }
+      })
+      status.bytes = status.total
+      status.state = 'done'
+      walk.opts.onprogress?.({ ...status })
+    } catch (err) {
+      failPart(status, err, walk)
     }
   }
+}
+
+// The walk of one download(): what it has been through and what failed.
+interface DownloadWalk {
+  opts: DownloadOptions
+  timeout: number
+  visited: Set<string> // drives (key@version) and raw cores already downloaded
+  parts: number
+  failed: DownloadStatus[]
+}
+
+// A part failed: reported, and the walk goes on, unless the caller stopped it
+// or the error is a bug.
+function failPart (status: DownloadStatus, err: unknown, walk: DownloadWalk): void {
+  if (walk.opts.signal?.aborted || isHyperfsError(err, 'WALK_TOO_DEEP')) throw err
+  safetyCatch(err)
+  status.state = 'failed'
+  status.error = err instanceof Error ? err : new Error(String(err))
+  walk.failed.push({ ...status })
+  walk.opts.onprogress?.({ ...status })
+}
+
+// A mounted drive of another kind: one part, its statuses under the mount point.
+async function downloadForeign (d: Drive, path: string, at: string, walk: DownloadWalk): Promise<void> {
+  walk.parts++
+  try {
+    await d.download(path, {
+      signal: walk.opts.signal,
+      timeout: walk.timeout,
+      onprogress: (s) => walk.opts.onprogress?.({ ...s, path: under(at, path === '/' ? s.path : s.path.slice(path.length) || '/') })
+    })
+  } catch (err) {
+    failPart({ path: at, key: d.key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }, err, walk)
+  }
+}
+
+function holders (core: Hypercore): string {
+  const n = core.peers
+  return n === 0 ? 'no connected peer has it' : `${n} connected peer${n === 1 ? ' has' : 's have'} it`
+}
+
+// `rest`, a path below the one a part began at, as a path of the download
+function under (at: string, rest: string): string {
+  return rest === '/' ? at : at === '/' ? rest : at + rest
 }
 
 function driveId (d: Drive): string {
