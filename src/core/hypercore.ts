@@ -702,6 +702,7 @@ export class Hypercore extends EventEmitter {
   replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
     const ps = protocolStream(isInitiator, opts)
     this.replicator.expect(ps.secret)
+    ps.secret.once('close', () => this.replicator.settle(ps.secret))
     const mux = ps.mux as unknown as MuxLike
     const attach = async () => {
       await this.ready()

@@ -98,12 +98,14 @@ export class Replicator extends EventEmitter {
   // ---- peers ----
 
   // A stream is on its way (handshake running): update() waits for it to sync.
-  expect (stream: { once: (e: string, f: () => void) => unknown }): void {
+  // Whoever owns the stream calls settle(stream) when it closes: one close
+  // listener per stream there, not one per core here (a store of many cores
+  // would pile them onto every connection).
+  expect (stream: unknown): void {
     this.connecting.add(stream)
-    stream.once('close', () => this.settle(stream))
   }
 
-  private settle (stream: unknown): void {
+  settle (stream: unknown): void {
     if (this.connecting.delete(stream)) this.update()
   }
 

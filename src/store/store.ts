@@ -192,7 +192,10 @@ export class Store extends EventEmitter {
     const ps = protocolStream(isInitiator, opts)
     const mux = ps.mux
     this.streams.add(ps.secret)
-    ps.secret.once('close', () => this.streams.delete(ps.secret))
+    ps.secret.once('close', () => {
+      this.streams.delete(ps.secret)
+      for (const p of this.cores.values()) p.then((core) => core.replicator.settle(ps.secret), safetyCatch)
+    })
     // registered now: a remote open can arrive before our handshake promise
     // settles. The mux waits for this promise before it rejects an open nobody claimed.
     mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {
