@@ -13,7 +13,8 @@ export const ERROR_CODES = [
   'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_OPERATION', 'STORAGE_CORRUPT', 'STORAGE_LOCKED',
   'STORAGE_EMPTY', 'STORAGE_IO', 'STORAGE_INSECURE',
   // drives
-  'DRIVE_NOT_FOUND', 'INVALID_NAME', 'MOUNT_CYCLE', 'WALK_TOO_DEEP',
+  'DRIVE_NOT_FOUND', 'INVALID_NAME', 'MOUNT_CYCLE', 'WALK_TOO_DEEP', 'INVALID_BEE',
+  'DOWNLOAD_INCOMPLETE',
   // network
   'REQUEST_CANCELLED', 'REQUEST_TIMEOUT', 'REQUEST_DESTROYED', 'QUERY_FAILED', 'PROTOCOL_ERROR',
   'HANDSHAKE_FAILED', 'INVALID_CAPABILITY', 'MESSAGE_TOO_LARGE', 'DECODE_ERROR', 'PEER_NOT_FOUND',
@@ -81,6 +82,9 @@ export class HyperfsError extends Error {
   static INVALID_NAME (msg?: string) { return new HyperfsError('INVALID_NAME', msg) }
   static MOUNT_CYCLE (msg?: string) { return new HyperfsError('MOUNT_CYCLE', msg) }
   static WALK_TOO_DEEP (msg?: string) { return new HyperfsError('WALK_TOO_DEEP', msg) }
+  /** A Hyperbee's blocks decode but do not form a B-tree: a pointer out of range, a loop, keys out of order. */
+  static INVALID_BEE (msg?: string) { return new HyperfsError('INVALID_BEE', msg) }
+  static DOWNLOAD_INCOMPLETE (msg?: string) { return new HyperfsError('DOWNLOAD_INCOMPLETE', msg) }
 
   // network
   static REQUEST_CANCELLED (msg?: string) { return new HyperfsError('REQUEST_CANCELLED', msg) }

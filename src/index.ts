@@ -16,5 +16,8 @@ export { Hyperdrive } from './drive/hyperdrive.js'
 export { DriveStore } from './drive/drive-store.js'
 export type { Drive, Stat, DirEntry, DriveInfo, FileReader } from './drive/types.js'
 export { Hypertrie } from './trie/hypertrie.js'
+export { Hyperbee, BeeBatch } from './bee/hyperbee.js'
+export type { BeeEntry, BeeRange, DiffEntry, HistoryEntry, HyperbeeOptions } from './bee/hyperbee.js'
+export type { ExtensionRegistrar, ExtensionTransport } from './bee/extension.js'
 // FuseHost (src/fuse/host.ts) is left out on purpose: loading fuse-native needs
 // libfuse, which a user of the log or the drive alone should not have to install.

@@ -5,11 +5,12 @@
 // until its socket answers.
 import { connect, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, existsSync, mkdirSync, statSync, renameSync } from 'node:fs'
+import { openSync, closeSync, existsSync, statSync, renameSync, fstatSync, fchmodSync, chmodSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { daemonPaths } from '../daemon/daemon-config.js'
+import { privateFolder, PRIVATE_FILE_MODE } from '../core/storage.js'
 
 const CONNECT_MS = 5_000
 const START_MS = 20_000
@@ -129,10 +130,28 @@ const LOG_LIMIT = 10 * 1024 * 1024
 
 // A daemon started on demand appends to daemon.log; past LOG_LIMIT the old log
 // becomes daemon.log.1 (replacing an older one), so the folder cannot fill up.
+// Logs name files and keys of the drives held here: they are private (0600),
+// like the rest of the storage folder, whatever mode an older version left.
 function rotateLog (log: string): void {
   try {
     if (statSync(log).size > LOG_LIMIT) renameSync(log, log + '.1')
   } catch {} // no log yet, or it cannot be moved: keep appending
+  try {
+    chmodSync(log + '.1', PRIVATE_FILE_MODE)
+  } catch (err) {
+    safetyCatch(err) // no old log
+  }
+}
+
+function openLog (log: string): number {
+  const fd = openSync(log, 'a', PRIVATE_FILE_MODE)
+  try {
+    if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, PRIVATE_FILE_MODE)
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+  return fd
 }
 
 // `daemonArgs` are the command line of `hyperfs daemon` (storage and network flags).
@@ -145,9 +164,9 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   }
   const entry = cliEntry()
   if (!existsSync(entry)) throw HyperfsError.from('DAEMON_START_FAILED', `cannot start the daemon: ${entry} is missing`)
-  mkdirSync(storage, { recursive: true, mode: 0o700 })
+  privateFolder(storage) // STORAGE_INSECURE before anything is written there
   rotateLog(log)
-  const fd = openSync(log, 'a')
+  const fd = openLog(log)
   let exited: number | string | null = null
   try {
     const child = spawn(process.execPath, [entry, 'daemon', ...daemonArgs], {

@@ -213,6 +213,19 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       if (a.json) return json(r)
       for (const h of r) out(`${String(h.version).padStart(6)}  ${h.type.padEnd(3)}  /${h.name.replace(/^\//, '')}${h.size === null ? '' : `  ${h.size}`}`)
     }))
+    .command('verify <key>', 'Check every block of a drive held here against its signed tree. Exits 1 when any is damaged; a copy of someone else\'s drive drops damaged blocks and fetches them again.', (y) => y
+      .positional('key', { type: 'string' })
+      .option('json', { type: 'boolean', describe: 'print as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('verify', { key: parseKey(String(a.key)).toString('hex') }, { timeout: 0 })
+      if (r.corrupt > 0) ctx.setCode(EXIT.FAILED)
+      if (a.json) return json({ ...r, link: formatKey(r.key) })
+      for (const c of r.cores) {
+        out(`${c.name.padEnd(9)} ${c.checked} block${c.checked === 1 ? '' : 's'} checked, ${c.corrupt.length} damaged`)
+        for (const d of c.corrupt) out(`  block ${d.block}: ${d.message}`)
+      }
+      out(`${formatKey(r.key)}: ${r.corrupt === 0 ? 'all' : r.checked - r.corrupt} of ${r.checked} blocks held here are intact`)
+    }))
     .command('put <key> <path> [file]', 'Write FILE (or a folder, or stdin when FILE is "-" or absent) to PATH in a writable drive.', (y) => y
       .positional('key', { type: 'string' })
       .positional('path', { type: 'string', describe: 'where in the drive' })

@@ -1,4 +1,4 @@
-// dht-rpc UDP packets (WIRE §7.1). The first byte is type << 4 | version 3:
+// dht-rpc UDP packets (docs/wire.md §7.1). The first byte is type << 4 | version 3:
 // request 0x03, response 0x13. Then:
 //   request  = uint flags (1 id, 2 token, 4 internal, 8 target, 16 value) ‖ u16le tid ‖
 //              ipv4 to ‖ [fixed32 id] ‖ [fixed32 token] ‖ uint command ‖ [fixed32 target] ‖ [buffer value]
@@ -122,7 +122,9 @@ export const responseMessage: Codec<ResponseMessage> = {
     const to = ipv4Address.decode(s)
     const id = flags & RES_ID ? fixed32.decode(s) : null
     const token = flags & RES_TOKEN ? fixed32.decode(s) : null
-    const closerNodes = flags & RES_CLOSER ? closerNodesCodec.decode(s) : null
+    // an empty list reads as none, as the encoder writes it: a decoded message re-encodes to the same value
+    const closer = flags & RES_CLOSER ? closerNodesCodec.decode(s) : null
+    const closerNodes = closer !== null && closer.length > 0 ? closer : null
     const error = flags & RES_ERROR ? uint.decode(s) : 0
     const value = flags & RES_VALUE ? buffer.decode(s) : null
     return { tid, to, id, token, closerNodes, error, value }

@@ -1,4 +1,4 @@
-// hypercore/alpha replication messages (WIRE §6.1–6.2), byte-compatible with
+// hypercore/alpha replication messages (docs/wire.md §6.1–6.2), byte-compatible with
 // hypercore 11 lib/messages.js.
 //
 // The channel handshake is `uint flags (1 seeks) ‖ fixed32 capability`. Message

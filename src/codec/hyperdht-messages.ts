@@ -1,4 +1,4 @@
-// hyperdht 6 message values (WIRE §8.2–8.5), carried in the `value` of
+// hyperdht 6 message values (docs/wire.md §8.2–8.5), carried in the `value` of
 // dht-rpc packets or inside Noise/secretbox payloads:
 //   peer          = fixed32 publicKey ‖ ipv4[] relayAddresses
 //   announce      = uint flags (1 peer, 2 refresh, 4 signature, 8 bump) ‖ fields in bit order

@@ -1,4 +1,4 @@
-// Hypercore 11 manifest and signature blobs (WIRE §2.4, §2.5).
+// Hypercore 11 manifest and signature blobs (docs/wire.md §2.4, §2.5).
 //
 // The core key of a non-compat core is H(MANIFEST ‖ encode(manifest)), so this
 // encoding must be byte-exact: version ≥ 1 is `uint version ‖ uint flags

@@ -1,4 +1,4 @@
-// protomux 3 frames (WIRE §4.1). Every frame is one message of the underlying
+// protomux 3 frames (docs/wire.md §4.1). Every frame is one message of the underlying
 // message-preserving stream:
 //   channel message  uint channelId ‖ uint type ‖ payload
 //   control          00 ‖ uint controlType ‖ body

@@ -7,7 +7,10 @@
 // resolves only after that, so a kill at any moment reopens at the length of
 // the last append that resolved. Replication (replication/) asks this class
 // for proofs and hands it the proofs peers send; nothing is stored before it
-// verifies them.
+// verifies them. Nothing read back from our own files is returned or served
+// before it is checked against the tree either (local-verifier.ts): a damaged
+// block emits 'corrupt' (a STORAGE_CORRUPT naming the file and the block) and
+// fails with it on a writer; a replica drops it and fetches it again.
 import { EventEmitter } from 'node:events'
 import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash } from '../crypto/index.js'
 import {
@@ -18,6 +21,7 @@ import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
 import { MerkleTree, type Proof, type ProofRequest } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
+import { LocalVerifier, Damage, type ClimbContext } from './local-verifier.js'
 import { StateLog } from './state-log.js'
 import { Mutex } from './mutex.js'
 import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
@@ -54,6 +58,13 @@ export interface CoreInfo {
 
 type Waiter = { resolve: (b: Buffer) => void, reject: (e: Error) => void }
 
+export interface VerifyReport {
+  checked: number // held blocks read and hashed
+  corrupt: Array<{ index: number, error: HyperfsError }>
+}
+
+const VERIFY_YIELD = 256 // blocks a full check reads between turns of the event loop
+
 export class Hypercore extends EventEmitter {
   readonly storage: Storage
   key: Buffer | null
@@ -68,6 +79,10 @@ export class Hypercore extends EventEmitter {
   private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile } | null = null
   private _tree: MerkleTree | null = null
   private bitfield = new Bitfield()
+  private verifier: LocalVerifier | null = null
+  // the proven start of the block after the last zero-copy read, so a
+  // sequential reader does not walk the tree for each read
+  private nextRead = { block: -1, offset: 0 }
   private stateLog: StateLog | null = null
   private writers = new Mutex() // append, truncate and upgrades take turns
   private waiters = new Map<number, Set<Waiter>>()
@@ -180,6 +195,7 @@ export class Hypercore extends EventEmitter {
       if (size > 0) this.bitfield = Bitfield.fromBuffer(await f.bitfield.read(0, size))
     }
     this._tree = tree
+    this.verifier = new LocalVerifier(tree, f.data)
     this._contiguous = this.bitfield.firstUnset(0)
   }
 
@@ -264,6 +280,8 @@ export class Hypercore extends EventEmitter {
       const oldLength = tree.length
       tree.commit({ nodes: [], roots, length: newLength, byteLength, fork: nextFork, signature })
       this.bitfield.setRange(newLength, oldLength, false)
+      this.verifier!.reset()
+      this.nextRead.block = -1
       this._contiguous = Math.min(this._contiguous, newLength)
       await tree.clear(newLength, oldLength)
       await this.files!.data.truncate(byteLength)
@@ -282,22 +300,63 @@ export class Hypercore extends EventEmitter {
     await this.ready()
     this.assertOpen()
     if (!Number.isSafeInteger(index) || index < 0) throw HyperfsError.BAD_ARGUMENT(`bad block index ${index}`)
-    if (this.bitfield.get(index)) return this.readBlock(index)
+    if (this.bitfield.get(index)) {
+      const block = await this.readLocal(index)
+      if (block) return block
+    }
     if (opts.wait === false) return null
     return this.waitFor(index, opts)
   }
 
-  // Local reads check the block against its leaf hash, so a damaged data file
-  // never yields wrong bytes. Blocks served to peers skip that check (`verify`
-  // false): the peer verifies the proof itself and drops us if it fails.
-  private async readBlock (index: number, verify = true): Promise<Buffer> {
+  // Block `index` from our files, checked against the tree unless it was
+  // since open. Damaged: STORAGE_CORRUPT on a writer, null on a replica,
+  // which dropped it (see damaged()).
+  private async readLocal (index: number): Promise<Buffer | null> {
     const f = this.files!
-    const rec = await this.tree.getRecord(2 * index)
-    if (!rec) throw corrupt(f.tree, `leaf of block ${index} is missing`)
-    const offset = rec.byteOffset ?? await this.tree.byteOffset(2 * index)
-    const data = await f.data.read(offset, rec.node.size).catch((err) => { throw corrupt(f.data, err.message) })
-    if (verify && !leafHash(data).equals(rec.node.hash)) throw corrupt(f.data, `block ${index} does not match its hash`)
+    const v = this.verifier!
+    const known = v.has(index)
+    const leaf = (known ? this.tree.nodeSync(2 * index) : v.leaf(index)) ?? this.missingLeaf(index)
+    if (leaf instanceof Damage) return this.damaged(index, leaf)
+    let data: Buffer
+    try {
+      data = await f.data.read(this.tree.byteOffsetSync(2 * index), leaf.size)
+    } catch (err) {
+      if (isHyperfsError(err, 'INVALID_OPERATION')) return this.damaged(index, new Damage(f.tree, `block ${index}: ${err.message}`, []))
+      if (isHyperfsError(err, 'STORAGE_CORRUPT')) return this.damaged(index, new Damage(f.data, `block ${index}: ${err.message}`, []))
+      throw err
+    }
+    if (!known) {
+      const bad = v.check(index, leaf, data)
+      if (bad) return this.damaged(index, bad)
+    }
     return data
+  }
+
+  // a held block whose leaf is gone from the tree file
+  private missingLeaf (index: number): Damage {
+    const d = this.verifier!.leaf(index)
+    return d instanceof Damage ? d : new Damage(this.files!.tree, `the leaf of block ${index} is unreadable`, [])
+  }
+
+  private get hasSecretKey (): boolean {
+    return this.keyPair !== null && this.keyPair.secretKey !== null
+  }
+
+  // Reports a damaged local block. A writer has nowhere to get it again:
+  // STORAGE_CORRUPT (EIO through a mount). A replica forgets it (and any tree
+  // nodes on its path that can no longer anchor a proof), stops offering it,
+  // and returns null: the caller fetches it again from a peer.
+  private damaged (index: number, d: Damage): null {
+    const err = HyperfsError.STORAGE_CORRUPT(`${d.file.name}: ${d.message}`)
+    this.emit('corrupt', err, index)
+    if (this.hasSecretKey || this.closed) throw err
+    this.bitfield.set(index, false)
+    this.verifier!.forget(index)
+    if (index < this._contiguous) this._contiguous = index
+    this.nextRead.block = -1
+    this.scheduleBitfieldFlush()
+    if (d.untrusted.length) this.tree.forget(d.untrusted).catch((e) => this.emit('corrupt', e, index))
+    return null
   }
 
   private waitFor (index: number, opts: GetOptions): Promise<Buffer> {
@@ -305,28 +364,41 @@ export class Hypercore extends EventEmitter {
       let set = this.waiters.get(index)
       if (!set) { set = new Set(); this.waiters.set(index, set) }
       let timer: NodeJS.Timeout | null = null
-      const done = () => {
+      let settled = false
+      // every waiter holds one want on the block, and gives it back once
+      const done = (): boolean => {
+        if (settled) return false
+        settled = true
         set!.delete(w)
-        if (set!.size === 0) {
-          this.waiters.delete(index)
-          this.replicator.unwant(index)
-        }
+        this.replicator.unwant(index)
+        if (set!.size === 0) this.waiters.delete(index)
         if (timer) clearTimeout(timer)
         opts.signal?.removeEventListener('abort', onabort)
+        return true
       }
       const w: Waiter = {
-        resolve: (b) => { done(); resolve(b) },
-        reject: (e) => { done(); reject(e) }
+        resolve: (b) => { if (done()) resolve(b) },
+        reject: (e) => { if (done()) reject(e) }
       }
       const onabort = () => w.reject(HyperfsError.REQUEST_CANCELLED(`get(${index}) was aborted`))
-      if (opts.signal?.aborted) return onabort()
+      if (opts.signal?.aborted) {
+        if (set.size === 0) this.waiters.delete(index)
+        return reject(HyperfsError.REQUEST_CANCELLED(`get(${index}) was aborted`))
+      }
       opts.signal?.addEventListener('abort', onabort, { once: true })
       if (opts.timeout && opts.timeout > 0) {
-        timer = setTimeout(() => w.reject(HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
+        // a peer that sent bad data for the block is named, not hidden behind a timeout
+        timer = setTimeout(() => w.reject(this.replicator.failure(index) ?? HyperfsError.REQUEST_TIMEOUT(`block ${index} did not arrive within ${opts.timeout} ms`)), opts.timeout)
       }
       set.add(w)
       this.replicator.want(index)
     })
+  }
+
+  // Every get() waiting on a peer fails with `err` (replication could not
+  // store what arrived).
+  rejectWaiters (err: Error): void {
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err)
   }
 
   private onblocks (from: number, to: number, values?: Buffer[]): void {
@@ -338,7 +410,12 @@ export class Hypercore extends EventEmitter {
       const value = values?.[i - from]
       for (const w of [...set]) {
         if (value) w.resolve(value)
-        else this.readBlock(i).then(w.resolve, w.reject)
+        else {
+          this.readLocal(i).then((b) => {
+            if (b) w.resolve(b)
+            else w.reject(HyperfsError.STORAGE_CORRUPT(`block ${i} arrived damaged on disk`))
+          }, w.reject)
+        }
       }
     }
   }
@@ -346,12 +423,148 @@ export class Hypercore extends EventEmitter {
   // Copies bytes [byteOffset, byteOffset + length) of the core into `target`
   // when all of blocks [fromBlock, toBlock) that hold them are local, and
   // returns the count; null when any is missing (fetch them with get()).
-  // Local blocks were verified when they were written or arrived, so like a
-  // range read in Hypercore 11 this trusts them and skips the per-block rehash.
+  // Synchronous, for the zero-copy read: the bytes go from the data file
+  // straight into `target`, and each block not checked since open is hashed
+  // where it landed; a block cut by the edge of the range is read whole into
+  // a scratch buffer once. A damaged block: STORAGE_CORRUPT on a writer; a
+  // replica drops it and answers null, so the caller fetches it again.
   readBytesInto (byteOffset: number, target: Uint8Array, targetOffset: number, length: number, fromBlock: number, toBlock: number): number | null {
-    if (!this.files || this.closed || toBlock > this.length || !this.hasAll(fromBlock, toBlock)) return null
+    if (!this.files || this.closed || fromBlock >= toBlock || toBlock > this.length || !this.hasAll(fromBlock, toBlock)) return null
     if (byteOffset + length > this.byteLength) return null
-    return this.files.data.readInto(byteOffset, target, targetOffset, length)
+    const f = this.files
+    const start = this.blockStart(fromBlock)
+    if (start instanceof Damage) return this.damaged(fromBlock, start)
+    let end = start
+    for (let i = fromBlock; i < toBlock; i++) {
+      const leaf = this.tree.nodeSync(2 * i)
+      if (!leaf) return this.damaged(i, this.missingLeaf(i))
+      end += leaf.size
+    }
+    if (byteOffset < start || byteOffset + length > end) {
+      // not in those blocks: a size on the way may be damaged (a check of
+      // the blocks shows it), else the caller asked for the wrong blocks
+      const bad = this.checkBlocks(fromBlock, toBlock, start, null)
+      return bad ? this.damaged(bad.index, bad.damage) : null
+    }
+    const n = f.data.readInto(byteOffset, target, targetOffset, length)
+    if (n < length) return this.damaged(this.blockAt(fromBlock, start, byteOffset + n), new Damage(f.data, `it ends at byte ${byteOffset + n}, inside the core`, []))
+    const bad = this.checkBlocks(fromBlock, toBlock, start, { bytes: target.subarray(targetOffset, targetOffset + length), at: byteOffset })
+    if (bad) return this.damaged(bad.index, bad.damage)
+    this.nextRead.block = toBlock
+    this.nextRead.offset = end
+    return n
+  }
+
+  // Checks blocks [from, to), the first starting at byte `start`, that were
+  // not checked since open: where `read` holds a block whole (bytes of the
+  // core from `at`), in place; otherwise read whole into a scratch buffer.
+  private checkBlocks (from: number, to: number, start: number, read: { bytes: Uint8Array, at: number } | null): { index: number, damage: Damage } | null {
+    const v = this.verifier!
+    if (v.hasAll(from, to)) return null
+    const data = this.files!.data
+    let off = start
+    for (let i = from; i < to; i++) {
+      const known = v.has(i)
+      const leaf = (known ? this.tree.nodeSync(2 * i) : v.leaf(i)) ?? this.missingLeaf(i)
+      if (leaf instanceof Damage) return { index: i, damage: leaf }
+      if (!known) {
+        let bytes: Uint8Array
+        if (read && off >= read.at && off + leaf.size <= read.at + read.bytes.byteLength) {
+          bytes = read.bytes.subarray(off - read.at, off - read.at + leaf.size)
+        } else {
+          bytes = Buffer.allocUnsafe(leaf.size)
+          if (data.readInto(off, bytes, 0, leaf.size) < leaf.size) return { index: i, damage: new Damage(data, `block ${i} is cut short`, []) }
+        }
+        const bad = v.check(i, leaf, bytes)
+        if (bad) return { index: i, damage: bad }
+      }
+      off += leaf.size
+    }
+    return null
+  }
+
+  // Where block `index` starts in the data file, from nodes proven with it:
+  // its path is proven first, and its own bytes are checked after the read.
+  private blockStart (index: number): number | Damage {
+    if (this.nextRead.block === index) return this.nextRead.offset
+    const v = this.verifier!
+    if (!v.has(index)) {
+      const leaf = v.leaf(index)
+      if (leaf instanceof Damage) return leaf
+    }
+    try {
+      return this.tree.byteOffsetSync(2 * index)
+    } catch (err) {
+      if (!isHyperfsError(err, 'INVALID_OPERATION')) throw err
+      return new Damage(this.files!.tree, `block ${index}: ${err.message}`, [])
+    }
+  }
+
+  // the block at or after `from` (which starts at byte `start`) holding byte `at`
+  private blockAt (from: number, start: number, at: number): number {
+    let i = from
+    for (let off = start; i < this.length - 1; i++) {
+      const leaf = this.tree.nodeSync(2 * i)
+      if (!leaf || off + leaf.size > at) break
+      off += leaf.size
+    }
+    return i
+  }
+
+  // Reads and hashes every block held here, and every tree node on their
+  // paths, from the files as they are now (nothing trusted from earlier
+  // checks). Damaged blocks are reported as reads report them: a replica drops
+  // them, to be fetched again. Returns what it checked and what was damaged.
+  async verify (opts: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
+    await this.ready()
+    this.assertOpen()
+    const f = this.files!
+    const v = this.verifier!
+    const tree = this.tree
+    const ctx: ClimbContext = { get: (i) => tree.recordSync(i)?.node ?? null, proven: new Bitfield() }
+    const report: VerifyReport = { checked: 0, corrupt: [] }
+    const good: number[] = []
+    const fail = (index: number, d: Damage): void => {
+      try {
+        this.damaged(index, d)
+      } catch (err) {
+        if (!isHyperfsError(err, 'STORAGE_CORRUPT')) throw err
+      }
+      report.corrupt.push({ index, error: HyperfsError.STORAGE_CORRUPT(`${d.file.name}: ${d.message}`) })
+    }
+    const runs = [...this.bitfield.runs(0, this.length)]
+    for (const [s, e] of runs) {
+      let offset = -1 // where block i starts, once the good block before it proved it
+      for (let i = s; i < e; i++) {
+        if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('verify was aborted')
+        if (this.closed) throw HyperfsError.SESSION_CLOSED('core was closed')
+        if (report.checked % VERIFY_YIELD === VERIFY_YIELD - 1) await new Promise((resolve) => setImmediate(resolve))
+        const start = offset
+        offset = -1
+        if (!this.bitfield.get(i)) continue // dropped meanwhile
+        report.checked++
+        const leaf = v.leaf(i, ctx)
+        if (leaf instanceof Damage) { fail(i, leaf); continue }
+        let at: number
+        let data: Buffer
+        try {
+          at = start >= 0 ? start : tree.byteOffsetSync(2 * i, ctx.get)
+          data = await f.data.read(at, leaf.size)
+        } catch (err) {
+          if (!isHyperfsError(err, 'INVALID_OPERATION', 'STORAGE_CORRUPT')) throw err
+          fail(i, new Damage(isHyperfsError(err, 'INVALID_OPERATION') ? f.tree : f.data, `block ${i}: ${err.message}`, []))
+          continue
+        }
+        if (data.byteLength !== leaf.size || !leafHash(data).equals(leaf.hash)) {
+          fail(i, new Damage(f.data, `block ${i} does not match its hash`, []))
+          continue
+        }
+        good.push(i)
+        offset = at + leaf.size
+      }
+    }
+    v.adopt(ctx.proven, good)
+    return report
   }
 
   async seek (bytes: number, opts: GetOptions = {}): Promise<[number, number]> {
@@ -398,8 +611,16 @@ export class Hypercore extends EventEmitter {
     const p = await this.tree.proof(req)
     if (req.manifest && this.manifest) p.manifest = this.manifest
     if (p.block) {
-      if (!this.bitfield.get(p.block.index)) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${p.block.index} is not local`)
-      p.block.value = await this.readBlock(p.block.index, false)
+      const index = p.block.index
+      if (!this.bitfield.get(index)) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${index} is not local`)
+      // checked like any local read: a damaged block sent on would get us
+      // dropped as a malicious peer, and a replica can fetch it again
+      const value = await this.readLocal(index).catch((err) => {
+        if (!isHyperfsError(err, 'STORAGE_CORRUPT')) throw err
+        return null
+      })
+      if (!value) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${index} is damaged here`)
+      p.block.value = value
     }
     return p
   }
@@ -481,6 +702,7 @@ export class Hypercore extends EventEmitter {
   replicate (isInitiator: boolean | Duplex, opts: ProtocolStreamOptions = {}): Duplex {
     const ps = protocolStream(isInitiator, opts)
     this.replicator.expect(ps.secret)
+    ps.secret.once('close', () => this.replicator.settle(ps.secret))
     const mux = ps.mux as unknown as MuxLike
     const attach = async () => {
       await this.ready()

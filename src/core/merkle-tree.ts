@@ -1,6 +1,6 @@
 // The Merkle tree of a core: node storage, roots, appends, proofs.
 //   leaf = H(0x00 ‖ u64 size ‖ data), parent = H(0x01 ‖ u64 size ‖ left ‖ right)
-// Proofs follow Hypercore 11 exactly (WIRE.md §6.4): a block/hash proof lists the
+// Proofs follow Hypercore 11 exactly (docs/wire.md §6.4): a block/hash proof lists the
 // siblings on the path up to a node the requester stores (a hash proof lists the
 // node itself first); an upgrade proof walks the full roots of the new length,
 // sending right-hand siblings from the requester's last root up to the first new
@@ -12,6 +12,7 @@ import type { TreeNode } from './tree-node.js'
 import type { StorageFile } from './storage.js'
 import { leafHash, parentHash, treeHash } from '../crypto/index.js'
 import { TREE_RECORD_SIZE, encodeTreeRecord, decodeTreeRecord } from '../codec/core-storage.js'
+import { DecodeError } from '../codec/decode-error.js'
 import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { Manifest } from '../codec/manifest.js'
 
@@ -135,6 +136,20 @@ interface ProofIndexes {
 
 interface IndexedTarget { value: boolean, index: number, nodes: number, lastIndex: number }
 
+// A stored record, or null when absent or unreadable (a damaged size field can
+// decode past 2^53): either way the node cannot be used.
+function toRecord (index: number, buf: Buffer): { node: TreeNode, byteOffset: number | null } | null {
+  let r
+  try {
+    r = decodeTreeRecord(buf, 0)
+  } catch (err) {
+    if (err instanceof DecodeError) return null
+    throw err
+  }
+  if (!r) return null
+  return { node: { index, size: r.size, hash: r.hash }, byteOffset: r.byteOffset }
+}
+
 export class MerkleTree {
   readonly file: StorageFile
   roots: TreeNode[] = []
@@ -177,9 +192,7 @@ export class MerkleTree {
       if (isHyperfsError(err, 'STORAGE_CORRUPT')) return null // past the end: absent
       throw err
     }
-    const r = decodeTreeRecord(buf, 0)
-    if (!r) return null
-    return { node: { index, size: r.size, hash: r.hash }, byteOffset: r.byteOffset }
+    return toRecord(index, buf)
   }
 
   async getNode (index: number): Promise<TreeNode | null> {
@@ -199,6 +212,54 @@ export class MerkleTree {
 
   async hasNode (index: number): Promise<boolean> {
     return (await this.getNode(index)) !== null
+  }
+
+  // Synchronous reads, for local verification inside the zero-copy read,
+  // which cannot wait (a 48-byte record is one pread). recordSync skips the
+  // cache: `hyperfs verify` reads what is on disk now.
+  recordSync (index: number): { node: TreeNode, byteOffset: number | null } | null {
+    const buf = Buffer.allocUnsafe(TREE_RECORD_SIZE)
+    if (this.file.readInto(index * TREE_RECORD_SIZE, buf, 0, TREE_RECORD_SIZE) < TREE_RECORD_SIZE) return null
+    return toRecord(index, buf)
+  }
+
+  nodeSync (index: number): TreeNode | null {
+    const c = this.cache.get(index)
+    if (c) return c
+    const r = this.recordSync(index)
+    if (!r) return null
+    this.remember(r.node)
+    return r.node
+  }
+
+  // byteOffset() of the current tree, from nodes read by `get`
+  byteOffsetSync (index: number, get: (i: number) => TreeNode | null = (i) => this.nodeSync(i)): number {
+    if (index === 2 * this.length) return this.byteLength
+    if (index % 2 === 1) index = flat.leftSpan(index)
+    let offset = 0
+    for (const r of this.roots) {
+      if (flat.rightSpan(r.index) < index) { offset += r.size; continue }
+      if (!flat.contains(r.index, index)) break
+      let ite = r.index
+      while (ite !== index) {
+        const [l, rr] = flat.children(ite)!
+        if (index <= flat.rightSpan(l)) { ite = l; continue }
+        const left = get(l)
+        if (!left) throw HyperfsError.INVALID_OPERATION(`tree node ${l} is not stored`)
+        offset += left.size
+        ite = rr
+      }
+      return offset
+    }
+    throw HyperfsError.INVALID_OPERATION(`node ${index} is outside the tree`)
+  }
+
+  // Zeroes stored nodes found damaged, so that a peer's proof replaces them
+  // (a proof must end at a node we store, and these must not be it).
+  async forget (indexes: number[]): Promise<void> {
+    const zero = Buffer.alloc(TREE_RECORD_SIZE)
+    for (const i of indexes) this.cache.delete(i)
+    await Promise.all(indexes.map((i) => this.file.write(i * TREE_RECORD_SIZE, zero)))
   }
 
   private remember (n: TreeNode): void {

@@ -1,14 +1,24 @@
 // Byte storage under a core: one named file per concern (header, state, tree,
 // data, bitfield). Files on disk go through random-access-file; memory files
 // exist for tests. Errors are coded and name the file.
+//
+// A core's header holds its secret key, so everything on disk is private to
+// us: files 0600, folders 0700, fixed on every open (older versions left them
+// 0644 and 0755, and another local user could copy a key and sign a new
+// version). A folder that others can write to is refused, as ssh refuses a
+// key file others can change: they could swap the keys or data under us.
 import RandomAccessFile from 'random-access-file'
-import { join } from 'node:path'
-import { rm, mkdir, open as fsOpen } from 'node:fs/promises'
-import { readSync, writeSync, writevSync } from 'node:fs'
+import { join, relative, isAbsolute, sep } from 'node:path'
+import { rm, open as fsOpen } from 'node:fs/promises'
+import { readSync, writeSync, writevSync, mkdirSync, statSync, chmodSync } from 'node:fs'
+import { HyperfsError } from '../errors.js'
 
 const SYNC_LIMIT = 16 * 1024 * 1024
 const IOV_MAX = 1024
-import { HyperfsError } from '../errors.js'
+export const PRIVATE_FOLDER_MODE = 0o700
+export const PRIVATE_FILE_MODE = 0o600
+const WRITABLE_BY_OTHERS = 0o022 // group or other write: refused
+const OPEN_TO_OTHERS = 0o077 // any group or other bit: taken away
 
 export interface StorageFile {
   readonly name: string
@@ -146,20 +156,84 @@ class FileStorageFile implements StorageFile {
   }
 }
 
+// Creates `dir` (and its missing parents) private to us, or makes an existing
+// one private. STORAGE_INSECURE when other users can write to it, or when it
+// belongs to another user (who could open it up again); root may own it.
+export function privateFolder (dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE })
+  } catch (err) {
+    throw wrap(dir, 'create', err as Error)!
+  }
+  securePath(dir)
+}
+
+function securePath (dir: string): void {
+  let st
+  try {
+    st = statSync(dir)
+  } catch (err) {
+    throw wrap(dir, 'stat', err as Error)!
+  }
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
+  const uid = process.getuid?.() ?? -1
+  if (uid > 0 && st.uid !== uid && st.uid !== 0) {
+    throw HyperfsError.STORAGE_INSECURE(`${dir} belongs to another user (uid ${st.uid}), who could read the secret keys kept there; use a folder of your own`)
+  }
+  if ((st.mode & WRITABLE_BY_OTHERS) !== 0) {
+    throw HyperfsError.STORAGE_INSECURE(`${dir} is writable by other users (mode ${mode}), who could replace the keys and data kept there; ` +
+      `if nobody has, make it private with: chmod 700 ${dir}`)
+  }
+  if ((st.mode & OPEN_TO_OTHERS) !== 0) {
+    try {
+      chmodSync(dir, PRIVATE_FOLDER_MODE)
+    } catch (err) {
+      throw wrap(dir, 'chmod', err as Error)!
+    }
+  }
+}
+
+export interface FileStorageOptions {
+  // The storage folder this directory lies in: every folder from it down to
+  // the directory is made private (or refused), not only the last one.
+  root?: string
+}
+
 export class FileStorage implements Storage {
   readonly directory: string
+  private readonly root: string
+  private secured = false
 
-  constructor (directory: string) {
+  constructor (directory: string, opts: FileStorageOptions = {}) {
     this.directory = directory
+    this.root = opts.root ?? directory
+  }
+
+  private secure (): void {
+    if (this.secured) return
+    privateFolder(this.directory)
+    const rel = relative(this.root, this.directory)
+    if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) {
+      const parts = rel.split(sep)
+      let dir = this.root
+      securePath(dir)
+      for (const part of parts.slice(0, -1)) securePath(dir = join(dir, part))
+    }
+    this.secured = true
   }
 
   async open (name: string, opts: { lock?: boolean } = {}): Promise<StorageFile> {
     const path = join(this.directory, name)
+    this.secure()
     // random-access-file only creates a file on its first write; create it now
     // so that opening (and locking) a new core works the same as an old one
     try {
-      await mkdir(this.directory, { recursive: true })
-      await (await fsOpen(path, 'a')).close()
+      const fh = await fsOpen(path, 'a', PRIVATE_FILE_MODE)
+      try {
+        if (((await fh.stat()).mode & OPEN_TO_OTHERS) !== 0) await fh.chmod(PRIVATE_FILE_MODE)
+      } finally {
+        await fh.close()
+      }
     } catch (err) {
       throw wrap(path, 'create', err as Error)
     }

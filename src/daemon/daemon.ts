@@ -17,6 +17,7 @@
 //   put { key, path, from?: absolute path, data?: base64, mode? } → { path, version, files, bytes }
 //   rm { key, path, recursive? }  mkdir { key, path }  mkmount { key, path, target, version? }
 //   info { key }  log { key, limit? }
+//   verify { key }                           → { checked, corrupt, cores: [{ name, checked, corrupt: [{ block, message }] }] }
 //   download { key, path? }                  → events { progress: { bytes, total, peers } }, then totals
 //   seed { keys: [key] }                     → held until the connection closes
 import { mkdir, readFile } from 'node:fs/promises'
@@ -59,13 +60,18 @@ export class Daemon {
     const { logger } = services
     await mkdir(config.storage, { recursive: true, mode: 0o700 }) // drives and the control socket are private
     const lock = await takeLock(config.storage)
-    const drives = DriveStore.directory(config.storage, { timeout: config.timeout })
+    const drives = DriveStore.directory(config.storage, { timeout: config.timeout, onwarning: (msg) => logger.warn(msg) })
     let network: PeerNetwork | null = null
     try {
       await drives.store.ready()
       network = await openNetwork(config, {
         replicate: (socket, isInitiator) => { drives.replicate(socket, { isInitiator }) },
         logger
+      })
+      const net = network
+      drives.store.on('starved', () => net.redialNow())
+      drives.store.on('replication-error', (err: Error, core: { key: Buffer | null }) => {
+        logger.error(`core ${core.key?.toString('hex')}: replication: ${err.stack ?? err.message}`)
       })
       const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
@@ -102,6 +108,7 @@ export class Daemon {
       case 'mkmount': return this.api.mkmount(p)
       case 'info': return this.api.info(p)
       case 'log': return this.api.log(p)
+      case 'verify': return this.api.verify(p, ctx)
       case 'download': return this.api.download(p, ctx)
       case 'seed': return this.api.seed(p, ctx)
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)

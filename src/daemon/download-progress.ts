@@ -1,63 +1,104 @@
-// How much of a folder's content is held locally, for download's progress
-// bar. Files are listed once (metadata only); each poll counts the content
-// blocks of those files that are present, scaled to bytes. Drives mounted
-// inside the folder are downloaded too but not counted (their bytes live in
-// other content cores).
-import type { Hyperdrive } from '../drive/hyperdrive.js'
-import { S_IFMT, S_IFDIR, S_IFREG, type Stat } from '../drive/types.js'
+// What a download has done so far, drive by drive, from the statuses that
+// Drive#download reports: the progress events the CLI draws (files, bytes
+// and total over every drive, and the drive being fetched), and the summary
+// at the end, which names each drive (the one downloaded and each mounted in
+// it) that was fetched and each that failed, with why.
+import type { DownloadStatus } from '../drive/types.js'
+import { z32 } from '../fuse/z32.js'
+
+export interface DrivePart {
+  path: string // where the drive is in the download ('/' or the path asked for, then its mount points)
+  key: string // hex
+  kind: 'drive' | 'core'
+  files: number
+  bytes: number
+  total: number
+  state: DownloadStatus['state']
+  error: { code: string, message: string } | null
+}
+
+export interface DownloadTotals {
+  path: string
+  files: number
+  bytes: number
+  total: number
+  peers: number
+  drives: DrivePart[]
+}
+
+// A progress event: the totals so far and the drive being fetched (the
+// final answer lists them all; a download may reach many).
+export interface DownloadTick {
+  path: string
+  files: number
+  bytes: number
+  total: number
+  peers: number
+  drive: DrivePart | null
+}
 
 export class DownloadProgress {
-  readonly total: number
-  readonly files: number
-  readonly mounts: string[] // drives mounted under the folder, fetched by Drive#download
-  private drive: Hyperdrive
-  private ranges: Stat[]
+  readonly path: string
+  private parts = new Map<string, DownloadStatus>() // by path, in the order first met
+  private current: DownloadStatus | null = null
 
-  private constructor (drive: Hyperdrive, ranges: Stat[], mounts: string[]) {
-    this.drive = drive
-    this.ranges = ranges
-    this.mounts = mounts
-    this.total = ranges.reduce((n, s) => n + s.size, 0)
-    this.files = ranges.length
+  constructor (path: string) {
+    this.path = path
   }
 
-  static async of (drive: Hyperdrive, path: string): Promise<DownloadProgress> {
-    const files: Stat[] = []
-    const mounts: string[] = []
-    const walk = async (p: string, st: Stat): Promise<void> => {
-      if (st.mount) { mounts.push(p); return }
-      const kind = st.mode & S_IFMT
-      if (kind === S_IFREG) { files.push(st); return }
-      if (kind !== S_IFDIR) return
-      for await (const e of drive.readdir(p)) await walk(p === '/' ? '/' + e.name : p + '/' + e.name, e.stat)
-    }
-    await walk(path, await drive.lstat(path))
-    if (files.some((f) => f.blocks > 0)) await drive.info() // loads the content core
-    return new DownloadProgress(drive, files, mounts)
+  update (status: DownloadStatus): void {
+    this.parts.set(status.path, status)
+    this.current = status
   }
 
-  // The content blocks of the files, as few [start, end) ranges as possible.
-  blockRanges (): Array<[number, number]> {
-    const sorted = this.ranges.filter((f) => f.blocks > 0).map((f): [number, number] => [f.offset, f.offset + f.blocks]).sort((a, b) => a[0] - b[0])
-    const out: Array<[number, number]> = []
-    for (const r of sorted) {
-      const last = out[out.length - 1]
-      if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1])
-      else out.push([r[0], r[1]])
-    }
-    return out
+  tick (peers: number): DownloadTick {
+    const { drives, ...totals } = this.totals(peers)
+    return { ...totals, drive: this.current ? part(this.current) : null }
   }
 
-  held (): number {
-    const core = this.drive.content
-    if (!core) return 0
-    let bytes = 0
-    for (const f of this.ranges) {
-      if (f.blocks === 0) continue
-      let n = 0
-      for (let i = 0; i < f.blocks; i++) if (core.has(f.offset + i)) n++
-      bytes += n === f.blocks ? f.size : Math.floor(f.size * n / f.blocks)
+  totals (peers: number): DownloadTotals {
+    const drives = [...this.parts.values()].map(part)
+    return {
+      path: this.path,
+      files: drives.reduce((n, d) => n + d.files, 0),
+      bytes: drives.reduce((n, d) => n + d.bytes, 0),
+      total: drives.reduce((n, d) => n + d.total, 0),
+      peers,
+      drives
     }
-    return bytes
+  }
+
+  failed (): DownloadStatus[] {
+    return [...this.parts.values()].filter((s) => s.state === 'failed')
+  }
+
+  // For people: a first line with the totals, then a line per drive, the failed ones first.
+  describe (): string {
+    const t = this.totals(0)
+    const failed = this.failed().length
+    const parts = [...this.parts.values()].sort((a, b) => Number(b.state === 'failed') - Number(a.state === 'failed'))
+    const lines = [`${failed} of ${this.parts.size} drive${this.parts.size === 1 ? '' : 's'} failed; the rest is downloaded ` +
+      `(${t.bytes} of ${t.total} bytes in ${t.files} file${t.files === 1 ? '' : 's'} under ${this.path}):`]
+    for (const s of parts) {
+      const where = `${s.path} (hyper://${z32(s.key)}${s.kind === 'core' ? ', a raw core' : ''})`
+      lines.push(s.state === 'failed'
+        ? `  failed ${where}: ${s.error?.message ?? 'unknown error'}`
+        : `  ${s.state === 'done' ? 'done' : s.state} ${where}: ${s.files} file${s.files === 1 ? '' : 's'}, ${s.bytes} bytes`)
+    }
+    return lines.join('\n')
+  }
+}
+
+function part (s: DownloadStatus): DrivePart {
+  const code = (s.error as { code?: unknown } | null)?.code
+  return {
+    path: s.path,
+    key: s.key.toString('hex'),
+    kind: s.kind,
+    files: s.files,
+    bytes: s.bytes,
+    total: s.total,
+    state: s.state,
+    error: s.error ? { code: typeof code === 'string' ? code : 'EIO', message: s.error.message } : null
   }
 }

@@ -5,8 +5,9 @@
 import { Hyperdrive } from '../drive/hyperdrive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
+import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { z32 } from '../fuse/z32.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, isHyperfsError } from '../errors.js'
 import type { CallContext } from './control-server.js'
 import type { PeerNetwork } from './peer-network.js'
 import type { MountTable, MountRecord } from './mount-table.js'
@@ -43,6 +44,8 @@ export class DriveApi {
   constructor (services: ApiServices, opts: { timeout: number }) {
     this.s = services
     this.timeout = opts.timeout
+    // a damaged block any core finds (on a read, a mount's read or a verify) is logged
+    services.drives.store.on('corrupt', (err: Error) => services.logger.error(err.message))
   }
 
   seeded (): string[] {
@@ -111,14 +114,17 @@ export class DriveApi {
     const st = await drive.lstat(path)
     if ((st.mode & S_IFMT) !== S_IFDIR && !st.mount) return [entry(path.split('/').pop() || '/', st)]
     const out: Entry[] = []
-    const walk = async (dir: string, prefix: string): Promise<void> => {
+    // the drive skips names that could climb or loop ('..', '.'); the depth
+    // bound is for whatever else would make a walk endless
+    const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
+      if (depth > MAX_PATH_DEPTH) throw HyperfsError.WALK_TOO_DEEP(`${dir}: more than ${MAX_PATH_DEPTH} folders deep`)
       for await (const e of drive.readdir(dir)) {
         const name = prefix + e.name
         out.push(entry(name, e.stat))
-        if (p.recursive && (e.stat.mode & S_IFMT) === S_IFDIR && !e.stat.mount) await walk(join(dir, e.name), name + '/')
+        if (p.recursive && (e.stat.mode & S_IFMT) === S_IFDIR && !e.stat.mount) await walk(join(dir, e.name), name + '/', depth + 1)
       }
     }
-    await walk(path, '')
+    await walk(path, '', 0)
     return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   }
 
@@ -202,6 +208,26 @@ export class DriveApi {
     }
   }
 
+  // Reads and hashes every block held here of a drive's metadata and content
+  // cores against their signed trees. A replica drops damaged blocks, to be
+  // fetched again from peers; a writer's stay damaged (reads give EIO).
+  async verify (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
+    const drive = await this.latest(p.key, p.timeout)
+    await drive.info() // opens the content core, when the drive has one
+    const cores: Array<{ name: string, key: string, length: number, checked: number, corrupt: Array<{ block: number, message: string }> }> = []
+    for (const [name, core] of [['metadata', drive.metadata], ['content', drive.content]] as const) {
+      if (!core) continue
+      const r = await core.verify({ signal: ctx.signal })
+      cores.push({ name, key: core.key!.toString('hex'), length: core.length, checked: r.checked, corrupt: r.corrupt.map((c) => ({ block: c.index, message: c.error.message })) })
+    }
+    return {
+      key: drive.key.toString('hex'),
+      checked: cores.reduce((n, c) => n + c.checked, 0),
+      corrupt: cores.reduce((n, c) => n + c.corrupt.length, 0),
+      cores
+    }
+  }
+
   async log (p: Record<string, any>): Promise<unknown> {
     const drive = await this.open(p.key, undefined, p.timeout)
     const out: Array<{ version: number, type: string, name: string, size: number | null }> = []
@@ -212,55 +238,26 @@ export class DriveApi {
     return out.slice(Math.max(0, out.length - limit))
   }
 
+  // Each drive of the download (the one named and each mounted in it) is
+  // fetched on its own by Drive#download; one that fails is logged and named
+  // in a DOWNLOAD_INCOMPLETE error, sent only once the rest is downloaded.
   async download (p: Record<string, any>, ctx: CallContext): Promise<unknown> {
     const drive = await this.latest(p.key, p.timeout)
     const path = drivePath(p.path)
-    const progress = await DownloadProgress.of(drive, path)
-    await this.prefetch(drive, progress, this.wait(p.timeout), ctx.signal, (bytes) => ctx.emit({ progress: { bytes, total: progress.total, peers: drive.metadata.peers } }))
-    return { path, bytes: progress.held(), total: progress.total, files: progress.files, peers: drive.metadata.peers }
-  }
-
-  // Fetches the files' blocks as whole ranges (the replicator pipelines
-  // those; Drive#download asks for up to 64 single blocks at once, which
-  // currently stalls on a remote core), then any drives mounted inside.
-  // Ends with REQUEST_TIMEOUT when no block arrives for `timeout` ms.
-  private async prefetch (drive: Hyperdrive, progress: DownloadProgress, timeout: number, signal: AbortSignal, tick: (bytes: number) => unknown): Promise<void> {
-    const stalled = new AbortController()
-    const onabort = (): void => stalled.abort(signal.reason)
-    signal.addEventListener('abort', onabort, { once: true })
-    let last = progress.held()
-    let lastChange = Date.now()
-    let watching = true // mounted drives are not counted; their blocks have their own timeouts
-    const timer = setInterval(() => {
-      const now = progress.held()
-      if (now !== last) { last = now; lastChange = Date.now() }
-      void tick(now)
-      if (watching && Date.now() - lastChange > timeout && now < progress.total) {
-        const n = drive.metadata.peers
-        stalled.abort(HyperfsError.REQUEST_TIMEOUT(`no block arrived for ${timeout} ms (${n} peer${n === 1 ? '' : 's'} connected)`))
-      }
-    }, PROGRESS_MS)
+    const progress = new DownloadProgress(path)
+    const tick = (): void => { void ctx.emit({ progress: progress.tick(drive.metadata.peers) }) }
+    const timer = setInterval(tick, PROGRESS_MS)
     try {
-      void tick(last)
-      const core = drive.content
-      if (core) {
-        const aborted = new Promise<never>((_, reject) => {
-          if (stalled.signal.aborted) reject(stalled.signal.reason)
-          stalled.signal.addEventListener('abort', () => reject(stalled.signal.reason), { once: true })
-        })
-        aborted.catch(safetyCatch)
-        for (const [start, end] of progress.blockRanges()) {
-          await Promise.race([core.download({ start, end, signal: stalled.signal }), aborted])
-        }
-      }
-      watching = false
-      for (const m of progress.mounts) await drive.download(m, { signal: stalled.signal })
+      await drive.download(path, { signal: ctx.signal, timeout: this.wait(p.timeout), onprogress: (s) => progress.update(s) })
     } catch (err) {
-      throw stalled.signal.aborted && stalled.signal.reason instanceof HyperfsError ? stalled.signal.reason : err
+      if (!isHyperfsError(err, 'DOWNLOAD_INCOMPLETE')) throw err
     } finally {
       clearInterval(timer)
-      signal.removeEventListener('abort', onabort)
     }
+    const failed = progress.failed()
+    for (const f of failed) this.s.logger.warn(`download ${link(drive.key)}: ${f.path} (${link(f.key)}) failed: ${f.error?.message}`)
+    if (failed.length > 0) throw HyperfsError.DOWNLOAD_INCOMPLETE(progress.describe())
+    return progress.totals(drive.metadata.peers)
   }
 
   // Serves the drives for as long as the caller stays connected. A drive held
@@ -280,7 +277,7 @@ export class DriveApi {
         if (n > 0) this.seeding.set(hex, n); else this.seeding.delete(hex)
       })
       if (!drive.writable) {
-        DownloadProgress.of(drive, '/').then((progress) => this.prefetch(drive, progress, this.timeout, ctx.signal, () => {})).then(
+        drive.download('/', { signal: ctx.signal, timeout: this.timeout }).then(
           () => this.s.logger.info(`seed: ${link(drive.key)} is held in full`),
           (err) => { if (!ctx.signal.aborted) this.s.logger.warn(`seed: ${link(drive.key)}: ${err.message}`) })
       }

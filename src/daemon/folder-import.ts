@@ -1,8 +1,11 @@
 // Copies a local folder (or one file) into a drive: folders, regular files
 // with their permission bits and mtime, and symlinks as links. Other kinds
 // (sockets, devices, fifos) have no place in a drive and are skipped.
+// The folder or file named by the caller is followed when it is a symlink
+// (the user named what it points to, as `cat link` would); links inside it
+// are copied as links.
 import { createReadStream } from 'node:fs'
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { lstat, readdir, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Drive } from '../drive/types.js'
 import { isHyperfsError } from '../errors.js'
@@ -15,12 +18,12 @@ export interface ImportSummary {
 
 export async function importFolder (drive: Drive, local: string, at: string): Promise<ImportSummary> {
   const summary: ImportSummary = { files: 0, bytes: 0, skipped: [] }
-  const st = await lstat(local)
+  const st = await stat(local)
   if (st.isDirectory()) {
     if (at !== '/') await drive.mkdir(at, { mode: st.mode & 0o7777 }).catch((err) => { if (!isHyperfsError(err, 'EEXIST')) throw err })
     await walk(drive, local, at, summary)
   } else {
-    await copyOne(drive, local, at, summary)
+    await copyOne(drive, local, at, summary, true)
   }
   return summary
 }
@@ -39,8 +42,8 @@ async function walk (drive: Drive, dir: string, at: string, summary: ImportSumma
   }
 }
 
-async function copyOne (drive: Drive, local: string, path: string, summary: ImportSummary): Promise<void> {
-  const st = await lstat(local)
+async function copyOne (drive: Drive, local: string, path: string, summary: ImportSummary, follow = false): Promise<void> {
+  const st = follow ? await stat(local) : await lstat(local)
   if (st.isSymbolicLink()) {
     await drive.symlink(await readlink(local), path)
   } else if (st.isFile()) {

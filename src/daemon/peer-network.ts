@@ -30,6 +30,7 @@ export interface NetworkStatus extends TcpNetworkStatus {
 export interface PeerNetwork {
   readonly tcp: TcpNetwork
   ready (): Promise<void> // configured peers have been tried once
+  redialNow (): void // a read waits with no peer: dial configured peers that are down, now
   join (discoveryKey: Buffer, opts: JoinOptions): void // refcounted per caller
   leave (discoveryKey: Buffer): void
   status (): NetworkStatus
@@ -75,6 +76,10 @@ export async function openNetwork (config: DaemonConfig, services: NetworkServic
   return {
     tcp,
     ready: () => tcp.ready(),
+    redialNow: () => {
+      tcp.redialNow()
+      swarm?.redialNow()
+    },
     join (dk, opts) {
       const hex = dk.toString('hex')
       const n = topics.get(hex) ?? 0

@@ -1,31 +1,40 @@
 // Peers by address, until the swarm does discovery: TCP listeners whose every
 // accepted socket replicates the whole store (responder), and dialled peers
-// (initiator) that are redialled with a bounded exponential backoff whenever
-// the connection drops. Replication itself belongs to the Store; this file
-// only owns sockets and timers.
+// (initiator) that are redialled whenever the connection drops. The backoff
+// of a configured peer stays within a few seconds, so reads resume soon after
+// it comes back, and redialNow() skips the wait when a read finds no peer.
+// A peer whose data fails verification is backed off from for longer, and
+// longer each time in a row, and this is logged. Replication itself belongs
+// to the Store; this file only owns sockets and timers.
 import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { EventEmitter } from 'node:events'
 import { type Address, formatAddress } from './daemon-config.js'
 import type { Logger } from './logger.js'
 import { HyperfsError } from '../errors.js'
+import { isPeerFault } from '../replication/replicator.js'
 
 export type Replicate = (socket: Socket, isInitiator: boolean) => void
 
-const DIAL_TIMEOUT = 10_000
+const DIAL_TIMEOUT = 5000 // SYNs unanswered this long: start over (a link back up answers the next one)
 const BACKOFF_MIN = 500
-const BACKOFF_MAX = 30_000
+const BACKOFF_MAX = 2000 // a configured peer is worth a dial every few seconds
+const FAULT_BACKOFF_MIN = 5000 // after a peer sent data that does not verify
+const FAULT_BACKOFF_MAX = 10 * 60_000
 
 interface Dialled {
   address: Address
   socket: Socket | null
   connected: boolean
   attempts: number
+  faults: number // connections in a row that ended on bad data from the peer
+  fault: Error | null // why the current connection is ending, if the peer is to blame
   timer: NodeJS.Timeout | null
   first: Promise<void> // settles after the first attempt, whatever its outcome
 }
 
 export interface TcpNetworkStatus {
   listening: string[]
-  peers: Array<{ address: string, connected: boolean, attempts: number }>
+  peers: Array<{ address: string, connected: boolean, attempts: number, faults: number }>
   connections: number
 }
 
@@ -76,7 +85,7 @@ export class TcpNetwork {
     if (!d) {
       let settle!: () => void
       const first = new Promise<void>((resolve) => { settle = resolve })
-      d = { address, socket: null, connected: false, attempts: 0, timer: null, first }
+      d = { address, socket: null, connected: false, attempts: 0, faults: 0, fault: null, timer: null, first }
       this.dialled.set(id, d)
       this.dial(d, settle)
     }
@@ -91,8 +100,21 @@ export class TcpNetwork {
   status (): TcpNetworkStatus {
     return {
       listening: [...this.servers.values()].map((s) => formatAddress(s.bound)),
-      peers: [...this.dialled.values()].map((d) => ({ address: formatAddress(d.address), connected: d.connected, attempts: d.attempts })),
+      peers: [...this.dialled.values()].map((d) => ({ address: formatAddress(d.address), connected: d.connected, attempts: d.attempts, faults: d.faults })),
       connections: this.sockets.size
+    }
+  }
+
+  // A read waits on a core with no peer: every configured peer that is down
+  // is dialled at once instead of at the end of its backoff, except one that
+  // was sending bad data.
+  redialNow (): void {
+    if (this.closed) return
+    for (const d of this.dialled.values()) {
+      if (d.timer === null || d.faults > 0) continue
+      clearTimeout(d.timer)
+      d.timer = null
+      this.dial(d, () => {})
     }
   }
 
@@ -107,24 +129,35 @@ export class TcpNetwork {
       socket.setTimeout(0)
       d.connected = true
       d.attempts = 0
-      this.adopt(socket, true, `to ${id}`)
+      this.adopt(socket, true, `to ${id}`, (err) => { d.fault = err })
       settle()
     })
     socket.on('error', (err) => {
       if (!d.connected) this.logger.warn(`peer ${id}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)
     })
     socket.once('close', () => {
+      const wasConnected = d.connected
       d.connected = false
       d.socket = null
       settle()
       if (this.closed) return
-      const delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** Math.min(d.attempts, 10))
+      const fault = d.fault
+      d.fault = null
+      let delay: number
+      if (fault) {
+        d.faults++
+        delay = Math.min(FAULT_BACKOFF_MAX, FAULT_BACKOFF_MIN * 2 ** Math.min(d.faults - 1, 16))
+        this.logger.warn(`peer ${id} sent data that does not verify (${fault.message}); ${d.faults} time${d.faults === 1 ? '' : 's'} in a row, next dial in ${Math.round(delay / 1000)} s`)
+      } else {
+        if (wasConnected) d.faults = 0
+        delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * 2 ** Math.min(d.attempts, 10))
+      }
       const jittered = Math.round(delay * (0.75 + Math.random() / 2))
       d.timer = setTimeout(() => { d.timer = null; this.dial(d, () => {}) }, jittered)
     })
   }
 
-  private adopt (socket: Socket, isInitiator: boolean, what: string): void {
+  private adopt (socket: Socket, isInitiator: boolean, what: string, onfault?: (err: Error) => void): void {
     if (this.closed) { socket.destroy(); return }
     this.sockets.add(socket)
     socket.setNoDelay(true)
@@ -139,7 +172,16 @@ export class TcpNetwork {
     } catch (err) {
       this.logger.error(`replicate ${what}: ${(err as Error).message}`)
       socket.destroy()
+      return
     }
+    // the encrypted stream on the socket (protocol-stream.ts leaves it there)
+    // ends with the peer's fault when its data does not verify
+    const secret = (socket as Socket & { noiseStream?: EventEmitter }).noiseStream
+    secret?.once('error', (err: Error) => {
+      if (!isPeerFault(err)) return
+      if (onfault) onfault(err)
+      else this.logger.warn(`connection ${what} sent data that does not verify: ${err.message}`)
+    })
   }
 
   async close (): Promise<void> {

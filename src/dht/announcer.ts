@@ -1,4 +1,4 @@
-// A listening server's self announce (WIRE §8.2): a FIND_PEER query on
+// A listening server's self announce (docs/wire.md §8.2): a FIND_PEER query on
 // H(serverPk), then a signed ANNOUNCE {pk, no relays} with the token of each of
 // the 3 closest replies. Those nodes become the server's relays: they route
 // PEER_HANDSHAKE to it. Repeated every `refreshInterval`; on stop, the relays

@@ -1,4 +1,4 @@
-// Bootstrap node addresses (WIRE §8.1). The form `suggestedIP@dnsName:port`
+// Bootstrap node addresses (docs/wire.md §8.1). The form `suggestedIP@dnsName:port`
 // means: ping the IP first and resolve the DNS name only if that fails.
 // DEFAULT_BOOTSTRAP is the public HyperDHT network; it is never used unless a
 // caller passes it explicitly (tests always pass a local list).

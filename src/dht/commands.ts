@@ -1,4 +1,4 @@
-// dht-rpc internal command numbers (WIRE §7.3). They are sent with the
+// dht-rpc internal command numbers (docs/wire.md §7.3). They are sent with the
 // internal flag (4) set; hyperdht's commands reuse 0–10 with the flag clear.
 export const INTERNAL_COMMANDS = {
   PING: 0,

@@ -1,4 +1,4 @@
-// Client side of a hyperdht connection (WIRE §8.5):
+// Client side of a hyperdht connection (docs/wire.md §8.5):
 //   1. relays: the caller's relayAddresses (from a LOOKUP record), our own
 //      forward if we hold the server's record, then a FIND_PEER query on H(pk)
 //   2. PEER_HANDSHAKE {FROM_CLIENT, IK msg1} through one relay at a time; the

@@ -1,4 +1,4 @@
-// A dht-rpc node (WIRE §7), wire-compatible with dht-rpc 6.
+// A dht-rpc node (docs/wire.md §7), wire-compatible with dht-rpc 6.
 // - Identity: ephemeral nodes have no id (a random table id, never sent).
 //   A node turns persistent once its NAT samples agree and, if firewalled,
 //   PING_NAT proves its server port is reachable; its id is then

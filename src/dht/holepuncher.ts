@@ -1,4 +1,4 @@
-// UDP holepunching between two NATed peers (WIRE §8.5 steps 7–9), simplified:
+// UDP holepunching between two NATed peers (docs/wire.md §8.5 steps 7–9), simplified:
 // both sides punch from the socket their DHT requests leave from, so the
 // address a relay saw for us is the mapping the peer must hit.
 //   client: probe round (round 0, punching = 0) through a relay of the

@@ -1,4 +1,4 @@
-// HyperDHT on top of our dht-rpc node (WIRE §8): the peer commands
+// HyperDHT on top of our dht-rpc node (docs/wire.md §8): the peer commands
 // (FIND_PEER, LOOKUP, ANNOUNCE, UNANNOUNCE; PEER_HANDSHAKE and PEER_HOLEPUNCH
 // routing), servers that accept Noise IK connections, and connect(). Only
 // persistent nodes store records; ephemeral ones answer UNKNOWN_COMMAND, as

@@ -1,4 +1,4 @@
-// hyperdht 6 constants (WIRE §8.1). Its commands travel with the dht-rpc
+// hyperdht 6 constants (docs/wire.md §8.1). Its commands travel with the dht-rpc
 // internal flag clear, so their numbers overlap the internal ones.
 // NS.x = H(H("hyperswarm/dht") ‖ byte x), x the command number.
 import { namespace } from '../crypto/index.js'

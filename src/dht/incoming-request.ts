@@ -1,4 +1,4 @@
-// A request we received (WIRE §7.1) and the ways to answer it. A reply goes
+// A request we received (docs/wire.md §7.1) and the ways to answer it. A reply goes
 // out on the socket the request came in on, echoes its tid, and names the
 // requester's address as we saw it in `to` (that is how peers learn their
 // public address). reply() issues a token H[secret](requester host) unless
@@ -74,7 +74,7 @@ export class IncomingRequest implements RequestMessage {
   }
 
   // Forwards this request to another node with the same tid, command and
-  // target, no token and a new value (hyperdht relaying, WIRE §8.3).
+  // target, no token and a new value (hyperdht relaying, docs/wire.md §8.3).
   relay (value: Uint8Array | null, to: IPv4Address, opts: { socket?: SocketKind } = {}): void {
     const socket = opts.socket ?? this.socket
     this.io.send(socket, encode(requestMessage, {

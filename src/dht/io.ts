@@ -1,4 +1,4 @@
-// The UDP transport of dht-rpc (WIRE §7): two udx-native sockets, requests
+// The UDP transport of dht-rpc (docs/wire.md §7): two udx-native sockets, requests
 // with tids, retries, and response matching.
 // - Server socket: the one whose address is our node id. Client socket: the
 //   one a firewalled node sends from. A reply always leaves on the socket the

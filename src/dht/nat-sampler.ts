@@ -1,4 +1,4 @@
-// Learns our public address from the `to` field of responses (WIRE §7.1: the
+// Learns our public address from the `to` field of responses (docs/wire.md §7.1: the
 // responder writes the requester's address as it saw it). A host:port wins
 // once enough of the recent samples agree; if only the host agrees the port
 // is reported as 0, which means "randomised by a NAT" (firewall state RANDOM).

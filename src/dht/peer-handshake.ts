@@ -1,4 +1,4 @@
-// The Noise IK exchange hyperdht relays in PEER_HANDSHAKE (WIRE §8.4): the
+// The Noise IK exchange hyperdht relays in PEER_HANDSHAKE (docs/wire.md §8.4): the
 // client knows the server's Ed25519 key, the prologue is NS.PEER_HANDSHAKE,
 // and each side's message carries an encoded noise payload. When it is done:
 //   holepunchSecret = H[handshakeHash](NS.PEER_HOLEPUNCH)

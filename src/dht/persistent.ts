@@ -1,4 +1,4 @@
-// The storing side of hyperdht (WIRE §8.2): FIND_PEER, LOOKUP, ANNOUNCE and
+// The storing side of hyperdht (docs/wire.md §8.2): FIND_PEER, LOOKUP, ANNOUNCE and
 // UNANNOUNCE, served only by persistent nodes (the owner checks).
 //   signable = NS.ANNOUNCE (or NS.UNANNOUNCE) ‖ H(target ‖ our id ‖ token ‖ encode(peer) ‖ refresh?)
 // The token is the one we issued to the announcer in an earlier reply; io has

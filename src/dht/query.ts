@@ -1,4 +1,4 @@
-// Iterative Kademlia query (dht-rpc's Query, WIRE §7.2): ask the nodes closest
+// Iterative Kademlia query (dht-rpc's Query, docs/wire.md §7.2): ask the nodes closest
 // to `target` that we know, learn closer ones from their `closerNodes`, and
 // stop when no unvisited node could beat the k-th closest reply. Concurrency
 // is 10 (plus one extra slot per request that is retrying, so a dead node does

@@ -1,4 +1,4 @@
-// PEER_HANDSHAKE and PEER_HOLEPUNCH routing (WIRE §8.3, §8.5), as hyperdht's
+// PEER_HANDSHAKE and PEER_HOLEPUNCH routing (docs/wire.md §8.3, §8.5), as hyperdht's
 // router does it. A node keeps a forward per target H(serverPk): either a
 // server listening on this node (hooks set) or the address of a server that
 // announced itself here (relay set). Routing rules:

@@ -1,4 +1,4 @@
-// Kademlia routing table (k = 20, WIRE §7.2): one bucket ("row") per length of
+// Kademlia routing table (k = 20, docs/wire.md §7.2): one bucket ("row") per length of
 // the id prefix shared with our own id, 256 rows for 32-byte ids. A row holds
 // at most k nodes, so the whole table is bounded by 256·k entries. Distance is
 // XOR compared byte by byte from the first byte. The table only stores; who to

@@ -1,4 +1,4 @@
-// A hyperdht server (WIRE §8.4, §8.5, server side): listen(keyPair) announces
+// A hyperdht server (docs/wire.md §8.4, §8.5, server side): listen(keyPair) announces
 // H(pk) to 3 relays and answers the Noise IK handshakes they route to us.
 // Per handshake:
 //   1. decrypt msg1; a failure is counted and dropped (no answer)

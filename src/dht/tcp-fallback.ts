@@ -3,7 +3,7 @@
 // both keys and agreed tx/rx/hash, so TCP carries no second handshake: the
 // client opens a socket to the server's advertised TCP port and starts the
 // secret-stream from the IK result. Its first frame is the one every hyperdht
-// stream starts with (WIRE §5.3, §10 trap 8):
+// stream starts with (docs/wire.md §5.3, §10 trap 8):
 //   uint24 56 ‖ id = H[hash](NS_INITIATOR) (32) ‖ secretstream header (24)
 // The server reads that id to find which handshake the socket belongs to.
 // The id is no secret (the hash covers public transcript bytes), but a socket

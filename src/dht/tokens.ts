@@ -1,4 +1,4 @@
-// Write tokens (WIRE §7.2): token = H[secret](ASCII host), so a token proves
+// Write tokens (docs/wire.md §7.2): token = H[secret](ASCII host), so a token proves
 // the requester can receive at that IP. Two secret slots; on rotation the
 // slots swap and the older one is re-hashed into a fresh secret. Both slots
 // verify, so a token stays valid for one to two rotation periods. The real

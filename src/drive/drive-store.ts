@@ -1,9 +1,7 @@
 // Opens drives and raw cores by key, once each, so that mounts can reach other
-// drives. Storage-agnostic: it asks a factory for one Storage per core folder,
-// named
-//   drives/<metadata key hex>/metadata   a drive's metadata core
-//   drives/<metadata key hex>/content    its content core (key from the header)
-//   cores/<key hex>                      a core mounted raw
+// drives. Every core (a drive's metadata core, its content core, whose key is in
+// the metadata header, and a core mounted raw) lives in the one Store, which
+// names each core's folder by its discovery key (see store/store.ts).
 // A drive created here is writable; one opened by a key whose folder holds no
 // secret key is a reader whose blocks arrive through core.get() (replication).
 import { Hypercore } from '../core/hypercore.js'
@@ -20,12 +18,14 @@ import type { Drive } from './types.js'
 export interface DriveStoreOptions {
   blockSize?: number
   timeout?: number
+  onwarning?: (msg: string) => void // entries of drives skipped as invalid
 }
 
 export class DriveStore {
   readonly store: Store
   private opts: DriveStoreOptions
   private drives = new Map<string, Promise<Hyperdrive>>()
+  private opened = new Map<string, Hyperdrive>() // the drives of `drives` that are open
   private cores = new Map<string, Promise<Hypercore>>()
   private closed = false
 
@@ -69,6 +69,13 @@ export class DriveStore {
     return p
   }
 
+  // A drive this store has open with something in it, or null; never waits
+  // for peers (so mount()'s cycle check costs no network round trip).
+  async held (key: Buffer): Promise<Hyperdrive | null> {
+    const d = this.opened.get(key.toString('hex'))
+    return d && d.metadata.length > 0 ? d : null
+  }
+
   openCore (key: Buffer): Promise<Hypercore> {
     const hex = key.toString('hex')
     let p = this.cores.get(hex)
@@ -101,7 +108,9 @@ export class DriveStore {
   driveOptions (): HyperdriveOptions {
     return {
       openDrive: (k) => this.open(k) as Promise<Drive>,
+      heldDrive: (k) => this.held(k),
       openCore: (k) => this.openCore(k),
+      onwarning: this.opts.onwarning,
       blockSize: this.opts.blockSize,
       timeout: this.opts.timeout
     }
@@ -116,6 +125,7 @@ export class DriveStore {
       content: (contentKey) => this.store.get({ key: contentKey })
     }, this.driveOptions())
     await drive.ready()
+    this.opened.set(key.toString('hex'), drive)
     return drive
   }
 
@@ -124,6 +134,7 @@ export class DriveStore {
     const drives = await Promise.allSettled([...this.drives.values()])
     const cores = await Promise.allSettled([...this.cores.values()])
     this.drives.clear()
+    this.opened.clear()
     this.cores.clear()
     await Promise.all([
       ...drives.map((r) => r.status === 'fulfilled' ? r.value.close() : null),

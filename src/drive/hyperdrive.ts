@@ -8,34 +8,49 @@
 // a raw core) plus a hidden trie key at the same path holding the mount record
 // (codec/drive-mount.ts). A path is routed by one closest-match lookup in the
 // hidden keyspace; anything below a mount point is passed to the mounted drive
-// with the rest of the path. Every hop consumes at least one path component,
-// so a drive that mounts itself or its parent cannot loop.
+// with the rest of the path. A path that enters a drive already on its way
+// (a drive mounting itself, or its parent) has met a mount cycle: that mount
+// point is an empty folder, so a walk of the tree (find, ls -r) ends. mount()
+// refuses a cycle it can see from here; one in drives from elsewhere is only
+// met on reads.
+//
+// Names and mount records come from the writer, who may be hostile: an entry
+// whose name is not one drive-path.ts allows is skipped, with a warning
+// (onwarning), wherever entries are listed.
 //
 // Nothing assumes blocks are local: metadata operations read only trie nodes,
 // and reads map byte offsets to content blocks with arithmetic (no seek) and
 // fetch only the blocks they return.
 import { Readable, Writable } from 'node:stream'
 import type { Hypercore } from '../core/hypercore.js'
-import type { StorageFile } from '../core/storage.js'
 import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
 import { driveStat } from '../codec/drive-stat.js'
 import { driveMount } from '../codec/drive-mount.js'
-import { HyperfsError, safetyCatch, handled } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
-import { drivePath, pathString, linkTarget } from './drive-path.js'
+import { drivePath, pathString, linkTarget, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, isLink, mountStat } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
 import { ChunkQueue } from './chunk-queue.js'
+import { fetchRanges, type BlockRange } from './range-fetch.js'
 import {
   type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type DownloadOptions, type DownloadStatus, S_IFMT, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_SYMLINK_HOPS = 40
+// drives one path may pass through (mounts within mounts) before ELOOP
+const MAX_MOUNT_DEPTH = 32
+// drives one download() may walk into, and mount() may look through for a cycle
+const MAX_WALK_DRIVES = 1024
+// warnings about bad entries one drive logs; past this they are counted only
+const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
+// ms a download waits for a block (or a mounted drive) when neither the call nor the drive says
+const DEFAULT_DOWNLOAD_TIMEOUT = 10_000
 const LOCAL_CHUNK = 1024 * 1024
 
 export interface DriveCores {
@@ -47,7 +62,10 @@ export interface DriveCores {
 
 export interface HyperdriveOptions {
   openDrive?: (key: Buffer) => Promise<Drive> // for drive mounts
+  // a drive held here, or null, without waiting for peers (mount()'s cycle check)
+  heldDrive?: (key: Buffer) => Promise<Drive | null>
   openCore?: (key: Buffer) => Promise<Hypercore> // for raw core mounts
+  onwarning?: (msg: string) => void // entries skipped as invalid (for the daemon's log)
   blockSize?: number // for a new drive
   timeout?: number // default wait for blocks that are not local
 }
@@ -63,7 +81,7 @@ interface DriveState {
   opening: Promise<void> | null
   meta: Mutex // serialises read-modify-write of metadata
   contentLock: Mutex // one file's blocks at a time
-  dataFile: Promise<StorageFile> | null // the content core's data file, for local range reads
+  warnings: number
   closed: boolean
 }
 
@@ -71,6 +89,9 @@ type Route =
   | { kind: 'local', comps: string[] }
   | { kind: 'inner', drive: Drive, path: string }
   | { kind: 'core', mount: MountInfo, comps: string[] }
+  | { kind: 'cycle', rest: string[] } // `rest` below a mount point that closes a cycle
+
+type Hop = Route | { kind: 'mount', mount: MountInfo, depth: number }
 
 export class Hyperdrive implements Drive {
   private s: DriveState
@@ -87,7 +108,7 @@ export class Hyperdrive implements Drive {
     const trie = new Hypertrie(cores.metadata, { timeout: opts.timeout })
     this.s = {
       cores, opts, trie, content: null, header: null, loading: null, opening: null,
-      meta: new Mutex(), contentLock: new Mutex(), dataFile: null, closed: false
+      meta: new Mutex(), contentLock: new Mutex(), warnings: 0, closed: false
     }
     this.trie = trie
     this.checkedOut = false
@@ -155,7 +176,6 @@ export class Hyperdrive implements Drive {
     this.s.closed = true
     try { await this.s.opening } catch (err) { safetyCatch(err) }
     try { await this.s.loading } catch (err) { safetyCatch(err) }
-    try { await (await this.s.dataFile)?.close() } catch (err) { safetyCatch(err) }
     await Promise.all([this.s.cores.metadata.close(), this.s.content?.close()])
   }
 
@@ -196,9 +216,30 @@ export class Hyperdrive implements Drive {
 
   // Where `path` lives. With `into`, a mount point itself routes into the
   // mounted drive's root (for listings); without, it is the local entry.
+  // Nested mounts are followed here, one drive at a time, so that a drive met
+  // twice on one path is seen: that is a mount cycle.
   private async route (path: string, into: boolean): Promise<Route> {
+    let comps = drivePath(path)
+    let drive: Hyperdrive = this
+    const chain = [this.id]
+    while (true) {
+      const hop = await drive.hop(comps, into)
+      if (hop.kind !== 'mount') return drive === this ? hop : { kind: 'inner', drive, path: pathString(comps) }
+      const inner = await drive.mounted(hop.mount)
+      const rest = comps.slice(hop.depth)
+      const id = driveId(inner)
+      if (chain.includes(id)) return { kind: 'cycle', rest }
+      if (chain.length > MAX_MOUNT_DEPTH) throw HyperfsError.ELOOP(`${path} passes through more than ${MAX_MOUNT_DEPTH} mounted drives`)
+      chain.push(id)
+      if (!(inner instanceof Hyperdrive)) return { kind: 'inner', drive: inner, path: pathString(rest) }
+      drive = inner
+      comps = rest
+    }
+  }
+
+  // One drive's part of route(): local, a raw core, or the mount to go through.
+  private async hop (comps: string[], into: boolean): Promise<Hop> {
     await this.ready()
-    const comps = drivePath(path)
     if (comps.length === 0) return { kind: 'local', comps }
     const m = await this.trie.closest(comps.join('/'), { hidden: true })
     if (!m) return { kind: 'local', comps }
@@ -209,7 +250,12 @@ export class Hyperdrive implements Drive {
       if (depth < comps.length) throw HyperfsError.ENOTDIR(pathString(comps.slice(0, depth)))
       return { kind: 'core', mount, comps }
     }
-    return { kind: 'inner', drive: await this.mounted(mount), path: pathString(comps.slice(depth)) }
+    return { kind: 'mount', mount, depth }
+  }
+
+  // which drive, and which version of it (mount cycles are drives met twice on one path)
+  get id (): string {
+    return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest')
   }
 
   private async mounted (m: MountInfo): Promise<Drive> {
@@ -252,6 +298,7 @@ export class Hyperdrive implements Drive {
   async lstat (path: string): Promise<Stat> {
     const r = await this.route(path, false)
     if (r.kind === 'inner') return r.drive.lstat(r.path)
+    if (r.kind === 'cycle') throw HyperfsError.ENOENT(path)
     return this.localStat(r.comps)
   }
 
@@ -260,6 +307,7 @@ export class Hyperdrive implements Drive {
     for (let hops = 0; hops <= MAX_SYMLINK_HOPS; hops++) {
       const r = await this.route(pathString(comps), false)
       if (r.kind === 'inner') return r.drive.stat(r.path)
+      if (r.kind === 'cycle') throw HyperfsError.ENOENT(path)
       const st = await this.localStat(r.comps)
       if (!isLink(st)) return st
       comps = linkTarget(comps.slice(0, -1), st.linkname!)
@@ -277,11 +325,42 @@ export class Hyperdrive implements Drive {
     const r = await this.route(path, true)
     if (r.kind === 'inner') { yield * r.drive.readdir(r.path); return }
     if (r.kind === 'core') throw HyperfsError.ENOTDIR(path)
+    if (r.kind === 'cycle') {
+      if (r.rest.length > 0) throw HyperfsError.ENOENT(path)
+      return // the mount point that closes a cycle is an empty folder
+    }
     const st = await this.localStat(r.comps)
     if (!isDir(st)) throw HyperfsError.ENOTDIR(path)
     for await (const e of this.trie.list(r.comps.join('/'))) {
-      yield { name: e.key.slice(e.key.lastIndexOf('/') + 1), stat: decodeStat(e.value!) }
+      const stat = this.entryStat(e)
+      if (stat) yield { name: e.key.slice(e.key.lastIndexOf('/') + 1), stat }
     }
+  }
+
+  // The Stat of an entry listed from the trie, or null when the entry is not
+  // one a drive can hold (its writer is hostile or broken): it is skipped, and
+  // said in the log, rather than failing the whole listing.
+  private entryStat (e: { key: string, value: Buffer | null }): Stat | null {
+    const problem = keyProblem(e.key)
+    if (problem) { this.warn(`skipped an entry with ${problem}: ${JSON.stringify(e.key.slice(0, 300))}`); return null }
+    let st: Stat
+    try {
+      st = decodeStat(e.value!)
+    } catch (err) {
+      if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+      this.warn(`skipped /${e.key}: ${err.message}`)
+      return null
+    }
+    if (st.linkname !== null && st.linkname.includes('\0')) { this.warn(`skipped /${e.key}: a symlink target with a NUL byte`); return null }
+    return st
+  }
+
+  private warn (msg: string): void {
+    const n = this.s.warnings++
+    if (!this.s.opts.onwarning || n > MAX_WARNINGS) return
+    const drive = `drive ${this.key.toString('hex').slice(0, 16)}…`
+    if (n === MAX_WARNINGS) this.s.opts.onwarning(`${drive}: more entries skipped; no more warnings for this drive`)
+    else this.s.opts.onwarning(`${drive}: ${msg}`)
   }
 
   async getxattr (path: string, name: string): Promise<Buffer | null> {
@@ -330,43 +409,49 @@ export class Hyperdrive implements Drive {
       return
     }
     if (route.kind === 'core') { yield * this.coreBytes(route.mount, start, length, opts); return }
+    if (route.kind === 'cycle') throw route.rest.length > 0 ? HyperfsError.ENOENT(path) : HyperfsError.EISDIR(path)
     const st = stat!
     if (isDir(st)) throw HyperfsError.EISDIR(path)
     const end = Math.min(st.size, length === undefined ? st.size : start + length)
     if (start >= end) return
     const { core, blockSize } = await this.contentCore()
     const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
-    const first = Math.floor(start / blockSize)
-    const last = Math.floor((end - 1) / blockSize)
-    const span = await this.localSpan(core, st.offset + first, st.offset + last + 1)
-    if (span && span.end - span.start === Math.min(st.size, (last + 1) * blockSize) - first * blockSize) {
-      yield * this.localBytes(span.start - first * blockSize, start, end)
-      return
+    let pos = start
+    const base = await this.fileBase(core, st)
+    if (base !== null) {
+      for (const chunk of this.localChunks(core, st, base, blockSize, start, end)) {
+        pos += chunk.byteLength
+        yield chunk
+      }
+      if (pos >= end) return
     }
+    // the rest block by block, from peers where it is not local
+    const first = Math.floor(pos / blockSize)
+    const last = Math.floor((end - 1) / blockSize)
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
     for (let b = first; b <= last; b++) {
       while (next <= last && next < b + FETCH_AHEAD) ahead.push(handled(core.get(st.offset + next++, getOpts)))
       const block = (await ahead.shift())!
-      const from = b === first ? start - b * blockSize : 0
+      const from = b === first ? pos - b * blockSize : 0
       const to = Math.min(blockSize, end - b * blockSize)
       if (block.byteLength < to) throw HyperfsError.STORAGE_CORRUPT(`content block ${st.offset + b} of ${path} is ${block.byteLength} bytes, expected at least ${to}`)
       yield block.subarray(from, to)
     }
   }
 
-  // A reader that copies local file bytes straight into the caller's buffer.
-  // The Stat's byteOffset is checked against the content tree first: it comes
-  // from the writer, and a wrong one must not send us to bytes of other blocks.
+  // A reader that copies local file bytes straight into the caller's buffer
+  // (the kernel's, through a mount); the core hashes each block there the
+  // first time it is read, so the copy stays the only one. Null from readInto:
+  // a block is not local, or a replica dropped a damaged one.
   async openReader (path: string): Promise<FileReader | null> {
     const { route, stat } = await this.target(path)
     if (route.kind === 'inner') return route.drive.openReader ? route.drive.openReader(route.path) : null
     if (route.kind !== 'local' || !stat || isDir(stat) || stat.size === 0) return null
     const st = stat
     const { core, blockSize } = await this.contentCore()
-    if (st.offset >= core.length) return null
-    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
-    if (base !== st.byteOffset) return null
+    const base = await this.fileBase(core, st)
+    if (base === null) return null
     return {
       size: st.size,
       readInto (target, position, length) {
@@ -379,41 +464,31 @@ export class Hyperdrive implements Drive {
     }
   }
 
-  // Where blocks [from, to) of the content core lie in its data file, when
-  // all of them are local (else null). Local blocks were verified when they
-  // were written or arrived, so, like Hypercore 11, a local read trusts them;
-  // reading them as one range skips core.get()'s per-block tree lookup,
-  // read and rehash, which is most of the cost of reading a local file.
-  private async localSpan (core: Hypercore, from: number, to: number): Promise<{ start: number, end: number } | null> {
-    if (to > core.length || !core.hasAll(from, to)) return null
-    const [start, end] = await Promise.all([
-      core.tree.byteOffset(2 * from),
-      to === core.length ? core.byteLength : core.tree.byteOffset(2 * to)
-    ])
-    return { start, end }
+  // Where the file's first block starts in the content core. The Stat's
+  // byteOffset comes from the writer and must agree with the content tree: a
+  // wrong one must not send us to bytes of other blocks. Null: it does not
+  // (or the tree cannot tell yet), so read block by block.
+  private async fileBase (core: Hypercore, st: Stat): Promise<number | null> {
+    if (st.offset >= core.length) return null
+    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
+    return base === st.byteOffset ? base : null
   }
 
-  // The file bytes [start, end) from the data file, where file byte 0 would be
-  // at `base`, a chunk at a time with the next read already under way.
-  private async * localBytes (base: number, start: number, end: number): AsyncGenerator<Buffer> {
-    const file = await this.dataFile()
-    const read = (pos: number) => handled(file.read(base + pos, Math.min(LOCAL_CHUNK, end - pos)))
-    let pending = read(start)
+  // File bytes [start, end) read from the content core's data file a chunk of
+  // whole blocks at a time, while they are local. The core checks each block
+  // against its tree the first time it is read (STORAGE_CORRUPT on a writer);
+  // stops early where a block is missing or a replica dropped a damaged one.
+  private * localChunks (core: Hypercore, st: Stat, base: number, blockSize: number, start: number, end: number): Generator<Buffer> {
+    const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
     for (let pos = start; pos < end;) {
-      const buf = await pending
-      pos += buf.byteLength
-      if (pos < end) pending = read(pos)
+      const b = Math.floor(pos / blockSize)
+      const chunkEnd = Math.min(end, (b + perChunk) * blockSize)
+      const buf = Buffer.allocUnsafe(chunkEnd - pos)
+      const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, st.offset + b, st.offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
+      if (n !== buf.byteLength) return
+      pos = chunkEnd
       yield buf
     }
-  }
-
-  private dataFile (): Promise<StorageFile> {
-    if (!this.s.dataFile) {
-      const p = this.s.content!.storage.open('data')
-      this.s.dataFile = p
-      p.catch(() => { if (this.s.dataFile === p) this.s.dataFile = null })
-    }
-    return this.s.dataFile
   }
 
   private async * coreBytes (m: MountInfo, start: number, length: number | undefined, opts: ReadOptions): AsyncGenerator<Buffer> {
@@ -432,12 +507,9 @@ export class Hyperdrive implements Drive {
     }
   }
 
-  // Raw cores have blocks of any size, so a byte offset needs the core's seek.
-  // A sparse core whose tree nodes for that offset are not local cannot seek
-  // yet (replication will ask peers for seek proofs); until then it walks the
-  // blocks from the start, which fetches the blocks before the offset too.
-  // The block that holds byte `bytes` of a mounted raw core: local tree nodes
-  // when they are here, else one seek round trip to a peer.
+  // Raw cores have blocks of any size, so a byte offset needs the core's seek:
+  // the block that holds byte `bytes` of a mounted raw core comes from local
+  // tree nodes when they are here, else from one seek round trip to a peer.
   private async seekCore (core: Hypercore, bytes: number, getOpts: { timeout?: number, signal?: AbortSignal }): Promise<[number, number]> {
     if (bytes === 0) return [0, 0]
     return core.seek(bytes, getOpts)
@@ -469,6 +541,7 @@ export class Hyperdrive implements Drive {
     const r = await this.route(path, false)
     if (r.kind === 'inner') return { drive: r.drive, path: r.path }
     if (r.kind === 'core') throw HyperfsError.EROFS(`${path} is a mounted core`)
+    if (r.kind === 'cycle') throw HyperfsError.EROFS(`${path} is inside a mount cycle`)
     return { comps: r.comps }
   }
 
@@ -604,6 +677,7 @@ export class Hyperdrive implements Drive {
     this.assertWritable(from)
     const [a, b] = await Promise.all([this.route(from, false), this.route(to, false)])
     if (a.kind === 'inner' && b.kind === 'inner' && a.drive === b.drive) return a.drive.rename(a.path, b.path)
+    if (a.kind === 'cycle' || b.kind === 'cycle') throw HyperfsError.EROFS(`${from} -> ${to} is inside a mount cycle`)
     if (a.kind !== 'local' || b.kind !== 'local') throw HyperfsError.EXDEV(`${from} -> ${to} crosses a mount`)
     const src = a.comps
     const dst = b.comps
@@ -641,6 +715,7 @@ export class Hyperdrive implements Drive {
 
   async symlink (target: string, path: string): Promise<void> {
     if (typeof target !== 'string' || target.length === 0) throw HyperfsError.EINVAL('a symlink needs a target')
+    if (target.includes('\0')) throw HyperfsError.INVALID_NAME('a symlink target cannot hold a NUL byte')
     const w = await this.writeRoute(path)
     if ('drive' in w) return w.drive.symlink(target, w.path)
     if (w.comps.length === 0) throw HyperfsError.EEXIST('/')
@@ -690,7 +765,12 @@ export class Hyperdrive implements Drive {
     const lt = opts.lt === undefined ? undefined : opts.lt - 1
     for await (const e of this.trie.history({ gte, lt })) {
       if (e.hidden) continue
-      yield { version: e.seq + 1, type: e.value ? 'put' : 'del', name: '/' + e.key, value: e.value ? decodeStat(e.value) : null }
+      if (!e.value) {
+        if (!keyProblem(e.key)) yield { version: e.seq + 1, type: 'del', name: '/' + e.key, value: null }
+        continue
+      }
+      const value = this.entryStat(e)
+      if (value) yield { version: e.seq + 1, type: 'put', name: '/' + e.key, value }
     }
   }
 
@@ -698,8 +778,13 @@ export class Hyperdrive implements Drive {
     await this.ready()
     const trie = to === undefined || to === this.version ? this.trie : this.trie.checkout(to)
     for await (const e of trie.diff(from, { prefix: drivePath(prefix).join('/') })) {
-      if (e.type === 'put') yield { type: 'put', name: '/' + e.key, value: decodeStat(e.value), previous: e.previous ? decodeStat(e.previous) : null }
-      else yield { type: 'del', name: '/' + e.key, previous: decodeStat(e.previous) }
+      const previous = e.previous ? this.entryStat({ key: e.key, value: e.previous }) : null
+      if (e.type === 'put') {
+        const value = this.entryStat(e)
+        if (value) yield { type: 'put', name: '/' + e.key, value, previous }
+      } else if (previous) {
+        yield { type: 'del', name: '/' + e.key, previous }
+      }
     }
   }
 
@@ -745,6 +830,7 @@ export class Hyperdrive implements Drive {
     if ('drive' in w) return w.drive.mount(w.path, key, opts)
     if (w.comps.length === 0) throw HyperfsError.EBUSY('cannot mount over the root')
     const info: MountInfo = { key: Buffer.from(key), version: opts.version ?? null, kind: opts.kind ?? 'drive' }
+    if (info.kind === 'drive') await this.checkCycle(info, path)
     await this.s.meta.run(async () => {
       if (await this.entry(w.comps)) throw HyperfsError.EEXIST(path)
       const k = w.comps.join('/')
@@ -767,62 +853,264 @@ export class Hyperdrive implements Drive {
     })
   }
 
+  // Refuses a mount of `m` here when it would close a cycle: when this drive
+  // (as it follows its latest version) is `m`, or is mounted somewhere in
+  // the drives `m` reaches. Only drives held here are looked through, and only
+  // what of them is local; a cycle through anything else is met on reads.
+  private async checkCycle (m: MountInfo, path: string): Promise<void> {
+    const self = this.id
+    const seen = new Set<string>()
+    const queue: MountInfo[] = [m]
+    while (queue.length > 0 && seen.size < MAX_WALK_DRIVES) {
+      const next = queue.shift()!
+      const id = next.key.toString('hex') + '@' + (next.version ?? 'latest')
+      if (id === self) throw HyperfsError.MOUNT_CYCLE(`${path}: mounting ${next === m ? 'this drive in itself' : 'that drive here'} would make a loop`)
+      if (seen.has(id)) continue
+      seen.add(id)
+      const d = await this.heldDrive(next)
+      if (!d) continue
+      try {
+        for await (const sub of d.localMounts()) if (sub.kind === 'drive') queue.push(sub)
+      } catch (err) {
+        if (!isHyperfsError(err, 'BLOCK_NOT_AVAILABLE', 'DECODE_ERROR')) throw err
+      }
+    }
+  }
+
+  private async heldDrive (m: MountInfo): Promise<Hyperdrive | null> {
+    let d: Drive | null = null
+    if (m.key.equals(this.key)) d = this // writable, so not a checkout
+    else if (this.s.opts.heldDrive) d = await this.s.opts.heldDrive(m.key)
+    if (!(d instanceof Hyperdrive)) return null
+    if (m.version === null) return d
+    try {
+      return d.checkout(m.version) as Hyperdrive
+    } catch (err) {
+      if (isHyperfsError(err, 'EINVAL')) return null // a version not here yet
+      throw err
+    }
+  }
+
+  // The mounts recorded in this drive, from local blocks only.
+  private async * localMounts (): AsyncIterable<MountInfo> {
+    await this.ready()
+    for await (const e of this.trie.list('', { recursive: true, hidden: true, wait: false })) {
+      if (!keyProblem(e.key)) yield decodeMount(e.value!)
+    }
+  }
+
   async * mounts (): AsyncIterable<{ path: string, mount: MountInfo }> {
     await this.ready()
     for await (const e of this.trie.list('', { recursive: true, hidden: true })) {
-      yield { path: '/' + e.key, mount: decodeMount(e.value!) }
+      const problem = keyProblem(e.key)
+      if (problem) { this.warn(`skipped a mount with ${problem}: ${JSON.stringify(e.key.slice(0, 300))}`); continue }
+      let mount: MountInfo
+      try {
+        mount = decodeMount(e.value!)
+      } catch (err) {
+        if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+        this.warn(`skipped the mount at /${e.key}: ${err.message}`)
+        continue
+      }
+      yield { path: '/' + e.key, mount }
     }
   }
 
   // ---- prefetch ----
 
-  download (path = '/', opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.downloadFrom(path, opts, new Set())
+  // Each drive a download reaches (the one named, then each one mounted
+  // below it, once however often it is mounted) is a part of its own: its
+  // files are listed, then fetched as ranges of its content core
+  // (range-fetch.ts). A part that fails (a drive no peer sends, blocks that
+  // stop coming, a listing cut short) is reported through onprogress and the
+  // walk goes on; download then rejects with DOWNLOAD_INCOMPLETE. The caller's
+  // signal, a path that does not exist and a walk past MAX_WALK_DRIVES end it
+  // at once.
+  async download (path = '/', opts: DownloadOptions = {}): Promise<void> {
+    const walk: DownloadWalk = { opts, timeout: opts.timeout ?? this.s.opts.timeout ?? DEFAULT_DOWNLOAD_TIMEOUT, visited: new Set(), parts: 0, failed: [] }
+    const at = pathString(drivePath(path))
+    const r = await this.route(at, true)
+    if (r.kind === 'core') await this.downloadCore(r.mount, at, walk)
+    else if (r.kind === 'local') await this.downloadPart(r.comps, at, walk, true)
+    else if (r.kind === 'inner') {
+      if (r.drive instanceof Hyperdrive) await r.drive.downloadPart(drivePath(r.path), at, walk, true)
+      else await downloadForeign(r.drive, r.path, at, walk)
+    }
+    if (walk.failed.length === 0) return
+    const why = walk.failed.map((f) => `${f.path}: ${f.error?.message}`).join('; ')
+    throw HyperfsError.DOWNLOAD_INCOMPLETE(`${walk.failed.length} of ${walk.parts} drives failed (${why})`)
   }
 
-  // `visited` holds the drives (key@version) already walked, so that a drive
-  // mounted inside itself is downloaded once.
-  private async downloadFrom (path: string, opts: { signal?: AbortSignal }, visited: Set<string>): Promise<void> {
-    const r = await this.route(path, true)
-    if (r.kind === 'inner') {
-      const d = r.drive
-      const id = d.key.toString('hex') + '@' + (d instanceof Hyperdrive && d.checkedOut ? d.version : 'latest')
-      if (r.path === '/' && visited.has(id)) return
-      if (d instanceof Hyperdrive) return d.downloadFrom(r.path, opts, visited)
-      return d.download(r.path, opts)
+  // This drive's part: the files under `comps`, then the drives mounted there.
+  private async downloadPart (comps: string[], at: string, walk: DownloadWalk, first = false): Promise<void> {
+    if (comps.length === 0) {
+      if (walk.visited.has(this.id)) return
+      if (walk.visited.size >= MAX_WALK_DRIVES) throw HyperfsError.WALK_TOO_DEEP(`a download walks into at most ${MAX_WALK_DRIVES} drives`)
+      walk.visited.add(this.id)
     }
-    if (r.kind === 'core') {
-      for await (const _ of this.coreBytes(r.mount, 0, undefined, opts)) {}
+    // a path that names nothing to fetch fails the download, not a part of it
+    let st = first ? await this.stated(comps, walk) : null
+    const status: DownloadStatus = { path: at, key: this.key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }
+    walk.parts++
+    const mounts: Array<{ comps: string[], key: Buffer }> = []
+    try {
+      walk.opts.onprogress?.({ ...status })
+      if (!st) st = await this.stated(comps, walk)
+      const files: Stat[] = []
+      const add = (f: Stat): void => { files.push(f); status.files++; status.total += f.size }
+      if (isDir(st) && !st.mount) {
+        for await (const e of this.trie.list(comps.join('/'), { recursive: true })) {
+          const s = this.entryStat(e)
+          if (!s) continue
+          if (s.mount) mounts.push({ comps: e.key.split('/'), key: s.mount.key })
+          else if (isFile(s)) add(s)
+        }
+      } else if (isFile(st)) add(st)
+      status.state = 'fetching'
+      walk.opts.onprogress?.({ ...status })
+      await this.fetchFiles(files, status, walk)
+      status.bytes = status.total
+      status.state = 'done'
+      walk.opts.onprogress?.({ ...status })
+    } catch (err) {
+      failPart(status, err, walk)
+    }
+    for (const m of mounts) await this.downloadMount(m.comps, m.key, under(at, pathString(m.comps.slice(comps.length))), walk)
+  }
+
+  // A drive whose metadata no peer has sent is not found (rather than listed
+  // as empty, and "downloaded" with nothing in it).
+  private async stated (comps: string[], walk: DownloadWalk): Promise<Stat> {
+    const md = this.s.cores.metadata
+    if (md.length === 0 && !md.writable) await md.update({ timeout: walk.timeout })
+    if (md.length === 0 && !md.writable) {
+      throw HyperfsError.from('DRIVE_NOT_FOUND', `no peer sent this drive within ${walk.timeout} ms (${holders(md)})`)
+    }
+    return this.localStat(comps)
+  }
+
+  private async fetchFiles (files: Stat[], status: DownloadStatus, walk: DownloadWalk): Promise<void> {
+    const withBlocks = files.filter((f) => f.blocks > 0)
+    if (withBlocks.length === 0) return
+    const { core, blockSize } = await this.contentCore()
+    for (const f of withBlocks) {
+      let n = 0
+      for (let i = 0; i < f.blocks; i++) if (core.has(f.offset + i)) n++
+      status.bytes += n === f.blocks ? f.size : Math.min(f.size, n * blockSize)
+    }
+    walk.opts.onprogress?.({ ...status })
+    await fetchRanges(core, withBlocks.map((f): BlockRange => [f.offset, f.offset + f.blocks]), {
+      signal: walk.opts.signal,
+      timeout: walk.timeout,
+      onblock: (bytes) => {
+        status.bytes = Math.min(status.total, status.bytes + bytes)
+        walk.opts.onprogress?.({ ...status })
+      }
+    })
+  }
+
+  // The drive (or raw core) mounted at `comps`, found the way a read finds it.
+  private async downloadMount (comps: string[], key: Buffer, at: string, walk: DownloadWalk): Promise<void> {
+    let r: Route
+    try {
+      r = await this.route(pathString(comps), true)
+    } catch (err) {
+      walk.parts++
+      failPart({ path: at, key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }, err, walk)
       return
     }
-    if (r.comps.length === 0) visited.add(this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest'))
-    const st = await this.localStat(r.comps)
-    const files: Stat[] = []
-    const mounts: string[] = []
-    if (isDir(st) && !st.mount) {
-      for await (const e of this.trie.list(r.comps.join('/'), { recursive: true })) {
-        const s = decodeStat(e.value!)
-        if (s.mount) mounts.push('/' + e.key)
-        else if (isFile(s)) files.push(s)
-      }
-    } else if (st.mount) mounts.push(pathString(r.comps))
-    else if (isFile(st)) files.push(st)
-    for (const f of files) await this.fetchBlocks(f, opts)
-    for (const m of mounts) await this.downloadFrom(m, opts, visited)
+    if (r.kind === 'core') await this.downloadCore(r.mount, at, walk)
+    else if (r.kind === 'inner') {
+      if (r.drive instanceof Hyperdrive) await r.drive.downloadPart(drivePath(r.path), at, walk)
+      else await downloadForeign(r.drive, r.path, at, walk)
+    }
+    // 'cycle': a drive already on the way; 'local': an entry that only looks like a mount
   }
 
-  private async fetchBlocks (st: Stat, opts: { signal?: AbortSignal }): Promise<void> {
-    if (st.blocks === 0) return
-    const { core } = await this.contentCore()
-    const getOpts = { signal: opts.signal, timeout: this.s.opts.timeout }
-    for (let i = 0; i < st.blocks; i += 64) {
-      const batch: Array<Promise<unknown>> = []
-      for (let j = i; j < Math.min(st.blocks, i + 64); j++) {
-        if (!core.has(st.offset + j)) batch.push(core.get(st.offset + j, getOpts))
+  // A raw core mounted as a file: one file, fetched whole.
+  private async downloadCore (m: MountInfo, at: string, walk: DownloadWalk): Promise<void> {
+    const id = 'core:' + m.key.toString('hex') + '@' + (m.version ?? 'latest')
+    if (walk.visited.has(id)) return
+    walk.visited.add(id)
+    walk.parts++
+    const status: DownloadStatus = { path: at, key: m.key, kind: 'core', files: 1, bytes: 0, total: 0, state: 'listing', error: null }
+    try {
+      walk.opts.onprogress?.({ ...status })
+      let c = await this.mountedCore(m)
+      if (c.length === 0 && !c.core.writable) {
+        await c.core.update({ timeout: walk.timeout })
+        c = await this.mountedCore(m)
+        if (c.length === 0) throw HyperfsError.from('DRIVE_NOT_FOUND', `no peer sent this core within ${walk.timeout} ms (${holders(c.core)})`)
       }
-      await Promise.all(batch)
+      status.total = c.byteLength
+      let n = 0
+      for (let i = 0; i < c.length; i++) if (c.core.has(i)) n++
+      status.bytes = n === c.length ? c.byteLength : Math.floor(c.byteLength * n / c.length)
+      status.state = 'fetching'
+      walk.opts.onprogress?.({ ...status })
+      await fetchRanges(c.core, [[0, c.length]], {
+        signal: walk.opts.signal,
+        timeout: walk.timeout,
+        onblock: (bytes) => {
+          status.bytes = Math.min(status.total, status.bytes + bytes)
+          walk.opts.onprogress?.({ ...status })
+        }
+      })
+      status.bytes = status.total
+      status.state = 'done'
+      walk.opts.onprogress?.({ ...status })
+    } catch (err) {
+      failPart(status, err, walk)
     }
   }
+}
+
+// The walk of one download(): what it has been through and what failed.
+interface DownloadWalk {
+  opts: DownloadOptions
+  timeout: number
+  visited: Set<string> // drives (key@version) and raw cores already downloaded
+  parts: number
+  failed: DownloadStatus[]
+}
+
+// A part failed: reported, and the walk goes on, unless the caller stopped it
+// or the error is a bug.
+function failPart (status: DownloadStatus, err: unknown, walk: DownloadWalk): void {
+  if (walk.opts.signal?.aborted || isHyperfsError(err, 'WALK_TOO_DEEP')) throw err
+  safetyCatch(err)
+  status.state = 'failed'
+  status.error = err instanceof Error ? err : new Error(String(err))
+  walk.failed.push({ ...status })
+  walk.opts.onprogress?.({ ...status })
+}
+
+// A mounted drive of another kind: one part, its statuses under the mount point.
+async function downloadForeign (d: Drive, path: string, at: string, walk: DownloadWalk): Promise<void> {
+  walk.parts++
+  try {
+    await d.download(path, {
+      signal: walk.opts.signal,
+      timeout: walk.timeout,
+      onprogress: (s) => walk.opts.onprogress?.({ ...s, path: under(at, path === '/' ? s.path : s.path.slice(path.length) || '/') })
+    })
+  } catch (err) {
+    failPart({ path: at, key: d.key, kind: 'drive', files: 0, bytes: 0, total: 0, state: 'listing', error: null }, err, walk)
+  }
+}
+
+function holders (core: Hypercore): string {
+  const n = core.peers
+  return n === 0 ? 'no connected peer has it' : `${n} connected peer${n === 1 ? ' has' : 's have'} it`
+}
+
+// `rest`, a path below the one a part began at, as a path of the download
+function under (at: string, rest: string): string {
+  return rest === '/' ? at : at === '/' ? rest : at + rest
+}
+
+function driveId (d: Drive): string {
+  return d instanceof Hyperdrive ? d.id : d.key.toString('hex') + '@latest'
 }
 
 function encodeStat (st: Stat): Buffer {

@@ -4,8 +4,10 @@
 //
 // Paths are POSIX-style and absolute ('/a/b'); implementations normalise '..',
 // '//' and a trailing '/'. Errors are HyperfsError with codes ENOENT, ENOTDIR,
-// EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL (plus network codes such as
-// REQUEST_TIMEOUT when content cannot be fetched in time).
+// EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL, ELOOP, ENAMETOOLONG, INVALID_NAME
+// (a NUL in a path), MOUNT_CYCLE (from mount) and network codes such as
+// REQUEST_TIMEOUT when content cannot be fetched in time. readdir lists only
+// entries with valid names (see drive-path.ts); others are skipped.
 import type { Readable, Writable } from 'node:stream'
 
 export const S_IFMT = 0o170000
@@ -68,6 +70,26 @@ export interface HistoryEntry {
 export interface WatchEvent {
   version: number
   path: string
+}
+
+// One drive's part of a download: the drive the download names, or one
+// mounted inside it (a raw core mounted as a file counts as a drive of one
+// file). Sent to DownloadOptions.onprogress whenever it changes.
+export interface DownloadStatus {
+  path: string // where this drive's part begins, as a path of the drive download() was called on
+  key: Buffer
+  kind: 'drive' | 'core'
+  files: number // files found so far (all of them from state 'fetching' on)
+  bytes: number // bytes of those files held here
+  total: number // bytes of those files
+  state: 'listing' | 'fetching' | 'done' | 'failed'
+  error: Error | null // why it failed: DRIVE_NOT_FOUND (no peer sent it), REQUEST_TIMEOUT (blocks stopped coming), ...
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal
+  timeout?: number // ms a drive may go without a block arriving before it fails with REQUEST_TIMEOUT
+  onprogress?: (status: DownloadStatus) => void
 }
 
 export interface DriveInfo {
@@ -137,6 +159,9 @@ export interface Drive {
   unmount (path: string): Promise<void>
   mounts (): AsyncIterable<{ path: string, mount: MountInfo }>
 
-  // prefetch everything under a path (content included)
-  download (path?: string, opts?: { signal?: AbortSignal }): Promise<void>
+  // Prefetch everything under a path (content included), mounted drives too.
+  // A mounted drive that cannot be fetched does not stop the others: once
+  // the rest is held, download rejects with DOWNLOAD_INCOMPLETE, naming the
+  // drives that failed (onprogress has each one's error).
+  download (path?: string, opts?: DownloadOptions): Promise<void>
 }

@@ -264,7 +264,8 @@ export class DriveFilesystem implements FuseFilesystem {
     const file = handle.file
     if (!handle.reader) {
       const st = await this.#lstat(file.path)
-      handle.reader = new ReadAhead((start, len, signal) => this.#fetch(file.path, start, len, signal), st.size, this.#opts.readAhead)
+      handle.reader = new ReadAhead((start, len, signal, timeout) => this.#fetch(file.path, start, len, signal, timeout), st.size,
+        { ...this.#opts.readAhead, timeout: this.#opts.readTimeout }, { now: this.#clock })
       handle.local = await this.#openLocal(file.path, st.size)
       if (handle.local && position + length <= handle.local.size) {
         const n = handle.local.readInto(target, position, length)
@@ -666,8 +667,8 @@ export class DriveFilesystem implements FuseFilesystem {
 
   // One ranged read from the drive that cannot outlive readTimeout, whether
   // or not the drive honours the signal and timeout we pass it.
-  #fetch (path: string, start: number, length: number, signal: AbortSignal): Promise<Buffer> {
-    const ms = this.#opts.readTimeout
+  #fetch (path: string, start: number, length: number, signal: AbortSignal, timeout?: number): Promise<Buffer> {
+    const ms = Math.min(timeout ?? Infinity, this.#opts.readTimeout)
     const controller = new AbortController()
     const onAbort = (): void => controller.abort(HyperfsError.REQUEST_CANCELLED(`read ${path} @${start}`))
     if (signal.aborted) onAbort()

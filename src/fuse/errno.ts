@@ -53,7 +53,8 @@ const UNAVAILABLE = new Set([
   'INVALID_PROOF',
   'INVALID_SIGNATURE',
   'STORAGE_CORRUPT',
-  'DECODE_ERROR'
+  'DECODE_ERROR',
+  'INVALID_BEE'
 ])
 
 const ALIASES: Record<string, ErrnoName> = {
@@ -61,6 +62,9 @@ const ALIASES: Record<string, ErrnoName> = {
   SESSION_NOT_WRITABLE: 'EROFS',
   BAD_ARGUMENT: 'EINVAL',
   INVALID_OPERATION: 'EINVAL',
+  INVALID_NAME: 'EINVAL', // a name a drive cannot hold (NUL, '/', '.', '..')
+  MOUNT_CYCLE: 'ELOOP',
+  WALK_TOO_DEEP: 'ELOOP',
   ENOTSUP: 'EOPNOTSUPP'
 }
 

@@ -18,12 +18,20 @@
 // concatenated from many, and big short-lived buffers are what made the
 // garbage collector the largest cost of a sequential read.
 
-export type FetchRange = (start: number, length: number, signal: AbortSignal) => Promise<Buffer>
+import { HyperfsError } from '../errors.js'
+
+// `timeout`: ms this fetch may take; the reader's remaining budget (see read())
+export type FetchRange = (start: number, length: number, signal: AbortSignal, timeout?: number) => Promise<Buffer>
 
 export interface ReadAheadOptions {
   min: number // first prefetch window, bytes (0 disables read-ahead)
   max: number // the window never grows past this
   piece?: number // largest single prefetch request (default 1 MiB)
+  timeout?: number // ms one read may wait in all, prefetch it waits on included (default: no bound)
+}
+
+export interface ReadAheadServices {
+  now?: () => number // ms clock, injectable for tests
 }
 
 const DEFAULT_PIECE = 1024 * 1024
@@ -44,12 +52,14 @@ export class ReadAhead {
   #chunks: Chunk[] = []
   #next = 0 // where a sequential reader reads next
   #window: number
+  readonly #now: () => number
 
-  constructor (fetch: FetchRange, size: number, opts: ReadAheadOptions) {
+  constructor (fetch: FetchRange, size: number, opts: ReadAheadOptions, services: ReadAheadServices = {}) {
     this.#fetch = fetch
     this.#size = size
     this.#opts = opts
     this.#window = opts.min
+    this.#now = services.now ?? Date.now
   }
 
   get size (): number {
@@ -89,7 +99,7 @@ export class ReadAhead {
       this.#after(sequential)
       return copied
     }
-    return this.#readSlow(offset, offset + copied, end, target, sequential, copied > 0)
+    return this.#readSlow(offset, offset + copied, end, target, sequential, copied > 0, this.#now() + (this.#opts.timeout ?? Infinity))
   }
 
   // Copies from chunks that have arrived, from `offset` on, until a byte is not here.
@@ -104,7 +114,10 @@ export class ReadAhead {
     return pos - offset
   }
 
-  async #readSlow (offset: number, pos: number, end: number, target: Buffer, sequential: boolean, hit: boolean): Promise<number> {
+  // One read has one budget (until): a prefetch it waited on that failed
+  // does not earn the fetch after it a fresh timeout, so the reader gets its
+  // error within the timeout, not after a multiple of it.
+  async #readSlow (offset: number, pos: number, end: number, target: Buffer, sequential: boolean, hit: boolean, until: number): Promise<number> {
     while (pos < end) {
       const chunk = this.#chunks.find((c) => c.start <= pos && pos < c.end)
       if (chunk) {
@@ -124,7 +137,9 @@ export class ReadAhead {
       }
       // the reader waits on this one, so it is never aborted by a jump
       const gapEnd = Math.min(end, ...this.#chunks.filter((c) => c.start > pos).map((c) => c.start))
-      const buf = await this.#fetch(pos, gapEnd - pos, new AbortController().signal)
+      const left = until - this.#now()
+      if (left <= 0) throw HyperfsError.REQUEST_TIMEOUT(`read at ${pos}: no bytes within the read's timeout`)
+      const buf = await this.#fetch(pos, gapEnd - pos, new AbortController().signal, Number.isFinite(left) ? left : undefined)
       if (buf.length === 0) break
       pos += buf.copy(target, pos - offset, 0, Math.min(buf.length, end - pos))
     }

@@ -1,4 +1,4 @@
-// Noise DH on Ed25519 as noise-curve-ed does it (WIRE §5.2): no X25519
+// Noise DH on Ed25519 as noise-curve-ed does it (docs/wire.md §5.2): no X25519
 // conversion. DH(pub, sk) = crypto_scalarmult_ed25519_noclamp(scalar, pub), where
 // scalar = SHA-512(seed)[0..32] clamped (b0 &= 248, b31 &= 127, b31 |= 64).
 import sodium from 'sodium-native'

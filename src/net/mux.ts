@@ -1,4 +1,4 @@
-// A channel multiplexer wire-compatible with protomux 3 (WIRE §4), over a stream
+// A channel multiplexer wire-compatible with protomux 3 (docs/wire.md §4), over a stream
 // whose every write is one frame and every 'data' chunk one frame (SecretStream).
 //   - Each side numbers its own channels 1, 2, … and reuses freed ids; a frame
 //     carries the sender's id. A remote open may only grow the remote ids by one.

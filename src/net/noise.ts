@@ -1,5 +1,5 @@
 // Noise XX and IK handshakes, byte-compatible with noise-handshake 4 +
-// noise-curve-ed (WIRE §5.1, §5.2):
+// noise-curve-ed (docs/wire.md §5.1, §5.2):
 //   XX:  -> e            <- e, ee, s, es        -> s, se
 //   IK:  <- s (pre)      -> e, es, s, ss        <- e, ee, se
 // Each message ends with encryptAndHash(payload). The prologue is mixed into h

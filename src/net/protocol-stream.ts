@@ -2,7 +2,10 @@
 // makes a secret-stream over a bridge and returns the bridge's outer end (pipe
 // it to the peer); given a duplex it wraps it in a secret-stream; given one of
 // our secret-streams it uses it as is. One Mux per secret-stream, shared by
-// every core replicated over it. Matches hypercore's 5 s keepalive.
+// every core replicated over it. Matches hypercore's 5 s keepalive, and
+// declares the peer dead after SILENCE_TIMEOUT without a byte from it: TCP
+// keeps a connection 'established' through an outage and retransmits with a
+// backoff of up to two minutes, so a dead link is redialled instead.
 import type { Duplex } from 'node:stream'
 import { SecretStream } from './secret-stream.js'
 import { Mux } from './mux.js'
@@ -10,11 +13,19 @@ import { bridge } from './bridge.js'
 import type { KeyPair } from '../crypto/index.js'
 import { HyperfsError } from '../errors.js'
 
+// an idle side sends an empty frame this often (hypercore's value)
+export const KEEP_ALIVE = 5000
+// two keepalive periods: one late keepalive is tolerated, a silent link is not
+export const SILENCE_TIMEOUT = 2 * KEEP_ALIVE
+
 export interface ProtocolStreamOptions {
   keyPair?: KeyPair
   // for a raw transport (TCP socket, UDX stream): which side dialled
   isInitiator?: boolean
   keepAlive?: number | false
+  // ms without a byte from the peer before the stream is destroyed; false when
+  // the remote may send no keepalives
+  timeout?: number | false
 }
 
 export interface ProtocolStream {
@@ -49,8 +60,9 @@ export function protocolStream (isInitiator: boolean | Duplex, opts: ProtocolStr
     }
     outer = raw
   }
-  if (opts.keepAlive !== false && typeof (secret as any).setKeepAlive === 'function') {
-    secret.setKeepAlive(typeof opts.keepAlive === 'number' ? opts.keepAlive : 5000)
+  if (opts.keepAlive !== false) {
+    secret.setKeepAlive(typeof opts.keepAlive === 'number' ? opts.keepAlive : KEEP_ALIVE)
+    if (opts.timeout !== false) secret.setTimeout(typeof opts.timeout === 'number' ? opts.timeout : SILENCE_TIMEOUT)
   }
   secret.on('error', () => {}) // surfaced through 'close' and the caller's own listeners
   return { outer, secret, mux: Mux.from(secret) }

@@ -1,5 +1,5 @@
 // An encrypted, message-preserving duplex over any byte stream, wire-compatible
-// with @hyperswarm/secret-stream 6 (WIRE §5.3, §5.4):
+// with @hyperswarm/secret-stream 6 (docs/wire.md §5.3, §5.4):
 //   every raw frame is uint24le(length) ‖ body
 //   1. Noise XX with empty payloads (skipped when started from a finished handshake)
 //   2. each side sends one plain 56-byte frame: H[handshakeHash](NS_INITIATOR or
@@ -54,7 +54,7 @@ export interface SecretStreamOptions {
   keepAlive?: number
   // drop received empty messages even with keepAlive off
   filterZeroByteMessages?: boolean
-  // destroy with REQUEST_TIMEOUT when nothing arrives for this many ms
+  // destroy with PEER_TIMEOUT when nothing arrives for this many ms
   timeout?: number
 }
 
@@ -108,8 +108,6 @@ export class SecretStream extends Duplex {
   private resolveOpened: ((v: boolean) => void) | null = null
   private keepAliveTimer: NodeJS.Timeout | null = null
   private timeoutTimer: NodeJS.Timeout | null = null
-  private wroteSinceTick = false
-  private readSinceTick = false
 
   constructor (isInitiator: boolean, rawStream: Duplex, opts: SecretStreamOptions = {}) {
     // Object mode on the readable side keeps one message per chunk even for
@@ -155,34 +153,36 @@ export class SecretStream extends Duplex {
     return out
   }
 
+  // An empty frame goes out whenever nothing was written for `ms`, so a
+  // peer with a silence timeout (setTimeout) hears from us while we are idle.
   setKeepAlive (ms: number): void {
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer)
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer)
     this.keepAliveTimer = null
     this.keepAlive = ms > 0 ? ms : 0
     if (this.keepAlive === 0 || this.destroyed) return
     this.filterEmpty = true
-    this.keepAliveTimer = setInterval(() => {
-      if (this.wroteSinceTick || this.phase !== PHASE_DATA || this.writableEnded || this.destroyed) {
-        this.wroteSinceTick = false
-        return
-      }
-      this.write(EMPTY)
-    }, this.keepAlive)
+    this.keepAliveTimer = setTimeout(() => this.onKeepAlive(), this.keepAlive)
     this.keepAliveTimer.unref()
   }
 
+  private onKeepAlive (): void {
+    if (this.writableEnded || this.destroyed) return
+    if (this.phase === PHASE_DATA) this.write(EMPTY)
+    this.keepAliveTimer?.refresh() // also while writes wait on a full socket
+  }
+
+  // Destroys the stream with PEER_TIMEOUT once nothing at all (keepalives
+  // included) arrived for `ms`: on a link gone silent the connection is
+  // declared dead instead of waiting on TCP's retransmit backoff.
   setTimeout (ms: number): this {
-    if (this.timeoutTimer) clearInterval(this.timeoutTimer)
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer)
     this.timeoutTimer = null
     this.timeout = ms > 0 ? ms : 0
     if (this.timeout === 0 || this.destroyed) return this
-    this.readSinceTick = true
-    this.timeoutTimer = setInterval(() => {
-      if (this.readSinceTick) {
-        this.readSinceTick = false
-        return
-      }
-      this.destroy(HyperfsError.REQUEST_TIMEOUT('no data from the peer for ' + this.timeout + ' ms'))
+    this.timeoutTimer = setTimeout(() => {
+      // while our reader holds the raw stream paused, the silence is ours
+      if (this.rawPaused) this.timeoutTimer?.refresh()
+      else this.destroy(HyperfsError.PEER_TIMEOUT(`nothing from the peer for ${this.timeout} ms`))
     }, this.timeout)
     this.timeoutTimer.unref()
     return this
@@ -196,7 +196,7 @@ export class SecretStream extends Duplex {
   private onRawData (data: Buffer | Uint8Array): void {
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
     this.rawBytesRead += chunk.byteLength
-    this.readSinceTick = true
+    this.timeoutTimer?.refresh()
     if (this.parsing) {
       this.reentrant.push(chunk)
       return
@@ -445,7 +445,7 @@ export class SecretStream extends Duplex {
       }
       flushed = this.writeRaw(out)
     }
-    this.wroteSinceTick = true
+    this.keepAliveTimer?.refresh()
     if (flushed) cb()
     else this.drainCallback = cb
   }
@@ -476,8 +476,8 @@ export class SecretStream extends Duplex {
   }
 
   private clearTimers (): void {
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer)
-    if (this.timeoutTimer) clearInterval(this.timeoutTimer)
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer)
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer)
     this.keepAliveTimer = null
     this.timeoutTimer = null
   }

@@ -1,5 +1,5 @@
 // Noise SymmetricState for Noise_*_Ed25519_ChaChaPoly_BLAKE2b, as noise-handshake 4
-// runs it (WIRE §5.1):
+// runs it (docs/wire.md §5.1):
 //   h0 = protocol name zero-padded to 64 bytes (hashed if longer), ck = h0
 //   mixHash(x):  h = BLAKE2b-512(h ‖ x)
 //   HKDF:        prk = HMAC(ck, ikm); out1 = HMAC(prk, 01); out2 = HMAC(prk, out1 ‖ 02)

@@ -19,7 +19,7 @@ import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike, WireChannel } from './types.js'
 import type { Replicator } from './replicator.js'
 
-export const WANT_BATCH = 2 ** 21 // compat-mode want size (WIRE §6.3)
+export const WANT_BATCH = 2 ** 21 // compat-mode want size (docs/wire.md §6.3)
 const NOT_AVAILABLE = 1
 const INVALID_REQUEST = 2
 const MIN_WINDOW = 16
@@ -269,7 +269,7 @@ export class Peer {
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
     this.finish(req.id, true)
     this.aimd = Math.max(MIN_WINDOW, this.aimd >> 1)
-    this.replicator.onRequestFailed(this, req)
+    this.replicator.onRequestFailed(this, req, true)
   }
 
   // ids are reused, so a request is only cancelled if it is still the one in

@@ -3,16 +3,33 @@
 // flight, and spreads block requests over the peers that hold them, up to each
 // peer's window (which grows on answers and halves on timeouts). Proofs are
 // verified by the core before anything is stored; a peer whose proof, signature
-// or manifest does not verify is disconnected and its requests go elsewhere.
+// or manifest does not verify is disconnected and its requests go elsewhere,
+// and a get() that times out after that hears the peer's fault, not a timeout.
+// A proof that verifies but cannot be stored (a full disk) is our fault, not
+// the peer's: the core stops fetching until it is asked again, and whoever
+// waits hears the storage error.
+//
+// Events: 'peer-add'/'peer-remove' (peer), 'peer-error' (err, peer),
+// 'download' (index, bytes, peer), 'starved' (index: wanted with no peer
+// connected; a network redials), 'storage-error' (err: fetching paused),
+// 'error-internal' (err: a bug in scheduling; a warning when nobody listens).
 import { EventEmitter } from 'node:events'
-import { HyperfsError, isHyperfsError } from '../errors.js'
+import { HyperfsError, isHyperfsError, type ErrorCode } from '../errors.js'
 import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike } from './types.js'
 import { Peer, type OutRequest } from './peer.js'
 import * as flat from '../core/flat-tree.js'
 
-const MALICIOUS = new Set(['INVALID_PROOF', 'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_CAPABILITY', 'DECODE_ERROR', 'PROTOCOL_ERROR'])
+// what a peer's bad data raises (INVALID_OPERATION: a proof whose shape does
+// not fit our tree); anything else out of applyProof is a local failure
+const PEER_FAULTS: ErrorCode[] = ['INVALID_PROOF', 'INVALID_SIGNATURE', 'INVALID_MANIFEST', 'INVALID_CAPABILITY', 'INVALID_OPERATION', 'DECODE_ERROR', 'PROTOCOL_ERROR']
+const PEER_LABEL_BYTES = 6 // of the remote public key, in messages
+
+// The peer sent something that does not verify or parse: it is dropped.
+export function isPeerFault (err: unknown): boolean {
+  return isHyperfsError(err, ...PEER_FAULTS)
+}
 const RANGE_LOOKAHEAD = 1024
 const SCAN_BUDGET = 512
 
@@ -20,7 +37,9 @@ interface Wanted {
   index: number
   priority: number
   inflight: OutRequest[]
-  failed: Set<Peer>
+  failed: Set<Peer> // said it has no such block, or sent one that did not verify
+  slow: Set<Peer> // timed out: asked again only when no other peer can serve
+  fault: Error | null // the last bad answer for it, for get()s that time out
   refs: number // get() callers plus ranges that want it
 }
 
@@ -39,6 +58,8 @@ interface SeekWaiter {
   reject: (err: Error) => void
   inflight: OutRequest | null
   failed: Set<Peer>
+  slow: Set<Peer>
+  fault: Error | null
   missing: number // the deepest local tree node over the byte, -1 until known
 }
 
@@ -60,6 +81,7 @@ export class Replicator extends EventEmitter {
   private ranges: RangeDownload[] = []
   private seeks: SeekWaiter[] = []
   private upgrading: OutRequest | null = null
+  private paused: Error | null = null // a proof could not be stored: fetch nothing until asked again
   private attached = new Set<MuxLike>()
   private scheduled = false
   private running = false
@@ -76,12 +98,14 @@ export class Replicator extends EventEmitter {
   // ---- peers ----
 
   // A stream is on its way (handshake running): update() waits for it to sync.
-  expect (stream: { once: (e: string, f: () => void) => unknown }): void {
+  // Whoever owns the stream calls settle(stream) when it closes: one close
+  // listener per stream there, not one per core here (a store of many cores
+  // would pile them onto every connection).
+  expect (stream: unknown): void {
     this.connecting.add(stream)
-    stream.once('close', () => this.settle(stream))
   }
 
-  private settle (stream: unknown): void {
+  settle (stream: unknown): void {
     if (this.connecting.delete(stream)) this.update()
   }
 
@@ -131,15 +155,22 @@ export class Replicator extends EventEmitter {
   // ---- what the core wants ----
 
   want (index: number, priority = 1): void {
+    this.resume()
+    if (this.peers.length === 0) this.emit('starved', index)
     let w = this.wanted.get(index)
     if (!w) {
-      w = { index, priority, inflight: [], failed: new Set(), refs: 0 }
+      w = { index, priority, inflight: [], failed: new Set(), slow: new Set(), fault: null, refs: 0 }
       this.wanted.set(index, w)
       this.pending.set(index, w)
     }
     w.refs++
     w.priority = Math.max(w.priority, priority)
     this.update()
+  }
+
+  // A block's get() timed out: why, when a peer sent bad data for it.
+  failure (index: number): Error | null {
+    return this.wanted.get(index)?.fault ?? null
   }
 
   unwant (index: number): void {
@@ -157,6 +188,7 @@ export class Replicator extends EventEmitter {
         if (signal.aborted) return reject(HyperfsError.REQUEST_CANCELLED('download aborted'))
         signal.addEventListener('abort', () => this.endRange(r, HyperfsError.REQUEST_CANCELLED('download aborted')), { once: true })
       }
+      this.resume()
       this.ranges.push(r)
       this.update()
     })
@@ -178,13 +210,16 @@ export class Replicator extends EventEmitter {
         reject: (e) => { done(); reject(e) },
         inflight: null,
         failed: new Set(),
+        slow: new Set(),
+        fault: null,
         missing: -1
       }
       const onabort = () => s.reject(HyperfsError.REQUEST_CANCELLED(`seek(${bytes}) was aborted`))
       if (opts.signal?.aborted) return onabort()
       opts.signal?.addEventListener('abort', onabort, { once: true })
       const timeout = opts.timeout ?? this.requestTimeout
-      if (timeout > 0) timer = setTimeout(() => s.reject(HyperfsError.REQUEST_TIMEOUT(`no peer resolved byte ${bytes} within ${timeout} ms`)), timeout)
+      if (timeout > 0) timer = setTimeout(() => s.reject(s.fault ?? HyperfsError.REQUEST_TIMEOUT(`no peer resolved byte ${bytes} within ${timeout} ms`)), timeout)
+      this.resume()
       this.seeks.push(s)
       this.retrySeeks()
     })
@@ -214,7 +249,9 @@ export class Replicator extends EventEmitter {
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
-      this.dispatch().catch((err) => this.emit('error-internal', err))
+      this.dispatch().catch((err) => {
+        if (!this.emit('error-internal', err)) process.emitWarning(err)
+      })
     })
   }
 
@@ -233,7 +270,7 @@ export class Replicator extends EventEmitter {
 
   private async dispatchOnce (): Promise<void> {
     const core = this.core
-    if (core.closed) return
+    if (core.closed || this.paused) return
 
     // upgrade first: block requests past our length ride on it
     if (!this.upgrading) {
@@ -286,8 +323,9 @@ export class Replicator extends EventEmitter {
     for (const s of this.seeks) {
       if (s.inflight || s.missing < 0) continue
       const [lo, hi] = [flat.leftSpan(s.missing) / 2, flat.rightSpan(s.missing) / 2 + 1]
-      for (const p of this.peers) {
-        if (s.failed.has(p) || p.remoteFork !== core.fork || p.pending >= p.window) continue
+      // peers that timed out on this seek go last (see pick)
+      for (const p of [...this.peers.filter((x) => !s.slow.has(x)), ...s.slow]) {
+        if (s.failed.has(p) || p.destroyed || p.remoteFork !== core.fork || p.pending >= p.window) continue
         const index = p.firstBlockIn(lo, hi)
         if (index === -1) continue
         s.inflight = p.requestHashSeek(index, flat.depth(s.missing), s.bytes)
@@ -318,13 +356,21 @@ export class Replicator extends EventEmitter {
     }
   }
 
+  // The least busy peer that holds the block. A peer that let a request for
+  // it time out is asked again only when no other can serve: after a silent
+  // spell the link may be back, and it may be the only peer there is.
   private pick (w: Wanted): Peer | null {
     let best: Peer | null = null
+    let bestSlow: Peer | null = null
     for (const p of this.peers) {
       if (p.remoteFork !== this.core.fork || w.failed.has(p) || !p.hasBlock(w.index) || p.pending >= p.window) continue
-      if (!best || p.pending < best.pending) best = p
+      if (w.slow.has(p)) {
+        if (!bestSlow || p.pending < bestSlow.pending) bestSlow = p
+      } else if (!best || p.pending < best.pending) {
+        best = p
+      }
     }
-    return best
+    return best ?? bestSlow
   }
 
   private fillFromRanges (): void {
@@ -368,10 +414,15 @@ export class Replicator extends EventEmitter {
     }
   }
 
-  onRequestFailed (peer: Peer, req: OutRequest): void {
+  // The peer said it has no such block (`timedOut` false), or did not answer
+  // within requestTimeout: then the block is asked elsewhere, or of it again.
+  onRequestFailed (peer: Peer, req: OutRequest, timedOut = false): void {
     this.forget(req)
-    if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
-    for (const s of this.seeks) if (s.bytes === req.seek) s.failed.add(peer)
+    if (req.block !== null) {
+      const w = this.wanted.get(req.block)
+      if (w) (timedOut ? w.slow : w.failed).add(peer)
+    }
+    for (const s of this.seeks) if (s.bytes === req.seek) (timedOut ? s.slow : s.failed).add(peer)
     this.update()
   }
 
@@ -393,11 +444,14 @@ export class Replicator extends EventEmitter {
     let result
     try {
       result = await core.applyProof(proof)
-    } catch (err: any) {
-      if (req.block !== null) this.wanted.get(req.block)?.failed.add(peer)
-      if (MALICIOUS.has(err?.code)) throw err // the peer is dropped
+    } catch (err) {
       if (isHyperfsError(err, 'SESSION_CLOSED')) return
-      throw err
+      if (!isPeerFault(err)) { this.pause(err as Error); return }
+      const fault = fromPeer(err as HyperfsError, peer)
+      const w = req.block !== null ? this.wanted.get(req.block) : undefined
+      if (w) { w.failed.add(peer); w.fault = fault }
+      for (const s of this.seeks) if (s.bytes === req.seek) { s.failed.add(peer); s.fault = fault }
+      throw fault // the peer is dropped
     }
     if (proof.block?.value) {
       this.downloadedBytes += proof.block.value.byteLength
@@ -412,6 +466,22 @@ export class Replicator extends EventEmitter {
     if (req.seek !== null) this.retrySeeks(peer)
   }
 
+  // Storing failed on our side (a full disk, an I/O error): the peer did
+  // nothing wrong and stays. Fetching stops, which is reported once, and
+  // everyone waiting hears the error now rather than a timeout later; the
+  // next want, seek or download tries again.
+  private pause (err: Error): void {
+    if (this.paused === null) this.emit('storage-error', err)
+    this.paused = err
+    for (const r of [...this.ranges]) this.endRange(r, err)
+    for (const s of [...this.seeks]) s.reject(err)
+    this.core.rejectWaiters(err)
+  }
+
+  private resume (): void {
+    this.paused = null
+  }
+
   private retrySeeks (answered: Peer | null = null): void {
     for (const s of [...this.seeks]) {
       const before = s.missing
@@ -424,4 +494,12 @@ export class Replicator extends EventEmitter {
       }, (err) => s.reject(err))
     }
   }
+}
+
+// The peer's error, with the peer named, for a reader to see.
+function fromPeer (err: HyperfsError, peer: Peer): HyperfsError {
+  const key = peer.mux.stream.remotePublicKey
+  const who = key ? key.subarray(0, PEER_LABEL_BYTES).toString('hex') : 'unknown'
+  const msg = err.message.startsWith(err.code + ': ') ? err.message.slice(err.code.length + 2) : err.message
+  return HyperfsError.from(err.code, `from peer ${who}: ${msg}`, err)
 }

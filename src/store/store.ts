@@ -5,17 +5,25 @@
 // discovery key can be served without knowing the key up front, and a peer that
 // knows only the discovery key still gets nothing (the capability needs the key).
 // A named core's key pair is seeded with H[primaryKey]("hyperfs/name" ‖ name).
+// The primary key and every core's header are secrets: the folder and all in
+// it are private to us (core/storage.ts), and a folder others can write to is
+// refused with STORAGE_INSECURE.
+// Events, for whoever runs the network and the log: 'starved' (core: a read
+// waits with no peer connected), 'replication-error' (err, core: fetching
+// paused on a storage error, or a bug in scheduling), 'corrupt' (err, core: a
+// local block or tree node a core found damaged).
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { readFile, writeFile, mkdir, access } from 'node:fs/promises'
+import { open as fsOpen, writeFile, access } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { Hypercore, type HypercoreOptions } from '../core/hypercore.js'
-import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
+import { MemoryStorage, FileStorage, privateFolder, PRIVATE_FILE_MODE, type Storage } from '../core/storage.js'
 import { defaultManifest, keyFromManifest } from '../core/signer.js'
 import { discoveryKey, keyPair as makeKeyPair, keyedHash, randomBytes, type KeyPair } from '../crypto/index.js'
 import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
 import type { Mux } from '../net/mux.js'
 import type { MuxLike } from '../replication/types.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, safetyCatch, systemCode } from '../errors.js'
 
 export interface StoreGetOptions extends HypercoreOptions {
   key?: Buffer | null
@@ -27,8 +35,9 @@ export interface StoreOptions {
 }
 
 const HYPERCORE_PROTOCOL = 'hypercore/alpha'
+const PRIMARY_KEY_BYTES = 32
 
-export class Store {
+export class Store extends EventEmitter {
   readonly root: string | null
   private opts: StoreOptions
   private memory = new Map<string, MemoryStorage>()
@@ -41,6 +50,7 @@ export class Store {
 
   // a folder path, or null for a store held in memory
   constructor (root: string | null, opts: StoreOptions = {}) {
+    super()
     this.root = root
     this.opts = opts
   }
@@ -55,17 +65,25 @@ export class Store {
   }
 
   private async open (): Promise<void> {
-    if (!this.root) { this.primaryKey = randomBytes(32); return }
-    await mkdir(this.root, { recursive: true })
+    if (!this.root) { this.primaryKey = randomBytes(PRIMARY_KEY_BYTES); return }
+    privateFolder(this.root)
     const file = join(this.root, 'primary-key')
+    let fh
     try {
-      const k = await readFile(file)
-      if (k.byteLength !== 32) throw HyperfsError.STORAGE_CORRUPT(`${file}: expected 32 bytes, found ${k.byteLength}`)
+      fh = await fsOpen(file, 'r')
+    } catch (err) {
+      if (systemCode(err) !== 'ENOENT') throw HyperfsError.from('STORAGE_IO', `open ${file}: ${(err as Error).message}`, err)
+      this.primaryKey = randomBytes(PRIMARY_KEY_BYTES)
+      await writeFile(file, this.primaryKey, { flag: 'wx', mode: PRIVATE_FILE_MODE })
+      return
+    }
+    try {
+      if (((await fh.stat()).mode & 0o077) !== 0) await fh.chmod(PRIVATE_FILE_MODE)
+      const k = await fh.readFile()
+      if (k.byteLength !== PRIMARY_KEY_BYTES) throw HyperfsError.STORAGE_CORRUPT(`${file}: expected ${PRIMARY_KEY_BYTES} bytes, found ${k.byteLength}`)
       this.primaryKey = k
-    } catch (err: any) {
-      if (err?.code !== 'ENOENT') throw err
-      this.primaryKey = randomBytes(32)
-      await writeFile(file, this.primaryKey, { flag: 'wx' })
+    } finally {
+      await fh.close()
     }
   }
 
@@ -76,7 +94,7 @@ export class Store {
       if (!s) { s = new MemoryStorage(); this.memory.set(hex, s) }
       return s
     }
-    return new FileStorage(join(this.root, 'cores', hex.slice(0, 2), hex))
+    return new FileStorage(join(this.root, 'cores', hex.slice(0, 2), hex), { root: this.root })
   }
 
   // The key pair of our own core called `name` (stable across restarts).
@@ -96,13 +114,28 @@ export class Store {
       keyPair = keyPair ?? makeKeyPair()
       key = rest.compat ? keyPair.publicKey : (rest.manifest ? keyFromManifest(rest.manifest) : keyFromManifest(defaultManifest(keyPair.publicKey)))
     }
+    const hex = discoveryKey(key).toString('hex')
+    // A peer's request may be opening this core by its discovery key; that
+    // holds the folder's lock for a moment, so wait for it, then share its core.
+    const looking = this.lookups.get(hex)
+    if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
+    return this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+  }
+
+  private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
+    if (this.closed) return Promise.reject(HyperfsError.SESSION_CLOSED('store is closed'))
     const dk = discoveryKey(key)
     const hex = dk.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...rest, ...(keyPair ? { keyPair } : {}) })
+      const core = new Hypercore(this.storageFor(dk), key, { requestTimeout: this.opts.requestTimeout, ...opts })
+      core.on('corrupt', (err) => this.emit('corrupt', err, core))
       p = core.ready().then(() => {
         core.once('close', () => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
+        const r = core.replicator
+        r.on('starved', () => this.emit('starved', core))
+        r.on('storage-error', (err: Error) => this.emit('replication-error', err, core))
+        r.on('error-internal', (err: Error) => this.emit('replication-error', err, core))
         for (const stream of this.streams) core.replicator.expect(stream) // update() waits for each peer's answer
         for (const mux of this.muxes) core.replicator.attach(mux as unknown as MuxLike)
         return core
@@ -139,6 +172,8 @@ export class Store {
     } else if (!this.memory.has(hex)) {
       return null
     }
+    const open = this.cores.get(hex) // opened by key meanwhile
+    if (open) return open
     const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })
     try {
       await core.ready()
@@ -148,7 +183,7 @@ export class Store {
     }
     const key = core.key!
     await core.close() // it holds the folder's lock; the store opens its own
-    return this.get({ key })
+    return this.openKey(key, {})
   }
 
   // Replicates every core this store holds or opens later over one stream;
@@ -157,7 +192,10 @@ export class Store {
     const ps = protocolStream(isInitiator, opts)
     const mux = ps.mux
     this.streams.add(ps.secret)
-    ps.secret.once('close', () => this.streams.delete(ps.secret))
+    ps.secret.once('close', () => {
+      this.streams.delete(ps.secret)
+      for (const p of this.cores.values()) p.then((core) => core.replicator.settle(ps.secret), safetyCatch)
+    })
     // registered now: a remote open can arrive before our handshake promise
     // settles. The mux waits for this promise before it rejects an open nobody claimed.
     mux.pair({ protocol: HYPERCORE_PROTOCOL }, async (id) => {

@@ -5,7 +5,8 @@
 //   established old connection (bytes both ways) loses to a new one;
 //   otherwise the connection whose initiator has the larger public key wins.
 // - A lost connection to a peer we found ourselves is re-dialled with backoff
-//   (1 s, 5 s, 15 s, 30 s, then given up until the next refresh finds it).
+//   (1 s, 5 s, 15 s, 30 s, then given up until the next refresh finds it);
+//   redialNow() skips the wait when a read finds no peer to ask.
 // - maxPeers bounds open plus pending connections; firewall(publicKey) refuses
 //   peers in both directions.
 // - MDNS is on by default and adds a TCP listener with Noise XX; mdns: false
@@ -34,6 +35,8 @@ import { PeerInfo } from './peer-info.js'
 const DEFAULT_MAX_PEERS = 64
 const REFRESH_INTERVAL = 10 * 60 * 1000
 const ERR_DUPLICATE = 'duplicate connection'
+// redialNow() runs at most this often, so a reader that keeps starving cannot flood the DHT
+const REDIAL_INTERVAL = 2000
 
 export interface SwarmOptions {
   // required unless `dht` is given: host:port list of bootstrap nodes
@@ -90,6 +93,7 @@ export class Swarm extends EventEmitter {
   private readonly firewallFn: (remotePublicKey: Buffer) => boolean
   private readonly refreshInterval: number
   private listening: Promise<void> | null = null
+  private lastRedial = -Infinity
   private readonly mdnsEnabled: boolean
   private readonly lanHost: string
   private mdns: Mdns | null = null
@@ -180,6 +184,25 @@ export class Swarm extends EventEmitter {
   listen (): Promise<void> {
     if (this.listening === null) this.listening = this.server.listen(this.keyPair)
     return this.listening
+  }
+
+  // A read waits with no peer to ask: dial the peers we look for that are not
+  // connected, and look the client topics up again, now rather than after
+  // their backoff or the next refresh.
+  redialNow (): void {
+    const now = Date.now()
+    if (this.destroyed || now - this.lastRedial < REDIAL_INTERVAL) return
+    this.lastRedial = now
+    for (const info of this.peers.values()) {
+      if (info.banned || this.byKey.has(info.key) || !this.looksFor(info)) continue
+      info.attempts = 0
+      this.dial(info).catch(safetyCatch)
+    }
+    for (const d of this.discoveries.values()) if (d.isClient) d.refresh().catch(safetyCatch)
+  }
+
+  private looksFor (info: PeerInfo): boolean {
+    return [...info.topics.keys()].some((t) => this.discoveries.get(t)?.isClient === true)
   }
 
   // dial one peer by key (no topic)
@@ -294,8 +317,7 @@ export class Swarm extends EventEmitter {
 
   private scheduleReconnect (info: PeerInfo): void {
     if (this.destroyed || info.banned || info.reconnectTimer !== null) return
-    // only peers we still look for
-    if (![...info.topics.keys()].some((t) => this.discoveries.get(t)?.isClient === true)) return
+    if (!this.looksFor(info)) return
     const delay = info.nextBackoff()
     if (delay < 0) return
     info.attempts++

@@ -10,13 +10,19 @@
 // its subtree, fetched a whole trie level at a time (see subtree()) so that a
 // sparse reader makes about one round trip per trie level, not one per entry.
 // Nothing here assumes a block is local: every read goes through core.get().
+//
+// The blocks may come from a hostile writer, so nothing read is trusted to be
+// shaped as a writer here would shape it: a pointer is followed only to an
+// older node (so no walk can loop), and a node reached through one is used
+// only if its path really starts with the digits the pointer stands for (so a
+// listing never shows keys from elsewhere, and visits each node at most once).
 import type { Hypercore, GetOptions } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { trieHeader, TRIE_PROTOCOL, type TrieHeader } from '../codec/trie-header.js'
 import { trieNode } from '../codec/trie-node.js'
 import { HyperfsError, handled } from '../errors.js'
 import { KEY_END, COMPONENT_DIGITS, splitKey, joinKey, keyPath, prefixPath, endDepth } from './key-path.js'
-import { type TrieNode, type Bucket, fromRecord, toRecord } from './trie-node.js'
+import { type TrieNode, type Bucket, fromRecord, toRecord, nodeBytes, oversizeKey, MAX_KEY_BYTES } from './trie-node.js'
 import { NodeCache } from './node-cache.js'
 import { Mutex } from '../core/mutex.js'
 
@@ -34,6 +40,7 @@ export interface TrieReadOptions {
   hidden?: boolean
   timeout?: number
   signal?: AbortSignal
+  wait?: boolean // false: a node that is not local fails with BLOCK_NOT_AVAILABLE instead of being fetched
 }
 
 export interface TrieListOptions extends TrieReadOptions {
@@ -73,7 +80,7 @@ export class Hypertrie {
   constructor (core: Hypercore, opts: HypertrieOptions = {}) {
     this.core = core
     this.snapshot = opts.version ?? null
-    this.cache = opts.cache ?? new NodeCache()
+    this.cache = opts.cache ?? new NodeCache({ weigh: nodeBytes })
     this.lock = opts.lock ?? new Mutex()
     this.metadata = opts.metadata ?? null
     this.timeout = opts.timeout
@@ -137,8 +144,9 @@ export class Hypertrie {
     const { node, candidates } = await this.walk(keyPath(comps, hidden), this.version, true, opts)
     if (node && node.value !== null && node.hidden === hidden && node.key === joinKey(comps)) return entry(node)
     for (let i = candidates.length - 1; i >= 0; i--) {
-      const c = await this.node(candidates[i], opts)
-      if (c.value !== null && c.hidden === hidden) return entry(c)
+      const c = await this.node(candidates[i].seq, opts)
+      // a pointer may lie: the node must be the ancestor it was found as
+      if (c.value !== null && c.hidden === hidden && c.key === joinKey(comps.slice(0, candidates[i].components))) return entry(c)
     }
     return null
   }
@@ -158,7 +166,7 @@ export class Hypertrie {
     const follow = (depth: number, digit: number) =>
       depth === d ? digit !== KEY_END : (recursive || depth < childEnd || (depth === childEnd && digit === KEY_END))
     for await (const n of this.subtree(start, d, follow, opts)) {
-      if (n.value === null || n.path[d] === KEY_END) continue
+      if (n.value === null || n.oversize || n.path[d] === KEY_END) continue
       if (!recursive && n.path.length !== childEnd + 1) continue
       yield entry(n)
     }
@@ -215,6 +223,7 @@ export class Hypertrie {
         const comps = splitKey(op.key)
         const hidden = op.hidden === true
         if (op.type === 'put' && !op.value) throw HyperfsError.BAD_ARGUMENT(`put of ${op.key} has no value`)
+        if (oversizeKey(joinKey(comps))) throw HyperfsError.BAD_ARGUMENT(`a key is at most ${MAX_KEY_BYTES} bytes`)
         const value = op.type === 'put' ? Buffer.from(op.value!) : null
         const built = await buildNode(head, joinKey(comps), hidden, value, keyPath(comps, hidden), headNode, get)
         if (op.type === 'del' && (!built.replaced || built.replaced.value === null)) continue
@@ -231,7 +240,7 @@ export class Hypertrie {
   // ---- internals ----
 
   private getOpts (opts: TrieReadOptions): GetOptions {
-    return { timeout: opts.timeout ?? this.timeout, signal: opts.signal }
+    return { timeout: opts.timeout ?? this.timeout, signal: opts.signal, wait: opts.wait }
   }
 
   private async node (seq: number, opts: TrieReadOptions): Promise<TrieNode> {
@@ -239,6 +248,7 @@ export class Hypertrie {
     if (hit) return hit
     if (seq < 1) throw HyperfsError.DECODE_ERROR('a trie pointer refers to the header block')
     const block = await this.core.get(seq, this.getOpts(opts))
+    if (block === null) throw HyperfsError.BLOCK_NOT_AVAILABLE(`trie node ${seq} is not local`)
     let n: TrieNode
     try {
       n = fromRecord(seq, decode(trieNode, block!))
@@ -255,20 +265,26 @@ export class Hypertrie {
 
   // Follows `path` from the newest node; returns the node at the full path if
   // any, and (when asked) the nodes of ancestor keys met on the way.
-  private async walk (path: Uint8Array, version: number, ancestors: boolean, opts: TrieReadOptions): Promise<{ node: TrieNode | null, candidates: number[] }> {
-    const candidates: number[] = []
+  private async walk (path: Uint8Array, version: number, ancestors: boolean, opts: TrieReadOptions): Promise<{ node: TrieNode | null, candidates: Array<{ seq: number, components: number }> }> {
+    const candidates: Array<{ seq: number, components: number }> = []
     let node = await this.head(version, opts)
     for (let i = 0; node && i < path.length; i++) {
       // depth 1 + 32j (j >= 1) is where an ancestor key of j components ends
       if (ancestors && i > 1 && i < path.length - 1 && (i - 1) % COMPONENT_DIGITS === 0) {
         const c = node.path[i] === KEY_END ? node.seq : node.trie[i]?.[KEY_END]
-        if (c !== undefined) candidates.push(c)
+        if (c !== undefined && c <= node.seq) candidates.push({ seq: c, components: (i - 1) / COMPONENT_DIGITS })
       }
       if (node.path[i] === path[i]) continue
-      const next = node.trie[i]?.[path[i]]
-      node = next === undefined ? null : await this.node(next, opts)
+      node = await this.pointer(node, i, path[i], opts)
     }
     return { node, candidates }
+  }
+
+  // The node `node` points to at (depth, digit), if any. Pointers lead to older
+  // nodes only; one that does not is forged and not followed.
+  private async pointer (node: TrieNode, depth: number, digit: number, opts: TrieReadOptions): Promise<TrieNode | null> {
+    const next = node.trie[depth]?.[digit]
+    return next === undefined || next >= node.seq ? null : this.node(next, opts)
   }
 
   // The newest node whose path starts with `prefix`, or null.
@@ -276,21 +292,22 @@ export class Hypertrie {
     let node = await this.head(version, opts)
     for (let i = 0; node && i < prefix.length; i++) {
       if (node.path[i] === prefix[i]) continue
-      const next = node.trie[i]?.[prefix[i]]
-      node = next === undefined ? null : await this.node(next, opts)
+      node = await this.pointer(node, i, prefix[i], opts)
     }
-    return node
+    return node && startsWith(node.path, prefix, prefix.length) ? node : null
   }
 
   // Breadth-first over the nodes below `start` (the newest node sharing the
   // first `from` digits), following only branches `follow` accepts. Fetches for
   // queued nodes start as soon as they are queued (up to PREFETCH_WINDOW
   // ahead), so a remote folder costs round trips per trie level, not per entry.
+  // A node reached through a pointer that does not lead where the pointer
+  // says (see the top of this file) is skipped with everything beneath it.
   private async * subtree (start: TrieNode, from: number, follow: (depth: number, digit: number) => boolean, opts: TrieReadOptions): AsyncGenerator<TrieNode> {
-    const queue: Array<{ seq: number, from: number, p: Promise<TrieNode> | null } | null> = []
+    const queue: Array<{ seq: number, parent: TrieNode, depth: number, digit: number, p: Promise<TrieNode> | null } | null> = []
     let head = 0
     let started = 0
-    let node: TrieNode = start
+    let node: TrieNode | null = start
     let depth = from
     while (true) {
       yield node
@@ -299,22 +316,31 @@ export class Hypertrie {
         if (!b) continue
         for (let w = 0; w < b.length; w++) {
           const s = b[w]
-          if (s === undefined || w === node.path[i] || !follow(i, w)) continue
-          queue.push({ seq: s, from: i + 1, p: null })
+          if (s === undefined || s >= node.seq || w === node.path[i] || !follow(i, w)) continue
+          queue.push({ seq: s, parent: node, depth: i, digit: w, p: null })
         }
       }
-      if (head >= queue.length) return
-      // `started` only moves forward: each queued node's fetch is started once
-      for (; started < queue.length && started < head + PREFETCH_WINDOW; started++) {
-        const q = queue[started]!
-        q.p = handled(this.node(q.seq, opts))
+      node = null
+      while (node === null) {
+        if (head >= queue.length) return
+        // `started` only moves forward: each queued node's fetch is started once
+        for (; started < queue.length && started < head + PREFETCH_WINDOW; started++) {
+          const q = queue[started]!
+          q.p = handled(this.node(q.seq, opts))
+        }
+        const item = queue[head]!
+        queue[head++] = null
+        const n = await item.p!
+        if (branchOf(n, item.parent, item.depth, item.digit)) { node = n; depth = item.depth + 1 }
+        if (head > 4096 && head * 2 > queue.length) { queue.splice(0, head); started -= head; head = 0 }
       }
-      const item = queue[head]!
-      queue[head++] = null
-      node = await item.p!
-      depth = item.from
-      if (head > 4096 && head * 2 > queue.length) { queue.splice(0, head); started -= head; head = 0 }
     }
+  }
+
+  // The node behind `node`'s pointer at (depth, digit), if the pointer is sound.
+  private async branch (node: TrieNode, depth: number, digit: number, opts: TrieReadOptions): Promise<TrieNode | null> {
+    const n = await this.pointer(node, depth, digit, opts)
+    return n && branchOf(n, node, depth, digit) ? n : null
   }
 
   private async * diffAt (a: TrieNode | null, b: TrieNode | null, from: number, opts: TrieReadOptions): AsyncGenerator<TrieDiffEntry> {
@@ -335,6 +361,8 @@ export class Hypertrie {
     }
     for (let i = from; ; i++) {
       if (i === a.path.length || i === b.path.length) {
+        // a key's path cannot be cut short but an oversize one's is
+        if (a.oversize || b.oversize) return
         // both paths ended together: the same key in two versions
         if (a.value !== null) yield { type: 'put', key: a.key, hidden: a.hidden, value: a.value, previous: b.value }
         else if (b.value !== null) yield { type: 'del', key: b.key, hidden: b.hidden, previous: b.value }
@@ -349,13 +377,25 @@ export class Hypertrie {
         const sa = w === da ? a.seq : ba?.[w]
         const sb = w === db ? b.seq : bb?.[w]
         if (sa === sb) continue
-        const na = sa === undefined ? null : sa === a.seq ? a : await this.node(sa, opts)
-        const nb = sb === undefined ? null : sb === b.seq ? b : await this.node(sb, opts)
+        const na = sa === a.seq ? a : await this.branch(a, i, w, opts)
+        const nb = sb === b.seq ? b : await this.branch(b, i, w, opts)
         yield * this.diffAt(na, nb, i + 1, opts)
       }
       if (da !== db) return
     }
   }
+}
+
+// Whether node n lies on the branch that `parent`'s pointer at (depth, digit)
+// stands for: its path is the parent's up to depth, then digit.
+function branchOf (n: TrieNode, parent: TrieNode, depth: number, digit: number): boolean {
+  return n.path.length > depth && n.path[depth] === digit && startsWith(n.path, parent.path, depth)
+}
+
+function startsWith (path: Uint8Array, prefix: Uint8Array, length: number): boolean {
+  if (path.length < length || prefix.length < length) return false
+  for (let k = 0; k < length; k++) if (path[k] !== prefix[k]) return false
+  return true
 }
 
 // Builds the node for `key` as the new head: copies, depth by depth, the
@@ -382,7 +422,7 @@ async function buildNode (seq: number, key: string, hidden: boolean, value: Buff
     if (out) trie[i] = out
   }
   const replaced = node && node.key === key && node.hidden === hidden ? node : null
-  return { node: { seq, key, hidden, value, path, trie }, replaced }
+  return { node: { seq, key, hidden, value, path, trie, oversize: false }, replaced }
 }
 
 function entry (n: TrieNode): TrieEntry {

@@ -11,8 +11,17 @@ import { hash } from '../crypto/index.js'
 export const KEY_END = 16
 export const COMPONENT_DIGITS = 32
 
-export function splitKey (key: string): string[] {
-  return key.split('/').filter((c) => c.length > 0)
+// The components of a key, or only its first `max` (without splitting the rest).
+export function splitKey (key: string, max = Infinity): string[] {
+  if (max === Infinity) return key.split('/').filter((c) => c.length > 0)
+  const out: string[] = []
+  for (let i = 0; i <= key.length && out.length < max;) {
+    let j = key.indexOf('/', i)
+    if (j === -1) j = key.length
+    if (j > i) out.push(key.slice(i, j))
+    i = j + 1
+  }
+  return out
 }
 
 export function joinKey (components: string[]): string {

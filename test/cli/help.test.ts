@@ -14,6 +14,7 @@ const COMMANDS: Record<string, string[]> = {
   cat: ['--version'],
   info: ['--json'],
   log: ['--limit', '--json'],
+  verify: ['--json'],
   put: ['--json'],
   rm: ['--recursive'],
   mkdir: [],

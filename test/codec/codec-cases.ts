@@ -98,6 +98,8 @@ import { muxOpenHead } from '../../src/codec/mux-frames.js'
 import * as dht from '../../src/codec/dht-messages.js'
 import * as hdht from '../../src/codec/hyperdht-messages.js'
 import { encode } from '../../src/codec/state.js'
+import { beeHeader, beeNode, type BeeLevel } from '../../src/codec/bee-node.js'
+import { beeExtension } from '../../src/codec/bee-extension.js'
 
 const ipv4 = (r: Rng) => ({ host: [r.int(256), r.int(256), r.int(256), r.int(256)].join('.'), port: r.int(0x10000) })
 const maybe = <T>(r: Rng, f: () => T): T | null => r.bool() ? f() : null
@@ -116,6 +118,16 @@ function trieLevels (r: Rng) {
   }
   return levels
 }
+
+function beeLevels (r: Rng): BeeLevel[] {
+  return Array.from({ length: r.int(4) }, () => {
+    const keys = Array.from({ length: r.int(9) }, () => r.small())
+    const children = r.bool() ? [] : Array.from({ length: keys.length + 1 }, () => ({ seq: r.small(), offset: r.int(5) }))
+    return { keys, children }
+  })
+}
+
+const orNull = (r: Rng, n = 20) => r.bool() ? null : r.bytes(r.int(n))
 
 export const otherCases: CodecCase[] = [
   kase('trieHeader', trieHeader, (r) => ({ protocol: str(r), metadata: r.bool() ? null : r.bytes(1 + r.int(40)) })),
@@ -172,7 +184,24 @@ export const otherCases: CodecCase[] = [
   kase('hdht.holepunchPayload', hdht.holepunchPayload, (r) => ({
     error: r.int(4), firewall: r.int(4), round: r.small(), connected: r.bool(), punching: r.bool(),
     addresses: r.bool() ? null : addrs(r, 3), remoteAddress: maybe(r, () => ipv4(r)), token: maybe(r, () => r.bytes(32)), remoteToken: maybe(r, () => r.bytes(32))
-  }))
+  })),
+  // appended last so that the seeds of the cases above stay as they were
+  kase('beeHeader', beeHeader, (r) => ({
+    protocol: r.bool() ? 'hyperbee' : str(r),
+    metadata: r.bool() ? null : { contentFeed: r.bool() ? null : r.bytes(32), userData: orNull(r) }
+  })),
+  kase('beeNode', beeNode, (r) => ({ index: beeLevels(r), key: r.bytes(r.int(20)), value: orNull(r, 40) })),
+  kase('beeExtension', beeExtension, (r) => {
+    const k = r.int(4)
+    return {
+      cache: k === 0 ? { start: r.small(), end: r.small(), blocks: Array.from({ length: r.int(6) }, () => r.small()) } : null,
+      get: k === 1 ? { version: r.small(), key: orNull(r) } : null,
+      iterator: k === 2 ? {
+        version: r.small(), gte: orNull(r), gt: orNull(r), lte: orNull(r), lt: orNull(r), limit: r.small(), reverse: r.bool(),
+        checkpoint: Array.from({ length: 3 * r.int(4) }, () => r.small())
+      } : null
+    }
+  })
 ]
 
 // every module in src/codec whose exports the fuzz test must cover
@@ -182,6 +211,9 @@ import * as driveHeaderModule from '../../src/codec/drive-header.js'
 import * as driveStatModule from '../../src/codec/drive-stat.js'
 import * as driveMountModule from '../../src/codec/drive-mount.js'
 import * as muxFramesModule from '../../src/codec/mux-frames.js'
+import * as beeNodeModule from '../../src/codec/bee-node.js'
+import * as beeExtensionModule from '../../src/codec/bee-extension.js'
+import * as protobufModule from '../../src/codec/protobuf.js'
 export const codecModules: Record<string, Record<string, unknown>> = {
   'trie-header': trieHeaderModule,
   'trie-node': trieNodeModule,
@@ -189,6 +221,9 @@ export const codecModules: Record<string, Record<string, unknown>> = {
   'drive-stat': driveStatModule,
   'drive-mount': driveMountModule,
   'mux-frames': muxFramesModule,
+  'bee-node': beeNodeModule,
+  'bee-extension': beeExtensionModule,
+  protobuf: protobufModule,
   'dht-messages': dht,
   'hyperdht-messages': hdht
 }

@@ -13,7 +13,7 @@ const seedKey = keyPair(Buffer.alloc(32, 1))
 const ns = Buffer.alloc(32, 0xaa)
 const pk = Buffer.alloc(32, 0xbb)
 
-// WIRE §2.4 says 72 bytes, but its own layout (6 + 32 + 32) is 70, and so is
+// docs/wire.md §2.4 says 72 bytes, but its own layout (6 + 32 + 32) is 70, and so is
 // hypercore's encoding
 test('the default signer manifest encodes to the 70 bytes whose hash is the fact-sheet core key', () => {
   const m = defaultSignerManifest(seedKey.publicKey, NS.DEFAULT_NAMESPACE)

@@ -1,13 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encode, DecodeError } from '../../src/codec/index.js'
+import { encode, decode, DecodeError } from '../../src/codec/index.js'
 import { requestMessage, responseMessage, decodeDhtPacket, type RequestMessage, type ResponseMessage } from '../../src/codec/dht-messages.js'
 import { nodeId } from '../../src/dht/node-id.js'
 import { randomBytes } from '../../src/crypto/index.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
-test('an ephemeral PING to 88.99.3.86:49737 with tid 0x1234 encodes to the WIRE vector', () => {
+test('an ephemeral PING to 88.99.3.86:49737 with tid 0x1234 encodes to the docs/wire.md vector', () => {
   const buf = encode(requestMessage, {
     tid: 0x1234, to: { host: '88.99.3.86', port: 49737 }, id: null, token: null,
     internal: true, command: 0, target: null, value: null
@@ -51,7 +51,7 @@ test('a response with closer nodes, error and value round-trips; empty closer li
   assert.deepEqual(decodeDhtPacket(bare).message, { ...m, token: null, closerNodes: null, error: 0, value: null })
 })
 
-test('a response encodes byte-for-byte as laid out in WIRE 7.1', () => {
+test('a response encodes byte-for-byte as laid out in docs/wire.md §7.1', () => {
   const buf = encode(responseMessage, {
     tid: 0x0102, to: { host: '1.2.3.4', port: 0x0506 }, id: null, token: null,
     closerNodes: [{ host: '9.9.9.9', port: 0x0a0b }], error: 1, value: null
@@ -106,4 +106,11 @@ test('random and bit-flipped datagrams either decode or throw DecodeError, never
 test('a packet with an unknown header byte is rejected', () => {
   assert.throws(() => decodeDhtPacket(Buffer.from('23040000000000000000', 'hex')), DecodeError)
   assert.throws(() => decodeDhtPacket(Buffer.from('02040000000000000000', 'hex')), DecodeError)
+})
+
+test('a response that flags an empty closer-node list decodes to a value that re-encodes to itself', () => {
+  // header 0x13 (response, version 3) ‖ flags 4 (closerNodes) ‖ tid 0x1234 ‖ to 127.0.0.1:80 ‖ an empty list
+  const bytes = Buffer.from('13' + '04' + '3412' + '7f000001' + '5000' + '00', 'hex')
+  const m = decode(responseMessage, bytes)
+  assert.deepEqual(decode(responseMessage, encode(responseMessage, m)), m)
 })

@@ -120,7 +120,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     await assert.rejects(r.stat('/file/below'), { code: 'ENOTDIR' })
     await assert.rejects(r.read('/dir'), { code: 'EISDIR' })
     await assert.rejects(r.read('/file', { start: -1 }), { code: 'EINVAL' })
-    await assert.rejects(r.stat('/a\0b'), { code: 'EINVAL' })
+    await assert.rejects(r.stat('/a\0b'), { code: 'INVALID_NAME' })
     await assert.rejects(d.writeFile('/dir', Buffer.from('x')), { code: 'EISDIR' })
     await assert.rejects(d.writeFile('/file/x', Buffer.from('x')), { code: 'ENOTDIR' })
     await assert.rejects(d.unlink('/dir'), { code: 'EISDIR' })
@@ -348,16 +348,21 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     await assert.rejects(r.stat('/raw/x'), { code: 'ENOTDIR' })
   })
 
-  it('mounts: a drive mounting itself or its parent does not loop', async (t, env) => {
+  it('mounts: mounting a drive in itself, or where it leads back to itself, is refused with MOUNT_CYCLE', async (t, env) => {
     const a = await env.create()
     const b = await env.create()
+    const c = await env.create()
     await a.writeFile('/file', Buffer.from('A'))
-    await a.mount('/self', a.key)
+    await assert.rejects(a.mount('/self', a.key), { code: 'MOUNT_CYCLE' })
     await a.mount('/b', b.key)
-    await b.mount('/parent', a.key)
+    await b.mount('/c', c.key)
+    await assert.rejects(b.mount('/parent', a.key), { code: 'MOUNT_CYCLE' })
+    await assert.rejects(c.mount('/deep/grandparent', a.key), { code: 'MOUNT_CYCLE' })
+    await a.mount('/old', a.key, { version: a.version }) // a past version is another drive
     const r = await env.reader(a)
-    assert.deepEqual(await names(r, '/self/self/self'), ['b', 'file', 'self'])
-    assert.equal((await r.read('/b/parent/b/parent/file')).toString(), 'A')
+    assert.deepEqual(await names(r, '/'), ['b', 'file', 'old'])
+    assert.deepEqual(await names(r, '/old'), ['b', 'file'])
+    assert.deepEqual(await names(r, '/b/c'), [])
     await r.download('/')
   })
 

@@ -21,7 +21,11 @@ test('filesystem codes map to their errno without a log line', () => {
     [HyperfsError.ELOOP('/a'), -40],
     [HyperfsError.EXDEV('/a -> /m/b'), -18],
     [HyperfsError.EBUSY('/m'), -16],
-    [HyperfsError.SESSION_NOT_WRITABLE(), -30]
+    [HyperfsError.SESSION_NOT_WRITABLE(), -30],
+    [HyperfsError.INVALID_NAME('a\0b'), -22],
+    [HyperfsError.ENAMETOOLONG('x'.repeat(256)), -36],
+    [HyperfsError.MOUNT_CYCLE('/self'), -40],
+    [HyperfsError.WALK_TOO_DEEP('/a/a/a'), -40]
   ]
   for (const [err, errno] of cases) assert.equal(toErrno(err, log), errno, err.code)
   assert.deepEqual(log.lines, [])

@@ -109,3 +109,43 @@ test('a failed prefetch is refetched by the reader that needs it', async () => {
   await settle()
   assert.ok((await readBytes(ra, 128 * KiB, 128 * KiB)).equals(pattern(128 * KiB, 128 * KiB)))
 })
+
+test('a read that waited out its budget on a prefetch that failed gives up, instead of fetching again with a fresh timeout', async () => {
+  let now = 0
+  const pending: Array<{ start: number, reject: (err: Error) => void }> = []
+  const asked: Array<{ start: number, timeout: number | undefined }> = []
+  const fetch: FetchRange = (start, length, signal, timeout) => {
+    asked.push({ start, timeout })
+    if (start === 0) return Promise.resolve(pattern(start, length))
+    return new Promise((resolve, reject) => { pending.push({ start, reject }) })
+  }
+  const ra = new ReadAhead(fetch, 64 * MiB, { min: 1 * MiB, max: 4 * MiB, timeout: 5000 }, { now: () => now })
+  await readBytes(ra, 0, 128 * KiB) // sequential: a prefetch of the next MiB starts
+  await settle()
+  const prefetch = pending.find((p) => p.start <= 1 * MiB)
+  assert.ok(prefetch, 'the next MiB is prefetched')
+  const read = readBytes(ra, 1 * MiB, 128 * KiB) // waits on that prefetch
+  now += 5000 // the prefetch's own deadline fires: the reader's budget is spent too
+  prefetch.reject(new Error('REQUEST_TIMEOUT'))
+  const before = asked.length
+  await assert.rejects(read, (err: Error & { code?: string }) => err.code === 'REQUEST_TIMEOUT')
+  assert.equal(asked.length, before, 'no second fetch once the read has no time left')
+})
+
+test('a read whose prefetch failed early fetches again with only what is left of its budget', async () => {
+  let now = 0
+  const asked: Array<{ start: number, timeout: number | undefined }> = []
+  let failNext = true
+  const fetch: FetchRange = (start, length, signal, timeout) => {
+    asked.push({ start, timeout })
+    if (start !== 0 && failNext) { failNext = false; return new Promise((resolve, reject) => setImmediate(() => { now += 2000; reject(new Error('peer gone')) })) }
+    return Promise.resolve(pattern(start, length))
+  }
+  const ra = new ReadAhead(fetch, 64 * MiB, { min: 1 * MiB, max: 4 * MiB, timeout: 5000 }, { now: () => now })
+  await readBytes(ra, 0, 128 * KiB)
+  const buf = await readBytes(ra, 1 * MiB, 128 * KiB)
+  assert.ok(buf.equals(pattern(1 * MiB, 128 * KiB)))
+  const retry = asked.find((a) => a.start === 1 * MiB)
+  assert.ok(retry, 'the reader fetched its bytes itself')
+  assert.equal(retry.timeout, 3000)
+})

@@ -70,3 +70,22 @@ test('a peer asking for a core the store does not hold gets nothing', async (t) 
   const reader = await b.get({ key: foreign.key })
   assert.equal(await reader.get(0, { timeout: 300 }).catch((e) => e.code), 'REQUEST_TIMEOUT')
 })
+
+test('a core opened by key while a peer\'s request opens it by discovery key is opened once, without STORAGE_LOCKED', async (t) => {
+  const dir = tmpDir(t)
+  const a = new Store(dir)
+  const core = await a.get({ name: 'x' })
+  await core.append('x')
+  const key = core.key!
+  const dk = core.discoveryKey!
+  await a.close()
+  for (let round = 0; round < 5; round++) {
+    const b = new Store(dir)
+    await b.ready()
+    // what a remote's channel open for this discovery key runs, and at once a local open by key
+    const [byDk, byKey] = await Promise.all([(b as any).byDiscoveryKey(dk), b.get({ key })])
+    assert.ok(byDk === byKey, 'one core')
+    assert.equal(byKey.length, 1)
+    await b.close()
+  }
+})

@@ -119,6 +119,33 @@ test('a client whose connection drops dials the server again', async (t) => {
   assert.equal(client.stats.connects.client.opened, 2)
 })
 
+test('redialNow dials a peer whose retries were used up, at once, once it serves again', async (t) => {
+  const net = await testnet(t)
+  const topic = hash(Buffer.from('redial topic'))
+  const server = swarm(t, net)
+  const client = swarm(t, net)
+  await server.join(topic, { server: true, client: false }).flushed()
+  const first = nextConnection(client)
+  client.join(topic, { server: false, client: true })
+  await first
+  const info = client.peers.get(server.publicKey.toString('hex'))
+  assert.ok(info, 'the client knows the server')
+  // the server goes away and the client gives up on it (retries used up, no
+  // reconnect timer): before redialNow it would wait for the 10-minute refresh
+  const keyPair = server.keyPair
+  await server.destroy()
+  for (let i = 0; i < 100 && client.connections.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(client.connections.size, 0)
+  info.clearReconnect()
+  info.attempts = 99
+  const back = swarm(t, net, { keyPair })
+  await back.join(topic, { server: true, client: false }).flushed()
+  const again = nextConnection(client)
+  client.redialNow()
+  const c = await again
+  assert.ok(c.remotePublicKey?.equals(keyPair.publicKey))
+})
+
 test('leave unannounces: a later lookup finds no record of the key', async (t) => {
   const net = await testnet(t)
   const topic = hash(Buffer.from('leave topic'))

@@ -80,7 +80,10 @@ export class SparseReplica {
   private async serve (i: number): Promise<void> {
     if (this.core.has(i) || this.core.closed || i >= this.writer.length) return
     const p = await this.writer.proof(req({ block: { index: i, nodes: await missingNodes(this.core, 2 * i) }, manifest: false }))
-    await this.core.applyProof(p)
+    const r = await this.core.applyProof(p)
+    // as the replicator does for a block from a peer: range downloads see it
+    if (r.block !== null) this.core.replicator.emit('download', i, p.block!.value!.byteLength)
+    this.core.replicator.update()
   }
 
   close (): Promise<void> {

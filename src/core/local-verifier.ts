@@ -1,0 +1,146 @@
+// Checks what a core reads from its own files against its Merkle tree, so that
+// no byte a failing disk or another process changed reaches a caller.
+//   - a block is good when leaf = H(0x00 ‖ u64 size ‖ data) of the bytes read
+//     equals its leaf node, and that leaf is proven up to a root:
+//   - each parent on the way up is recomputed from its two stored children,
+//     parent = H(0x01 ‖ u64 (sizeL+sizeR) ‖ left ‖ right), and must equal the
+//     stored parent, hash and size, or for a root the root held in memory
+//     (loaded and checked against the signature at open);
+//   - the climb ends at a root, or at a parent proven by an earlier climb.
+// Proofs are lazy (opening a core of any length costs nothing) and remembered
+// until the core closes: `blocks` marks blocks whose bytes matched since open,
+// so repeat reads cost nothing, and `nodes` the parents proven so far, where
+// the next climb stops (for a sequential read, after one level).
+//
+// Once a block's bytes match, its leaf's size is proven, and with it the size
+// of every left sibling on its path (parent size minus the proven child), so
+// byte offsets computed from these nodes are proven too. Before that an offset
+// may be wrong, but then the bytes read there cannot match the leaf.
+import * as flat from './flat-tree.js'
+import { Bitfield } from './bitfield.js'
+import type { MerkleTree } from './merkle-tree.js'
+import type { TreeNode } from './tree-node.js'
+import type { StorageFile } from './storage.js'
+import { leafHash, parentHash } from '../crypto/index.js'
+
+const MAX_CLIMB = 128 // levels from a leaf to its root; 2^64 blocks need 64
+
+// What failed: the file to name, and the stored tree nodes that can no longer
+// be trusted (a replica zeroes them so a peer's proof replaces them).
+export class Damage {
+  constructor (readonly file: StorageFile, readonly message: string, readonly untrusted: number[]) {}
+}
+
+// Where a climb reads nodes and records what it proved: the core's cache and
+// proven set for reads, the files on disk and a set of its own for a full check.
+export interface ClimbContext {
+  get: (index: number) => TreeNode | null
+  proven: Bitfield
+}
+
+export class LocalVerifier {
+  private blocks = new Bitfield()
+  private nodes = new Bitfield()
+  private readonly tree: MerkleTree
+  private readonly data: StorageFile
+  readonly reads: ClimbContext
+
+  constructor (tree: MerkleTree, data: StorageFile) {
+    this.tree = tree
+    this.data = data
+    this.reads = { get: (i) => tree.nodeSync(i), proven: this.nodes }
+  }
+
+  has (index: number): boolean {
+    return this.blocks.get(index)
+  }
+
+  hasAll (from: number, to: number): boolean {
+    return from >= to || this.blocks.firstUnset(from) >= to
+  }
+
+  // The leaf of block `index`, proven up to a root, or what is damaged.
+  leaf (index: number, ctx: ClimbContext = this.reads): TreeNode | Damage {
+    const leaf = ctx.get(2 * index)
+    const failed = leaf ? this.climb(leaf, ctx) : `the leaf of block ${index} is missing or unreadable`
+    if (!failed) return leaf!
+    return new Damage(this.tree.file, leaf ? `${failed} (block ${index})` : failed, this.untrusted(2 * index, ctx))
+  }
+
+  // Climbs from stored node `start` to a root (compared with the roots in
+  // memory) or a parent proven before, checking each parent on the way, and
+  // marks them proven. Null when it got there, else what failed.
+  private climb (start: TreeNode, ctx: ClimbContext): string | null {
+    const climbed: number[] = []
+    let cur = start
+    for (let d = 0; d < MAX_CLIMB; d++) {
+      const root = this.rootAt(cur.index)
+      if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return `node ${cur.index} does not match the signed root`
+      if (root || (d > 0 && ctx.proven.get(cur.index))) {
+        for (const i of climbed) ctx.proven.set(i, true)
+        return null
+      }
+      const up = flat.parent(cur.index)
+      const sibling = ctx.get(flat.sibling(cur.index))
+      if (!sibling) return `node ${flat.sibling(cur.index)} is missing or unreadable`
+      const size = cur.size + sibling.size
+      const hash = parentHash(cur, sibling)
+      // a root is compared with the one in memory, which open checked against the signature
+      const upRoot = this.rootAt(up)
+      const parent = upRoot ?? ctx.get(up)
+      if (!parent) return `node ${up} is missing or unreadable`
+      if (parent.size !== size || !hash.equals(parent.hash)) return `node ${up} does not match its children`
+      climbed.push(up)
+      cur = parent
+    }
+    return `no root within ${MAX_CLIMB} levels`
+  }
+
+  // The stored nodes from `index` up to the lowest ancestor that still
+  // proves good from above (or is proven, or a root): the path that failed,
+  // none of which may anchor a peer's proof. Only these are dropped, so the
+  // blocks that lose their proof with them stay few.
+  private untrusted (index: number, ctx: ClimbContext): number[] {
+    const out = [index]
+    for (let i = flat.parent(index), d = 0; d < MAX_CLIMB; i = flat.parent(i), d++) {
+      if (this.rootAt(i) || ctx.proven.get(i)) break
+      const node = ctx.get(i)
+      if (node && !this.climb(node, ctx)) break
+      out.push(i)
+    }
+    return out
+  }
+
+  // Marks block `index` good when `data`, read from the data file, is the
+  // block its proven `leaf` names.
+  check (index: number, leaf: TreeNode, data: Uint8Array): Damage | null {
+    if (data.byteLength !== leaf.size || !leafHash(data).equals(leaf.hash)) {
+      return new Damage(this.data, `block ${index} does not match its hash`, [])
+    }
+    this.blocks.set(index, true)
+    return null
+  }
+
+  // a block a replica dropped, to fetch again
+  forget (index: number): void {
+    this.blocks.set(index, false)
+  }
+
+  // after a truncation, nodes and blocks past it are gone or rewritten
+  reset (): void {
+    this.blocks = new Bitfield()
+    this.nodes = new Bitfield()
+    this.reads.proven = this.nodes
+  }
+
+  // trusts what a full check proved
+  adopt (proven: Bitfield, blocks: Iterable<number>): void {
+    for (const [s, e] of proven.runs()) this.nodes.setRange(s, e, true)
+    for (const i of blocks) this.blocks.set(i, true)
+  }
+
+  private rootAt (index: number): TreeNode | null {
+    for (const r of this.tree.roots) if (r.index === index) return r
+    return null
+  }
+}
