@@ -10,7 +10,7 @@
 // paused on a storage error, or a bug in scheduling).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { readFile, writeFile, mkdir, access } from 'node:fs/promises'
+import { readFile, writeFile, mkdir, access, readdir } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { Hypercore, type HypercoreOptions } from '../core/hypercore.js'
 import { MemoryStorage, FileStorage, type Storage } from '../core/storage.js'
@@ -120,6 +120,25 @@ export class Store extends EventEmitter {
       p.catch(() => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
     }
     return p
+  }
+
+  // The discovery keys of every core held in this store (its folder, or memory).
+  async discoveryKeys (): Promise<Buffer[]> {
+    if (!this.root) return [...this.memory.keys()].map((hex) => Buffer.from(hex, 'hex'))
+    const out: Buffer[] = []
+    const cores = join(this.root, 'cores')
+    const list = (dir: string): Promise<string[]> => readdir(dir).catch((err) => { if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') return []; throw err })
+    for (const prefix of await list(cores)) {
+      for (const hex of await list(join(cores, prefix))) {
+        if (/^[0-9a-f]{64}$/.test(hex) && hex.startsWith(prefix)) out.push(Buffer.from(hex, 'hex'))
+      }
+    }
+    return out
+  }
+
+  // The core held here under this discovery key, opened; null when there is none.
+  openByDiscoveryKey (dk: Buffer): Promise<Hypercore | null> {
+    return this.byDiscoveryKey(dk)
   }
 
   // A core we hold on disk (or in memory) for this discovery key, opened on demand.
