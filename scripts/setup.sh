@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot setup on a fresh Debian machine: the system packages FUSE and the
-# tests need, then the npm dependencies. Safe to run again.
+# tests need, the npm dependencies, then the build that bin/hyperfs runs.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +18,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npm run build
+echo "hyperfs is built: run it as bin/hyperfs, or put it on your PATH with: npm link"
