@@ -122,8 +122,13 @@ export class DaemonClient {
     })
     if (!opts.input) return answered
     let over = false
-    answered.then(() => { over = true }, () => { over = true })
-    const sending = this.send(id, opts.input, () => over)
+    const input = opts.input as AsyncIterable<Uint8Array> & { destroy?: () => void }
+    // answered before the input ended (an error, say): stop reading it, or a
+    // terminal on stdin would keep the command waiting for a line
+    const stop = (): void => { over = true; if (!sent) input.destroy?.() }
+    let sent = false
+    answered.then(stop, stop)
+    const sending = this.send(id, input, () => over).finally(() => { sent = true })
     // a failed send (stdin unreadable, say) fails the call; the daemon drops the request with the connection
     return Promise.race([answered, sending.then(() => answered, (err) => { this.socket.destroy(); throw err })])
   }

@@ -21,6 +21,10 @@ import { ProgressBar, bytes } from './progress-bar.js'
 // this, `daemon stop` kills it.
 const KILL_AFTER_MS = 25_000
 const STOP_CALL_MS = 10_000
+// An answer may wait --timeout for the drive, then as long again for each of a
+// few lookups; past this many times --timeout (and DEFAULT_CALL_MS), the
+// daemon is taken to have stopped answering.
+const CALL_WAITS = 3
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NO_DAEMON: 3 } as const
 
@@ -385,11 +389,11 @@ function configFrom (a: Args): DaemonConfig {
   }))
 }
 
-// How long the CLI waits for an answer to a request that waits on peers: the
+// How long the CLI waits for the answer to a request that waits on peers: the
 // daemon bounds each wait by --timeout, so this only catches a daemon that
-// stopped answering.
+// has stopped answering.
 function callMs (a: Args): number {
-  return Math.max(DEFAULT_CALL_MS, 3 * (a.timeout ?? DEFAULT_TIMEOUT))
+  return Math.max(DEFAULT_CALL_MS, CALL_WAITS * (a.timeout ?? DEFAULT_TIMEOUT))
 }
 
 function list (v: unknown): string[] {

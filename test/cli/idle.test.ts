@@ -23,13 +23,13 @@ test('a daemon started by a command exits once idle; daemon start, even on such 
   const start = await a.hyperfs(['daemon', 'start'])
   assert.match(start.stdout, new RegExp(`already running: daemon ${adopted}`))
   // several idle periods go by
-  await new Promise((resolve) => setTimeout(resolve, 4 * Number(IDLE)))
+  await new Promise((resolve) => setTimeout(resolve, 3 * Number(IDLE)))
   assert.ok(alive(adopted), 'it stays up')
   assert.equal((await a.hyperfs(['daemon', 'stop'])).code, 0)
 
   assert.equal((await a.hyperfs(['daemon', 'start'])).code, 0)
   const started = a.daemonPid()!
-  await new Promise((resolve) => setTimeout(resolve, 4 * Number(IDLE)))
+  await new Promise((resolve) => setTimeout(resolve, 3 * Number(IDLE)))
   assert.ok(alive(started), 'daemon start stays up')
   const s = JSON.parse((await a.hyperfs(['daemon', 'status', '--json'])).stdout)
   assert.equal(s.idleExit, 0)
@@ -43,7 +43,7 @@ test('a daemon started by mount --foreground stays while mounted and exits after
   const fg = a.spawn(['mount', 'new', m, '--foreground'])
   await eventually('mounted', () => /mounted hyper:\/\//.test(fg.output()))
   const pid = a.daemonPid()!
-  await new Promise((resolve) => setTimeout(resolve, 4 * Number(IDLE)))
+  await new Promise((resolve) => setTimeout(resolve, 3 * Number(IDLE)))
   assert.ok(alive(pid), 'a mount keeps it up')
   fg.child.kill('SIGINT')
   assert.equal(await fg.exited, 0, fg.output())
