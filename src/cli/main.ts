@@ -439,6 +439,10 @@ async function daemonCommand (ctx: Ctx, a: Args): Promise<void> {
   const { out } = ctx
   const config = configFrom(a)
   if (!a.action) {
+    // a daemon whose output is closed goes on serving: it logs to stderr, and
+    // its mounts must not die with a terminal or a pipe
+    ctx.io.stdout.removeAllListeners('error')
+    ctx.io.stdout.on('error', safetyCatch)
     const { runDaemon } = await import('../daemon/run-daemon.js')
     await runDaemon(config, { onReady: () => out(`hyperfs daemon ${process.pid} serving ${config.storage}`) })
     return
