@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-shot setup on a fresh Debian machine: the system packages FUSE and the
-# tests need, then the npm dependencies, then the native libfuse3 binding
-# (native/, built with the C compiler against Node's own headers and
-# libfuse3-dev: nothing is downloaded). Safe to run again.
+# tests need, the npm dependencies, the native libfuse3 binding (native/,
+# built with the C compiler against Node's own headers and libfuse3-dev:
+# nothing is downloaded), then the build that bin/hyperfs runs. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +23,5 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 # hyperfs falls back to fuse-native when the addon is missing, but here every
 # piece it needs was just installed, so a failed build is a real failure
 npm run build:native
+npm run build
+echo "hyperfs is built: run it as bin/hyperfs, or put it on your PATH with: npm link"
