@@ -100,7 +100,10 @@ export class MountTable {
 
 // A missing mount point is created. Anything else wrong with it (not a
 // folder, not empty, a dead mount there) is FuseHost's to clear or to report.
+// A path that is a mount already is left alone: a stat there waits on that
+// mount's host, forever if the host is stuck.
 async function prepareMountpoint (mnt: string): Promise<void> {
+  if (await isMounted(mnt)) return
   try {
     await stat(mnt)
   } catch (err) {

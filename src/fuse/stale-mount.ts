@@ -3,12 +3,14 @@
 // connected") until someone unmounts it. Mounting on top fails too. So before
 // mounting we look for a mount at the same path, and detach it lazily if its
 // host is gone (or if the caller forces it).
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { execFile } from 'node:child_process'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { HyperfsError, safetyCatch } from '../errors.js'
 
 const PROBE_MS = 2000
+const HELPER_MS = 10_000
 
 export async function clearStaleMount (mountpoint: string, opts: { force?: boolean } = {}): Promise<boolean> {
   const mnt = resolve(mountpoint)
@@ -21,7 +23,7 @@ export async function clearStaleMount (mountpoint: string, opts: { force?: boole
   } catch (err) {
     // fusermount refuses mounts it does not know of in some setups; root can always umount
     safetyCatch(err)
-    await run('umount', ['-l', mnt])
+    await run('umount', ['-l', '--no-canonicalize', mnt])
   }
   return true
 }
@@ -41,21 +43,27 @@ function unescapeMountPath (s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
 }
 
-// A live host answers a stat quickly; a dead one fails at once with ENOTCONN.
-// A host that is alive but stuck counts as dead after PROBE_MS.
-async function answers (mnt: string): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), PROBE_MS) })
-  try {
-    return await Promise.race([stat(mnt).then(() => true, () => false), timeout])
-  } finally {
-    clearTimeout(timer)
-  }
+// A live host answers a lookup quickly (a name nobody has: never from the
+// kernel's cache); a dead one fails at once with ENOTCONN. A host that is
+// alive but stuck counts as dead after PROBE_MS. The probe runs in a child
+// process, killed at the deadline: a stat of our own would hold one of
+// libuv's few threadpool threads for as long as the host stays stuck, and a
+// few of those leave every file operation of this process waiting.
+function answers (mnt: string): Promise<boolean> {
+  const probe = join(mnt, `.hyperfs-probe-${randomBytes(6).toString('hex')}`)
+  return new Promise((resolve) => {
+    execFile('stat', ['--', probe], { timeout: PROBE_MS, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
+      if (err === null) return resolve(true)
+      if ((err as { killed?: boolean }).killed) return resolve(false)
+      resolve(/No such file/.test(stderr))
+    })
+  })
 }
 
 function run (cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, (err, _stdout, stderr) => {
+    // a helper that stats the mount point would wait on a stuck host: bounded
+    execFile(cmd, args, { timeout: HELPER_MS, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
       if (err) reject(HyperfsError.from('EBUSY', `${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`))
       else resolve()
     })
