@@ -2,7 +2,7 @@
 // mkmount, info, log, download, seed, mount). Requests name drives by hex key;
 // the CLI parses and prints the hyper:// form. A drive this storage does not
 // hold is waited for (bounded by config.timeout) from the connected peers.
-import { Hyperdrive } from '../drive/hyperdrive.js'
+import type { RoutedDrive } from '../drive/routed-drive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
@@ -71,7 +71,7 @@ export class DriveApi {
     return Number.isFinite(t) && t > 0 ? t : this.timeout
   }
 
-  private async latest (key: unknown, timeout?: unknown): Promise<Hyperdrive> {
+  private async latest (key: unknown, timeout?: unknown): Promise<RoutedDrive> {
     const wait = this.wait(timeout)
     const drive = await this.s.drives.open(hexKey(key))
     if (drive.writable) return drive
@@ -185,14 +185,14 @@ export class DriveApi {
   }
 
   async info (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.open(p.key, undefined, p.timeout)
+    const drive = await this.latest(p.key, p.timeout)
     let i = await drive.info()
-    if (drive instanceof Hyperdrive && !drive.writable && drive.content) {
+    if (!drive.writable && drive.content) {
       // a replica learns the content core's length from peers
       await drive.content.update({ timeout: Math.min(this.wait(p.timeout), 5000) })
       i = await drive.info()
     }
-    const peers = drive instanceof Hyperdrive ? drive.metadata.peers : i.peers
+    const peers = drive.metadata.peers
     return {
       key: i.key.toString('hex'),
       discoveryKey: i.discoveryKey.toString('hex'),

@@ -128,7 +128,9 @@ export interface Drive {
   readdir (path: string): AsyncIterable<DirEntry>
   read (path: string, opts?: ReadOptions): Promise<Buffer>
   openReader? (path: string): Promise<FileReader | null> // null: no fast path for this file
-  createReadStream (path: string, opts?: { start?: number, end?: number }): Readable
+  // bytes start..end (inclusive, as fs.createReadStream) as they arrive; what
+  // a layer above a drive reads through when it streams
+  createReadStream (path: string, opts?: { start?: number, end?: number, signal?: AbortSignal, timeout?: number }): Readable
   readlink (path: string): Promise<string>
   getxattr (path: string, name: string): Promise<Buffer | null>
   listxattr (path: string): Promise<string[]>
