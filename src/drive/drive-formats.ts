@@ -12,6 +12,7 @@ import { trieHeader } from '../codec/trie-header.js'
 import { beeHeader, BEE_PROTOCOL } from '../codec/bee-node.js'
 import { HyperfsError, safetyCatch } from '../errors.js'
 import { Hyperdrive, type HyperdriveOptions } from './hyperdrive.js'
+import { Hyperdrive13 } from './hyperdrive13.js'
 import type { RoutedDrive } from './routed-drive.js'
 import type { DriveFormatName } from './drive-format.js'
 
@@ -48,5 +49,8 @@ export function openFormat (kind: DriveFormatName, metadata: Hypercore, store: S
   if (kind === 'hypertrie') {
     return new Hyperdrive({ metadata, content: (contentKey) => store.get({ key: contentKey }) }, opts)
   }
-  throw HyperfsError.EOPNOTSUPP(`drives in the ${kind} format cannot be opened yet`)
+  return new Hyperdrive13({
+    db: metadata,
+    blobs: (key, o) => store.get({ key, ...(o.manifest ? { manifest: o.manifest } : {}), ...(o.keyPair ? { keyPair: o.keyPair } : {}) })
+  }, opts)
 }
