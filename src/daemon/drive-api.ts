@@ -3,6 +3,7 @@
 // the CLI parses and prints the hyper:// form. A drive this storage does not
 // hold is waited for (bounded by config.timeout) from the connected peers.
 import type { RoutedDrive } from '../drive/routed-drive.js'
+import { DRIVE_FORMATS } from '../drive/drive-formats.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type Stat } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
@@ -102,10 +103,12 @@ export class DriveApi {
   // ---- calls ----
 
   async create (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.s.drives.create()
+    const format = p.format ?? 'hypertrie'
+    if (!DRIVE_FORMATS.includes(format)) throw HyperfsError.BAD_ARGUMENT(`--format is one of ${DRIVE_FORMATS.join(', ')}, not ${JSON.stringify(format)}`)
+    const drive = await this.s.drives.create({ format })
     const summary = p.from ? await importFolder(drive, String(p.from), '/') : { files: 0, bytes: 0, skipped: [] }
     for (const f of summary.skipped) this.s.logger.warn(`create: skipped ${f} (not a file, folder or symlink)`)
-    return { key: drive.key.toString('hex'), version: drive.version, ...summary }
+    return { key: drive.key.toString('hex'), version: drive.version, format: drive.format, ...summary }
   }
 
   async ls (p: Record<string, any>): Promise<Entry[]> {
@@ -195,6 +198,7 @@ export class DriveApi {
     const peers = drive.metadata.peers
     return {
       key: i.key.toString('hex'),
+      format: drive.format,
       discoveryKey: i.discoveryKey.toString('hex'),
       version: i.version,
       writable: i.writable,

@@ -1,4 +1,4 @@
-// hyperdrive@13 entries and keys (docs/hyperdrive13.md §2–§4), and our POSIX
+// hyperdrive@13 entries and keys (docs/hyperdrive13.md §3), and our POSIX
 // view of them.
 //   key   = "files" ‖ 0x00 ‖ UTF-8 path ('/a/b', no trailing slash)
 //   value = JSON {"executable":bool,"linkname":string|null,"blob":id|null,"metadata":any}
@@ -93,7 +93,7 @@ export function blobsManifest (db: Manifest, dbKey: Buffer): Manifest | null {
 // ---- values ----
 
 export function encodeEntry (e: Drive13Entry): Buffer {
-  // the field order hyperdrive writes (docs/hyperdrive13.md §4.3)
+  // the field order hyperdrive writes (docs/hyperdrive13.md §3.2)
   const blob = e.blob === null
     ? null
     : { blockOffset: e.blob.blockOffset, byteOffset: e.blob.byteOffset, blockLength: e.blob.blockLength, byteLength: e.blob.byteLength, ...(e.blob.blockMap ? { blockMap: true } : {}) }

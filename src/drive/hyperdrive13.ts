@@ -365,13 +365,14 @@ export class Drive13Format implements DriveFormat {
     return this.blobOf.get(st) ?? { id: { blockOffset: st.offset, byteOffset: st.byteOffset, blockLength: st.blocks, byteLength: st.size }, map: null }
   }
 
-  // The blocks of a blob must be in the blobs core; a replica that is behind
-  // asks its peers for the length first.
+  // The blocks and bytes of a blob must be in the blobs core; a replica that
+  // is behind asks its peers for the length first.
   private async checkBlob (blobs: Hypercore, id: BlobId, opts: ReadOptions): Promise<void> {
     const end = id.blockOffset + id.blockLength
-    if (end <= blobs.length) return
+    const past = () => end > blobs.length || id.byteOffset + id.byteLength > blobs.byteLength
+    if (!past()) return
     if (!blobs.writable) await blobs.update({ timeout: opts.timeout ?? this.timeout })
-    if (end > blobs.length) throw HyperfsError.DECODE_ERROR(`a blob (blocks ${id.blockOffset}-${end - 1}) past the end of the blobs core (${blobs.length} blocks)`)
+    if (past()) throw HyperfsError.DECODE_ERROR(`a blob (blocks ${id.blockOffset}-${end - 1}, bytes ${id.byteOffset}-${id.byteOffset + id.byteLength - 1}) past the end of the blobs core (${blobs.length} blocks, ${blobs.byteLength} bytes)`)
   }
 
   // A block map's entries (docs/hyperdrive13.md §5): each map block is

@@ -88,6 +88,7 @@ test('a drive we write in the hyperdrive13 format is read completely by the real
   const listed: string[] = []
   for await (const e of r.list('/', { recursive: true })) listed.push(e.key)
   for (const p of Object.keys(files)) assert.ok(listed.includes(p), p)
+  assert.ok(listed.includes('/empty/') && listed.includes('/gone/'), 'the markers of the empty folders')
   for (const e of listed.filter((k) => k.endsWith('/'))) assert.equal((await r.entry(e)), null, 'a marker is not an entry of the path it names')
   await r.download('/')
 })
