@@ -649,7 +649,9 @@ export class Drive13Format implements DriveFormat {
         if (!isDir(st) && isDir(existing)) throw HyperfsError.EISDIR(to)
         if (isDir(existing) && await this.bee.peek(folderRange(dst))) throw HyperfsError.ENOTEMPTY(to)
       }
-      const ops: Op[] = [...await this.ancestorOps(dst), ...await this.ancestorOps(src)]
+      // markers above both ends: the source's folder stays when this was all it held
+      const ops: Op[] = [...await this.ancestorOps(dst)]
+      for (const op of await this.ancestorOps(src)) if (!ops.some((o) => o.key.equals(op.key))) ops.push(op)
       const move = (key: Buffer, value: Buffer, newKey: Buffer) => {
         ops.push({ type: 'del', key })
         ops.push({ type: 'put', key: newKey, value })
@@ -728,7 +730,7 @@ export class Drive13Format implements DriveFormat {
     const range = prefix.length === 0 ? { gte: FILES_PREFIX, lt: FILES_END } : { gte: fileKey(prefix), lt: folderRange(prefix).lt }
     for await (const d of view.diff(from, range)) {
       const name = this.drivePathOf((d.left ?? d.right)!.key)
-      if (name === null || (at !== '/' && name !== at && !name.startsWith(at + '/'))) continue
+      if (name === null || !under(name, at)) continue
       const previous = d.right ? await this.valueStat(d.right.key, d.right.value, name) : null
       if (d.left) {
         const value = await this.valueStat(d.left.key, d.left.value, name)
@@ -745,6 +747,7 @@ export class Drive13Format implements DriveFormat {
     await this.ready()
     if (this.checkedOut) return
     const db = this.s.cores.db
+    const at = pathString(comps)
     let wake: (() => void) | null = null
     const poke = () => { const w = wake; wake = null; w?.() }
     db.on('append', poke)
@@ -756,13 +759,12 @@ export class Drive13Format implements DriveFormat {
         if (db.length > seen) {
           const now = db.length
           let changed = false
-          for await (const _ of this.s.bee.checkout(now).diff(seen, { gte: FILES_PREFIX, lt: FILES_END })) {
-            const name = this.drivePathOf((_.left ?? _.right)!.key)
-            const at = pathString(comps)
-            if (name !== null && (at === '/' || name === at || name.startsWith(at + '/'))) { changed = true; break }
+          for await (const d of this.s.bee.checkout(now).diff(seen, { gte: FILES_PREFIX, lt: FILES_END })) {
+            const name = this.drivePathOf((d.left ?? d.right)!.key)
+            if (name !== null && under(name, at)) { changed = true; break }
           }
           seen = now
-          if (changed) yield { version: now, path: pathString(comps) }
+          if (changed) yield { version: now, path: at }
           continue
         }
         await new Promise<void>((resolve) => { wake = resolve })
@@ -780,6 +782,11 @@ function markerOp (comps: string[], st: Stat, previous: Drive13Entry | null, now
   const s = { ...st, mtime: st.mtime || now, ctime: st.ctime || now }
   const entry: Drive13Entry = { executable: false, linkname: null, blob: null, metadata: withPosix(previous && isObject(previous.metadata) ? previous.metadata : null, s) }
   return { type: 'put', key: markerKey(comps), value: encodeEntry(entry) }
+}
+
+// `name` is the path `at` or below it
+function under (name: string, at: string): boolean {
+  return at === '/' || name === at || name.startsWith(at + '/')
 }
 
 function isObject (x: unknown): x is Record<string, unknown> {
