@@ -5,7 +5,8 @@
 // Paths are POSIX-style and absolute ('/a/b'); implementations normalise '..',
 // '//' and a trailing '/'. Errors are HyperfsError with codes ENOENT, ENOTDIR,
 // EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL, ELOOP, ENAMETOOLONG, INVALID_NAME
-// (a NUL in a path), MOUNT_CYCLE (from mount) and network codes such as
+// (a NUL in a path), MOUNT_CYCLE and EOPNOTSUPP (from mount, on a format that
+// holds no mounts), DECODE_ERROR (an entry its writer broke) and network codes such as
 // REQUEST_TIMEOUT when content cannot be fetched in time. readdir lists only
 // entries with valid names (see drive-path.ts); others are skipped.
 import type { Readable, Writable } from 'node:stream'
