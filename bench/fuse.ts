@@ -15,6 +15,12 @@
 //     signed root); later reads trust the blocks checked since open. Through
 //     the mount (first cat against the next), and in process (the 128 KiB
 //     zero-copy reads a mount makes, without FUSE in the way)
+//   - each binding (the native libfuse3 one, fuse-native) against a minimal
+//     C libfuse3 filesystem serving the same files from RAM
+//     (native/bench/ceiling.c, the ceiling of FUSE itself): cold `ls -l` of
+//     the 10,000 files, the first and the second sequential read (the second
+//     against the plain file in the page cache), small-file creates, and
+//     `rsync -a` of 3,000 files
 // Readers are child processes: a process must not block on its own mount.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,11 +33,16 @@ import type { FuseOps } from 'fuse-native'
 import { DriveStore } from '../src/drive/drive-store.js'
 import type { Hyperdrive } from '../src/drive/hyperdrive.js'
 import { FuseHost } from '../src/fuse/host.js'
+import { fuseNativeBinding } from '../src/fuse/fuse-native-binding.js'
+import { loadNativeAddon, nativeBinding } from '../src/fuse/native-binding.js'
 
 const full = process.argv.includes('--full')
 const SIZE = (full ? 1024 : 256) * 1024 * 1024
 const FILES = 10_000
 const SEEKS = 100
+const CREATES = 1000
+const RSYNC_FILES = 3000
+const CEILING = fileURLToPath(new URL('../../native/build/hyperfs_ceiling', import.meta.url))
 const SELF = fileURLToPath(import.meta.url)
 const step = (what: string): void => { if (process.env.BENCH_DEBUG) console.error(`[bench] ${what}`) }
 
@@ -92,10 +103,12 @@ async function serveUntilStdinEnds (unmount: () => Promise<void>, report: () => 
   process.exit(0)
 }
 
-async function serveHost (storeDir: string, keyHex: string, mnt: string): Promise<never> {
+async function serveHost (storeDir: string, keyHex: string, mnt: string, binding: string): Promise<never> {
   const store = DriveStore.directory(storeDir)
   const drive = await store.open(Buffer.from(keyHex, 'hex'))
-  const host = await FuseHost.mount(drive, mnt, {})
+  // 'default': whichever binding FuseHost picks
+  const factory = binding === 'native' ? nativeBinding : binding === 'fuse-native' ? fuseNativeBinding : undefined
+  const host = await FuseHost.mount(drive, mnt, {}, { binding: factory })
   // Sampled, not getrusage's maxRSS: Linux carries maxRSS across exec, so a
   // child would report the bench parent's peak (it holds the RAM buffer).
   let peak = process.memoryUsage().rss
@@ -179,7 +192,7 @@ async function main (base: string): Promise<void> {
   const ceiling = join(base, 'ceiling')
   for (const m of [ours, ceiling]) { mkdirSync(m); mountpoints.push(m) }
   step('host')
-  const host = await server(['--serve-host', storeDir, key.toString('hex'), ours])
+  const host = await server(['--serve-host', storeDir, key.toString('hex'), ours, 'default'])
   cleanups.push(() => host.stop())
   step('ceiling')
   const ceil = await server(['--serve-ceiling', ceiling, String(SIZE)])
@@ -192,7 +205,7 @@ async function main (base: string): Promise<void> {
   }
   await hostRssNow('mounted')
   await catMs(plain)
-  const plainMs = Math.min(await catMs(plain), await catMs(plain))
+  const plainMs = Math.min(await catMs(plain), await catMs(plain), await catMs(plain))
   const firstMs = await catMs(join(ours, 'big.bin')) // the host checks every block on this one
   const oursMs = Math.min(await catMs(join(ours, 'big.bin')), await catMs(join(ours, 'big.bin')))
   await hostRssNow('after cat')
@@ -203,6 +216,40 @@ async function main (base: string): Promise<void> {
   await hostRssNow('after ls')
   const hostRss = Number(/rss (\d+)/.exec(await host.stop())?.[1])
   await ceil.stop()
+
+  // each binding, and the C ceiling, freshly mounted: nothing cached in the kernel
+  const bindings = 'addon' in loadNativeAddon() ? ['native', 'fuse-native'] : ['fuse-native']
+  const perMount: Record<string, { ls: number, first: number, second: number, creates?: number, rsync?: number, rsync2?: number }> = {}
+  const rsyncSrc = join(base, 'rsync-src')
+  mkdirSync(rsyncSrc)
+  for (let i = 0; i < RSYNC_FILES; i++) writeFileSync(join(rsyncSrc, `r${i}`), `rsync ${i}\n`)
+  for (const name of [...bindings, 'ceiling']) {
+    const mnt = join(base, `fresh-${name}`)
+    mkdirSync(mnt)
+    mountpoints.push(mnt)
+    step(`fresh ${name}`)
+    const srv = name === 'ceiling'
+      ? await server(['--serve-c-ceiling', mnt, String(SIZE), String(FILES)])
+      : await server(['--serve-host', storeDir, key.toString('hex'), mnt, name])
+    try {
+      const cold = await child('ls', ['-l', join(mnt, 'many')])
+      const n = cold.out.split('\n').filter((l) => l.startsWith('-')).length
+      if (n !== FILES) throw new Error(`${name}: ls -l listed ${n} files`)
+      const first = await catMs(join(mnt, 'big.bin'))
+      // the best of a few: a read from the page cache is short enough for one busy moment to double it
+      const second = Math.min(await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')))
+      perMount[name] = { ls: cold.ms, first, second }
+      if (name !== 'ceiling') {
+        const dir = join(mnt, `creates-${name}`)
+        mkdirSync(dir)
+        perMount[name].creates = (await child('sh', ['-c', `cd '${dir}' && i=0; while [ $i -lt ${CREATES} ]; do echo $i > f$i; i=$((i+1)); done`])).ms
+        perMount[name].rsync = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
+        perMount[name].rsync2 = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
+      }
+    } finally {
+      await srv.stop()
+    }
+  }
 
   // the writer again, in this process, serving replicas over TCP on loopback
   step('writer')
@@ -293,10 +340,39 @@ print(' '.join('%.3f' % x for x in out))
   console.log(`| ls -l of ${FILES} files | ${ls.ms.toFixed(0)} ms | | |`)
   console.log(`| cold replica 64 KiB read p50 / p99 | ${pct(0.5).toFixed(2)} / ${pct(0.99).toFixed(2)} ms | | |`)
   console.log(`| FUSE host peak RSS (its own process, while streaming and listing) | ${hostRss} MiB | | |`)
+
+  const c = perMount.ceiling
+  console.log(`\nfuse bindings, each freshly mounted, against a minimal C libfuse3 filesystem serving the same files from RAM (the ceiling)`)
+  console.log('| measure | ' + bindings.join(' | ') + ' | C ceiling | ' + bindings.map((b) => `${b}/ceiling`).join(' | ') + ' |')
+  console.log('| --- |' + ' --- |'.repeat(bindings.length * 2 + 1))
+  const row = (what: string, v: (m: typeof c) => number, unit: string, digits = 0): void => {
+    console.log(`| ${what} | ${bindings.map((b) => `${v(perMount[b]).toFixed(digits)} ${unit}`).join(' | ')} | ${v(c).toFixed(digits)} ${unit} | ${bindings.map((b) => (v(perMount[b]) / v(c)).toFixed(2)).join(' | ')} |`)
+  }
+  row(`cold ls -l of ${FILES} files (target native <= 2x)`, (m) => m.ls, 'ms')
+  row('first sequential read', (m) => mbps(m.first), 'MB/s')
+  row('second sequential read', (m) => mbps(m.second), 'MB/s')
+  console.log('| measure | ' + bindings.join(' | ') + ' | | |')
+  console.log(`| second read vs the plain file in the page cache (${mbps(plainMs).toFixed(0)} MB/s; target native >= 0.8) | ${bindings.map((b) => (plainMs / perMount[b].second).toFixed(2)).join(' | ')} | | |`)
+  if (bindings.includes('native')) console.log(`| first sequential read, native / fuse-native (target >= 1.0) | ${(perMount['fuse-native'].first / perMount.native.first).toFixed(2)} | | | |`)
+  console.log(`| small-file creates (${CREATES}, one shell) | ${bindings.map((b) => `${(CREATES / (perMount[b].creates! / 1000)).toFixed(0)}/s`).join(' | ')} | | |`)
+  console.log(`| rsync -a of ${RSYNC_FILES} files, first / second run | ${bindings.map((b) => `${perMount[b].rsync!.toFixed(0)} / ${perMount[b].rsync2!.toFixed(0)} ms`).join(' | ')} | | |`)
+}
+
+// The C ceiling in its own process (native/build/hyperfs_ceiling), as a server of this file.
+async function serveCCeiling (mnt: string, size: string, files: string): Promise<never> {
+  const proc = spawn(CEILING, [mnt, size, files], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()))
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d) => { if (String(d).includes('ready')) resolve() })
+    proc.on('error', reject)
+    proc.on('exit', (code) => reject(new Error(`${CEILING} exited with ${code} (npm run build:native builds it)`)))
+  })
+  return serveUntilStdinEnds(async () => { proc.kill('SIGTERM'); await exited }, () => '')
 }
 
 const mode = process.argv[2]
-if (mode === '--serve-host') await serveHost(process.argv[3], process.argv[4], process.argv[5])
+if (mode === '--serve-host') await serveHost(process.argv[3], process.argv[4], process.argv[5], process.argv[6])
+else if (mode === '--serve-c-ceiling') await serveCCeiling(process.argv[3], process.argv[4], process.argv[5])
 else if (mode === '--serve-ceiling') await serveCeiling(process.argv[3], Number(process.argv[4]))
 else {
   const base = mkdtempSync(join(tmpdir(), 'bench-fuse-'))

@@ -11,13 +11,21 @@ import { fileURLToPath } from 'node:url'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { daemonPaths } from '../daemon/daemon-config.js'
 import { privateFolder, PRIVATE_FILE_MODE } from '../core/storage.js'
+import { LineReader } from '../daemon/json-lines.js'
+import { INPUT_CHUNK } from '../daemon/control-server.js'
+import { lockHolder } from './daemon-process.js'
 
 const CONNECT_MS = 5_000
-const START_MS = 20_000
+const START_MS = 30_000 // a daemon still stopping holds the lock for up to STOP_MS (run-daemon.ts)
+const RACE_MS = 3_000 // for the winner of a race for the lock to answer
+const MAX_STARTS = 2
+const MAX_ANSWER_LINE = 256 * 1024 * 1024 // an answer is one line: a listing of a whole big drive, say
+export const DEFAULT_CALL_MS = 120_000
 
 export interface CallOptions {
   onEvent?: (event: any) => void | Promise<void>
   timeout?: number // ms; 0 = wait as long as the connection lives
+  input?: AsyncIterable<Uint8Array> // bytes streamed to the request after it (see control-server.ts)
 }
 
 interface Pending {
@@ -37,16 +45,16 @@ export class DaemonClient {
 
   private constructor (socket: Socket) {
     this.socket = socket
-    let buf = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      buf += chunk
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (line) this.onmessage(line)
+    const lines = new LineReader({ maxLine: MAX_ANSWER_LINE })
+    socket.on('data', (chunk: Buffer) => {
+      let got: string[]
+      try {
+        got = lines.push(chunk)
+      } catch (err) {
+        socket.destroy(err as Error)
+        return
       }
+      for (const line of got) if (line) this.onmessage(line)
     })
     socket.on('error', () => {})
     this.closed = new Promise((resolve) => socket.once('close', () => {
@@ -102,8 +110,8 @@ export class DaemonClient {
   call<T = any> (method: string, params: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<T> {
     if (this.socket.destroyed) return Promise.reject(HyperfsError.from('DAEMON_GONE', 'not connected to the daemon'))
     const id = this.nextId++
-    const timeout = opts.timeout ?? 120_000
-    return new Promise<T>((resolve, reject) => {
+    const timeout = opts.timeout ?? DEFAULT_CALL_MS
+    const answered = new Promise<T>((resolve, reject) => {
       const timer = timeout > 0
         ? setTimeout(() => {
           this.pending.delete(id)
@@ -113,6 +121,39 @@ export class DaemonClient {
       this.pending.set(id, { resolve, reject, onEvent: opts.onEvent, timer })
       this.socket.write(JSON.stringify({ id, method, params: { ...this.defaults, ...params } }) + '\n')
     })
+    if (!opts.input) return answered
+    let over = false
+    const input = opts.input as AsyncIterable<Uint8Array> & { destroy?: () => void }
+    // answered before the input ended (an error, say): stop reading it, or a
+    // terminal on stdin would keep the command waiting for a line
+    const stop = (): void => { over = true; if (!sent) input.destroy?.() }
+    let sent = false
+    answered.then(stop, stop)
+    const sending = this.send(id, input, () => over).finally(() => { sent = true })
+    // a failed send (stdin unreadable, say) fails the call; the daemon drops the request with the connection
+    return Promise.race([answered, sending.then(() => answered, (err) => { this.socket.destroy(); throw err })])
+  }
+
+  // Streams `input` to request `id` in lines of at most INPUT_CHUNK bytes,
+  // waiting for the socket to drain, until it ends or the request is answered.
+  private async send (id: number, input: AsyncIterable<Uint8Array>, over: () => boolean): Promise<void> {
+    const write = async (msg: unknown): Promise<void> => {
+      if (this.socket.destroyed) throw HyperfsError.from('DAEMON_GONE', 'the daemon closed the connection')
+      if (this.socket.write(JSON.stringify(msg) + '\n')) return
+      await new Promise<void>((resolve) => {
+        const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); resolve() }
+        this.socket.on('drain', done)
+        this.socket.on('close', done)
+      })
+    }
+    for await (const chunk of input) {
+      if (over()) return
+      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      for (let i = 0; i < buf.byteLength; i += INPUT_CHUNK) {
+        await write({ id, input: buf.subarray(i, i + INPUT_CHUNK).toString('base64') })
+      }
+    }
+    if (!over()) await write({ id, end: true })
   }
 
   close (): void {
@@ -166,6 +207,34 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   if (!existsSync(entry)) throw HyperfsError.from('DAEMON_START_FAILED', `cannot start the daemon: ${entry} is missing`)
   privateFolder(storage) // STORAGE_INSECURE before anything is written there
   rotateLog(log)
+  let child = startDaemon(entry, storage, daemonArgs, log)
+  let starts = 1
+  const deadline = Date.now() + START_MS
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    try {
+      return { client: await DaemonClient.connect(socket), started: true }
+    } catch (err) {
+      if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
+    }
+    // A daemon that lost the race for the lock exits, and the winner answers
+    // soon. One that found the lock held by a daemon still stopping (its idle
+    // exit, say) is started again once that one lets go.
+    if (child.exited() === null || Date.now() < child.began + RACE_MS) continue
+    const holder = await lockHolder(storage).catch((err) => { safetyCatch(err); return -1 })
+    if (holder !== null) continue
+    if (starts >= MAX_STARTS) break
+    child = startDaemon(entry, storage, daemonArgs, log)
+    starts++
+  }
+  const exited = child.exited()
+  const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')
+  throw HyperfsError.from('DAEMON_START_FAILED', `the daemon for ${storage} did not start` +
+    (exited !== null ? ` (it exited with ${exited})` : ` within ${START_MS} ms`) +
+    (tail ? `; the end of ${log}:\n${tail}` : ''))
+}
+
+function startDaemon (entry: string, storage: string, daemonArgs: string[], log: string): { began: number, exited: () => number | string | null } {
   const fd = openLog(log)
   let exited: number | string | null = null
   try {
@@ -179,22 +248,7 @@ export async function connectOrStart (storage: string, daemonArgs: string[]): Pr
   } finally {
     closeSync(fd)
   }
-  const began = Date.now()
-  const deadline = began + START_MS
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    try {
-      return { client: await DaemonClient.connect(socket), started: true }
-    } catch (err) {
-      if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
-      // a daemon that lost the race for the lock exits; the winner answers soon
-      if (exited !== null && Date.now() > began + 3000) break
-    }
-  }
-  const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')
-  throw HyperfsError.from('DAEMON_START_FAILED', `the daemon for ${storage} did not start` +
-    (exited !== null ? ` (it exited with ${exited})` : ` within ${START_MS} ms`) +
-    (tail ? `; the end of ${log}:\n${tail}` : ''))
+  return { began: Date.now(), exited: () => exited }
 }
 
 function stripCode (code: string, message: string): string {

@@ -5,16 +5,26 @@
 //
 // Exit codes: 0 done, 1 the operation failed, 2 bad usage (unknown option,
 // bad key or address), 3 the daemon is not running (daemon status/stop) or
-// could not be started.
+// could not be started. A command whose output is closed early (`| head`)
+// stops quietly with 0, as it has nothing left to do.
 import yargs, { type Argv } from 'yargs'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { HyperfsError, isHyperfsError } from '../errors.js'
-import { type DaemonConfig, DEFAULT_TIMEOUT, defaultStorage, formatAddress, parseAddress } from '../daemon/daemon-config.js'
-import { runDaemon } from '../daemon/run-daemon.js'
-import { runBootstrapNode } from '../dht/bootstrap-node.js'
-import { DaemonClient, connectOrStart } from './daemon-client.js'
+import { isHyperfsError, safetyCatch, systemCode } from '../errors.js'
+import { type DaemonConfig, DEFAULT_TIMEOUT, DEFAULT_IDLE_EXIT, defaultStorage, formatAddress, implicitIdleExit, parseAddress } from '../daemon/daemon-config.js'
+import { DEFAULT_CALL_MS, DaemonClient, connectOrStart } from './daemon-client.js'
+import { endDaemon, lockHolder } from './daemon-process.js'
 import { formatKey, parseKey } from './drive-key.js'
 import { ProgressBar, bytes } from './progress-bar.js'
+
+// A stopping daemon forces its own exit after STOP_MS (run-daemon.ts); past
+// this, `daemon stop` kills it.
+const KILL_AFTER_MS = 25_000
+const STOP_CALL_MS = 10_000
+// An answer may wait --timeout for the drive, then as long again for each of a
+// few lookups; past this many times --timeout (and DEFAULT_CALL_MS), the
+// daemon is taken to have stopped answering.
+const CALL_WAITS = 3
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, NO_DAEMON: 3 } as const
 
@@ -30,6 +40,18 @@ interface Io {
 type Args = Record<string, any>
 
 export async function main (argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }): Promise<number> {
+  // the reader of our output went away (`hyperfs cat ... | head`): nothing is
+  // left to do; the daemon ends the request when the connection drops
+  io.stdout.on('error', (err) => {
+    if (systemCode(err) === 'EPIPE') process.exit(EXIT.OK)
+    process.stderr.write(`hyperfs: cannot write the output: ${err.message}\n`)
+    process.exit(EXIT.FAILED)
+  })
+  io.stderr.on('error', safetyCatch) // nowhere left to report anything
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    io.stdout.write(packageVersion() + '\n')
+    return EXIT.OK
+  }
   let code: number = EXIT.OK
   const out = (line: string): void => { io.stdout.write(line + '\n') }
   const setCode = (c: number): void => { code = c }
@@ -104,7 +126,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       const mountpoint = resolve(String(a.mountpoint))
       const r = await client.call('mount', {
         key, mountpoint, version: a.version, readTimeout: a['read-timeout'], session: a.foreground === true
-      }, { timeout: 120_000 })
+      }, { timeout: callMs(a) })
       if (a.json) json({ ...r, key: formatKey(r.key) })
       else {
         out(`mounted ${formatKey(r.key)}${r.version === null ? '' : ` version ${r.version}`} at ${r.mountpoint} (${r.writable ? 'writable' : 'read-only'})`)
@@ -126,22 +148,51 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       const r = await client.call('unmount', { mountpoint: resolve(String(a.mountpoint)) }, { timeout: 30_000 })
       out(r.was === 'stale' ? `cleared a dead mount at ${r.mountpoint}` : `unmounted ${r.mountpoint}`)
     }))
-    .command('seed <keys..>', 'Serve drives to peers until SIGINT/SIGTERM. A drive created elsewhere is downloaded in full first.', (y) => y
+    .command('seed <keys..>', 'Serve drives to peers until Ctrl-C (SIGINT/SIGTERM), or with --detach in the daemon until unseed. A drive created elsewhere is downloaded in full first.', (y) => y
       .positional('keys', { type: 'string', array: true, describe: 'one or more drive keys' })
+      .option('detach', { type: 'boolean', describe: 'leave the seed running in the daemon and exit (end it with hyperfs unseed KEY)' })
       .example('hyperfs seed hyper://KEY', 'serve a drive to peers that look it up by key')
-      .example('hyperfs seed hyper://KEY --listen 7000', 'also accept peers that dial port 7000'),
+      .example('hyperfs seed hyper://KEY --listen 7000', 'also accept peers that dial port 7000')
+      .example('hyperfs seed hyper://KEY --detach', 'keep serving after this command exits'),
     (a) => withDaemon(ctx, a, async (client) => {
       const keys = (a.keys as string[]).map((k) => parseKey(String(k)).toString('hex'))
-      const r = await client.call('seed', { keys }, { timeout: 0 })
-      const status = await client.call('status')
-      for (const d of r) out(`seeding ${formatKey(d.key)} (version ${d.version}${d.writable ? '' : ', downloading'})`)
-      if (status.network.listening.length) out(`listening on ${status.network.listening.join(', ')}`)
-      out('press Ctrl-C to stop')
-      const why = await untilSignalOr(client.closed)
-      if (why === 'closed') {
+      const detach = a.detach === true
+      const bar = new ProgressBar(io.stderr)
+      // Ctrl-C ends the seed at any point, even while the drives are looked up:
+      // the daemon ends what this command started when its connection drops
+      const seeding = client.call('seed', { keys, detach }, {
+        timeout: 0,
+        onEvent: (e) => {
+          if (e.seeding) {
+            for (const d of e.seeding) out(`seeding ${formatKey(d.key)} (version ${d.version}${d.writable ? '' : ', downloading'})`)
+            if (e.listening.length) out(`listening on ${e.listening.join(', ')}`)
+            if (detach) out(`the daemon seeds until hyperfs unseed${e.seeding.length === 1 ? ' ' + formatKey(e.seeding[0].key) : ' KEY'} (or daemon stop)`)
+            else out('press Ctrl-C to stop')
+          } else if (e.progress) {
+            bar.update(e.progress)
+          } else if (e.held) {
+            bar.done()
+            out(`downloaded ${formatKey(e.held.key)} (${bytes(e.held.bytes)}); it is held in full and seeded`)
+          } else if (e.failed) {
+            bar.done()
+            io.stderr.write(`hyperfs: downloading ${formatKey(e.failed.key)} stopped: ${e.failed.message.replace(/^[A-Z_]+: /, '')}; seeding what is held\n`)
+          }
+        }
+      })
+      const why = await untilSignalOr(seeding.then(() => {}, () => {}))
+      bar.done()
+      if (why === 'signal') return
+      await seeding.catch((err) => {
+        if (!isHyperfsError(err, 'DAEMON_GONE')) throw err
         io.stderr.write('hyperfs: the daemon went away\n')
         ctx.setCode(EXIT.FAILED)
-      }
+      })
+    }))
+    .command('unseed <keys..>', 'End seeds left running in the daemon by seed --detach.', (y) => y
+      .positional('keys', { type: 'string', array: true, describe: 'one or more drive keys' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('unseed', { keys: (a.keys as string[]).map((k) => parseKey(String(k)).toString('hex')) })
+      for (const k of r.unseeded) out(`stopped seeding ${formatKey(k)}`)
     }))
     .command('download <key> [path]', 'Fetch a drive (or a folder or file of it) so it can be read offline, with a progress bar.', (y) => y
       .positional('key', { type: 'string' })
@@ -166,7 +217,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       .option('long', { alias: 'l', type: 'boolean', describe: 'show type, mode, size and time' })
       .option('json', { type: 'boolean', describe: 'print entries as JSON' }),
     (a) => withDaemon(ctx, a, async (client) => {
-      const entries = await client.call('ls', { key: parseKey(String(a.key)).toString('hex'), path: a.path, version: a.version, recursive: a.recursive === true })
+      const entries = await client.call('ls', { key: parseKey(String(a.key)).toString('hex'), path: a.path, version: a.version, recursive: a.recursive === true }, { timeout: callMs(a) })
       if (a.json) return json(entries.map((e: any) => e.mount ? { ...e, mount: { ...e.mount, key: formatKey(e.mount.key) } } : e))
       for (const e of entries) {
         const name = e.name + (e.type === 'dir' || e.type === 'mount' ? '/' : '') + (e.link ? ` -> ${e.link}` : '') +
@@ -192,7 +243,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       .positional('key', { type: 'string' })
       .option('json', { type: 'boolean', describe: 'print as JSON' }),
     (a) => withDaemon(ctx, a, async (client) => {
-      const r = await client.call('info', { key: parseKey(String(a.key)).toString('hex') })
+      const r = await client.call('info', { key: parseKey(String(a.key)).toString('hex') }, { timeout: callMs(a) })
       if (a.json) return json({ ...r, link: formatKey(r.key) })
       out(`key:           ${formatKey(r.key)}`)
       out(`discovery key: ${r.discoveryKey}`)
@@ -209,7 +260,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       .option('limit', { type: 'number', describe: 'show only the last N changes' })
       .option('json', { type: 'boolean', describe: 'print as JSON' }),
     (a) => withDaemon(ctx, a, async (client) => {
-      const r = await client.call('log', { key: parseKey(String(a.key)).toString('hex'), limit: a.limit })
+      const r = await client.call('log', { key: parseKey(String(a.key)).toString('hex'), limit: a.limit }, { timeout: callMs(a) })
       if (a.json) return json(r)
       for (const h of r) out(`${String(h.version).padStart(6)}  ${h.type.padEnd(3)}  /${h.name.replace(/^\//, '')}${h.size === null ? '' : `  ${h.size}`}`)
     }))
@@ -234,9 +285,9 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
     (a) => withDaemon(ctx, a, async (client) => {
       const key = parseKey(String(a.key)).toString('hex')
       const params: Record<string, unknown> = { key, path: a.path }
-      if (a.file && a.file !== '-') params.from = resolve(String(a.file))
-      else params.data = (await readAll(io.stdin)).toString('base64')
-      const r = await client.call('put', params, { timeout: 0 })
+      const stdin = !a.file || a.file === '-'
+      if (!stdin) params.from = resolve(String(a.file))
+      const r = await client.call('put', params, { timeout: 0, input: stdin ? io.stdin : undefined })
       if (a.json) json(r)
       else out(`wrote ${r.path} (${r.files} file${r.files === 1 ? '' : 's'}, ${bytes(r.bytes)}); now at version ${r.version}`)
     }))
@@ -268,17 +319,34 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       })
       out(`mounted ${formatKey(r.target)} at ${r.path}; now at version ${r.version}`)
     }))
-    .command('daemon [action]', 'Run the daemon in the foreground (no ACTION; for a service manager), or start/stop/status the background one.', (y) => y
+    .command('drives', 'List the drives in the storage folder: key, format, writable, size, how much is held here, where mounted.', (y) => y
+      .option('json', { type: 'boolean', describe: 'print as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('drives', {}, { timeout: callMs(a) })
+      if (a.json) return json(r.map((d: any) => ({ ...d, key: formatKey(d.key) })))
+      for (const d of r) {
+        const held = d.format === null ? 'nothing held' : `held ${bytes(d.localBytes)} (${d.percentLocal}%)`
+        out(`${formatKey(d.key)}  ${d.format ?? 'unknown'}  ${d.writable ? 'writable' : 'read-only'}  version ${d.version}  ` +
+          `size ${bytes(d.byteLength)}  ${held}${d.mounts.length ? '  mounted at ' + d.mounts.join(', ') : ''}${d.seeding ? '  seeding' : ''}`)
+      }
+    }))
+    .command('daemon [action]', 'Run the daemon in the foreground (no ACTION; for a service manager), or start/stop/status the background one. ' +
+      'Either stays up until stopped; one that a command started by itself exits once idle.', (y) => y
       .positional('action', { type: 'string', choices: ['start', 'stop', 'status'] })
-      .option('json', { type: 'boolean', describe: 'status as JSON' }),
+      .option('json', { type: 'boolean', describe: 'status as JSON' })
+      .option('idle-exit', { type: 'number', describe: 'with no ACTION: exit after MS with no clients, mounts or seeds (default: never)' })
+      .option('kill-after', { type: 'number', describe: `with stop: kill the daemon (SIGKILL) if it has not exited MS after it was asked to (default ${KILL_AFTER_MS})` }),
     (a) => daemonCommand(ctx, a))
+    .command('version', 'Print the version of hyperfs (also: hyperfs --version).', (y) => y,
+      () => out(packageVersion()))
     .command('dht-node', 'Run a HyperDHT node that others can bootstrap from (--bootstrap HOST:PORT on their side), until SIGINT/SIGTERM.', (y) => y
       .option('port', { type: 'number', default: 49737, describe: 'UDP port to bind' })
       .option('json', { type: 'boolean', describe: 'print the bound address as JSON' }),
     (a) => dhtNodeCommand(ctx, a))
     .demandCommand(1, 'name a command')
     .epilogue('Keys print as hyper://<z-base-32> and are accepted as z-base-32 or hex, with or without hyper://.\n' +
-      `Storage defaults to $HYPERFS_STORAGE or ~/.local/share/hyperfs. Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no daemon.`)
+      'Storage defaults to $HYPERFS_STORAGE or ~/.local/share/hyperfs. A daemon that a command started by itself exits after ' +
+      `${DEFAULT_IDLE_EXIT / 1000} s with no clients, mounts or seeds ($HYPERFS_IDLE_EXIT_MS). Exit codes: 0 ok, 1 failed, 2 bad usage, 3 no daemon.`)
 }
 
 // A bootstrap node joins the network named by --bootstrap, or stands alone
@@ -287,6 +355,7 @@ async function dhtNodeCommand (ctx: { out: (line: string) => void }, a: Args): P
   const out = ctx.out
   const host = a.host ? String(a.host) : '0.0.0.0'
   const bootstrap = a.bootstrap === undefined ? [] : list(a.bootstrap).map((s) => parseAddress(s))
+  const { runBootstrapNode } = await import('../dht/bootstrap-node.js')
   const node = await runBootstrapNode({ host, port: Number(a.port), bootstrap })
   const addr = node.address()!
   if (a.json) out(JSON.stringify({ host: addr.host, port: addr.port }))
@@ -308,13 +377,15 @@ function commonOptions (): Record<string, Record<string, unknown>> {
     bootstrap: { type: 'string', array: true, describe: 'HOST:PORT of a DHT bootstrap node (repeatable, or comma-separated; default: the public HyperDHT nodes)' },
     dht: { type: 'boolean', default: true, describe: 'find peers on the HyperDHT by discovery key (--no-dht: do not)' },
     mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN with MDNS (--no-mdns: do not)' },
-    timeout: { type: 'number', default: DEFAULT_TIMEOUT, describe: 'ms to wait for peers to send a drive not held here' }
+    timeout: { type: 'number', describe: `ms to wait for peers to send a drive, or a part of one, not held here (default: the daemon's, ${DEFAULT_TIMEOUT} unless it was started with another)` }
   }
 }
 
 function configFrom (a: Args): DaemonConfig {
   const storage = a.storage ? resolve(String(a.storage)) : defaultStorage()
   const host = a.host ? String(a.host) : null
+  if (a.timeout !== undefined && !(Number.isFinite(a.timeout) && a.timeout > 0)) throw usageError('--timeout takes a number of ms above 0')
+  if (a['idle-exit'] !== undefined && !(Number.isFinite(a['idle-exit']) && a['idle-exit'] >= 0)) throw usageError('--idle-exit takes a number of ms (0: never)')
   const wrap = (f: () => DaemonConfig): DaemonConfig => {
     try { return f() } catch (err) { throw usageError((err as Error).message.replace(/^[A-Z_]+: /, '')) }
   }
@@ -326,8 +397,16 @@ function configFrom (a: Args): DaemonConfig {
     bootstrap: a.bootstrap === undefined ? null : list(a.bootstrap).map((s) => parseAddress(s)),
     dht: a.dht !== false,
     mdns: a.mdns !== false,
-    timeout: Number.isFinite(a.timeout) && a.timeout > 0 ? a.timeout : DEFAULT_TIMEOUT
+    timeout: a.timeout ?? DEFAULT_TIMEOUT,
+    idleExit: a['idle-exit'] ?? 0
   }))
+}
+
+// How long the CLI waits for the answer to a request that waits on peers: the
+// daemon bounds each wait by --timeout, so this only catches a daemon that
+// has stopped answering.
+function callMs (a: Args): number {
+  return Math.max(DEFAULT_CALL_MS, CALL_WAITS * (a.timeout ?? DEFAULT_TIMEOUT))
 }
 
 function list (v: unknown): string[] {
@@ -335,9 +414,13 @@ function list (v: unknown): string[] {
   return (Array.isArray(v) ? v : [v]).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean)
 }
 
-// The command line a daemon started on demand gets: this command's settings.
-function daemonArgs (c: DaemonConfig): string[] {
-  const args = ['--storage', c.storage, '--timeout', String(c.timeout)]
+// The command line of the daemon a command starts: its storage and network
+// settings. A --timeout given to a command travels with its requests; the
+// daemon keeps its own only when `daemon start` was given one.
+function daemonArgs (c: DaemonConfig, opts: { timeout: boolean, idleExit: number }): string[] {
+  const args = ['--storage', c.storage]
+  if (opts.timeout) args.push('--timeout', String(c.timeout))
+  if (opts.idleExit > 0) args.push('--idle-exit', String(opts.idleExit))
   for (const l of c.listen) args.push('--listen', formatAddress(l))
   for (const p of c.peers) args.push('--peer', formatAddress(p))
   if (c.host) args.push('--host', c.host)
@@ -351,8 +434,9 @@ async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Prom
   const config = configFrom(a)
   // bad keys are usage errors; no daemon is started for them
   for (const k of [a.key, a.target, ...(Array.isArray(a.keys) ? a.keys : [])]) if (k !== undefined && k !== 'new') parseKey(String(k))
-  const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
-  client.setDefaults({ timeout: config.timeout })
+  // a daemon started for this command alone exits once idle
+  const { client, started } = await connectOrStart(config.storage, daemonArgs(config, { timeout: false, idleExit: implicitIdleExit() }))
+  if (a.timeout !== undefined) client.setDefaults({ timeout: config.timeout })
   try {
     // a daemon already running learns this command's --listen/--peer now
     if (!started && (config.listen.length > 0 || config.peers.length > 0)) {
@@ -368,62 +452,100 @@ async function daemonCommand (ctx: Ctx, a: Args): Promise<void> {
   const { out } = ctx
   const config = configFrom(a)
   if (!a.action) {
-    ctx.setCode(await runDaemon(config, { onReady: () => out(`hyperfs daemon ${process.pid} serving ${config.storage}`) }))
+    // a daemon whose output is closed goes on serving: it logs to stderr, and
+    // its mounts must not die with a terminal or a pipe
+    ctx.io.stdout.removeAllListeners('error')
+    ctx.io.stdout.on('error', safetyCatch)
+    const { runDaemon } = await import('../daemon/run-daemon.js')
+    await runDaemon(config, { onReady: () => out(`hyperfs daemon ${process.pid} serving ${config.storage}`) })
     return
   }
   if (a.action === 'start') {
-    const { client, started } = await connectOrStart(config.storage, daemonArgs(config))
+    const { client, started } = await connectOrStart(config.storage, daemonArgs(config, { timeout: a.timeout !== undefined, idleExit: 0 }))
     try {
       const s = await client.call('status')
+      // one that a command started by itself stays up from now on, as asked
+      if (!started && s.idleExit > 0) await client.call('stay')
       out(`${started ? 'started' : 'already running:'} daemon ${s.pid} for ${s.storage}`)
     } finally { client.close() }
     return
   }
-  let client: DaemonClient
+  let client: DaemonClient | null = null
   try {
     client = await DaemonClient.connect(daemonSocket(config))
   } catch (err) {
     if (!isHyperfsError(err, 'DAEMON_NOT_RUNNING')) throw err
-    if (a.action === 'status') {
+  }
+  if (a.action === 'status') {
+    if (client) {
+      try { return printStatus(ctx, a, await client.call('status')) } finally { client.close() }
+    }
+    const pid = await lockHolder(config.storage)
+    if (pid === null) {
       if (a.json) out(JSON.stringify({ running: false, storage: config.storage }))
       else out(`no daemon is running for ${config.storage}`)
       ctx.setCode(EXIT.NO_DAEMON)
-    } else {
-      out(`no daemon is running for ${config.storage}`)
-    }
-    return
-  }
-  try {
-    if (a.action === 'status') {
-      const s = await client.call('status')
-      if (a.json) return out(JSON.stringify({ running: true, ...s }))
-      out(`daemon ${s.pid} for ${s.storage}, up ${Math.round(s.uptime / 1000)} s`)
-      out(`listening: ${s.network.listening.join(', ') || 'no'}`)
-      for (const p of s.network.peers) out(`peer ${p.address}: ${p.connected ? 'connected' : `not connected (${p.attempts} attempts)`}`)
-      out(`connections: ${s.network.connections}; DHT: ${s.network.dht}; MDNS: ${s.network.mdns}`)
-      for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
-      for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
       return
     }
-    const r = await client.call('stop', {}, { timeout: 30_000 })
-    await waitForExit(r.pid, 30_000)
-    out(`stopped daemon ${r.pid}`)
-  } finally {
-    client.close()
+    if (a.json) out(JSON.stringify({ running: true, answering: false, pid, storage: config.storage }))
+    else out(`daemon ${pid} holds ${config.storage} but does not answer on its socket (it is stopping, or stuck); hyperfs daemon stop ends it`)
+    ctx.setCode(EXIT.FAILED)
+    return
   }
+  await stopCommand(ctx, a, config, client)
+}
+
+function printStatus (ctx: Ctx, a: Args, s: any): void {
+  const { out } = ctx
+  if (a.json) return out(JSON.stringify({ running: true, ...s }))
+  out(`daemon ${s.pid} for ${s.storage}, up ${Math.round(s.uptime / 1000)} s` +
+    (s.idleExit > 0 ? `; started by a command, exits after ${Math.round(s.idleExit / 1000)} s idle` : ''))
+  out(`listening: ${s.network.listening.join(', ') || 'no'}`)
+  for (const p of s.network.peers) out(`peer ${p.address}: ${p.connected ? 'connected' : `not connected (${p.attempts} attempts)`}`)
+  out(`connections: ${s.network.connections}; DHT: ${s.network.dht}; MDNS: ${s.network.mdns}`)
+  for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
+  for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
+}
+
+// A stop always ends the daemon: asked over its socket when it answers, with
+// SIGTERM when it does not, and killed when it has not exited in time.
+async function stopCommand (ctx: Ctx, a: Args, config: DaemonConfig, client: DaemonClient | null): Promise<void> {
+  const { out } = ctx
+  const grace = Number.isFinite(a['kill-after']) && a['kill-after'] >= 0 ? a['kill-after'] : KILL_AFTER_MS
+  let pid: number | null = null
+  if (client) {
+    try {
+      pid = (await client.call('stop', {}, { timeout: STOP_CALL_MS })).pid
+    } catch (err) {
+      if (!isHyperfsError(err, 'DAEMON_STOPPING', 'DAEMON_GONE', 'REQUEST_TIMEOUT')) throw err
+    } finally {
+      client.close()
+    }
+  }
+  if (pid === null) {
+    pid = await lockHolder(config.storage)
+    if (pid === null) {
+      out(`no daemon is running for ${config.storage}`)
+      return
+    }
+    ctx.io.stderr.write(`hyperfs: daemon ${pid} does not answer on its socket; sending it SIGTERM\n`)
+    process.kill(pid, 'SIGTERM')
+  }
+  if (await endDaemon(pid, grace) === 'stopped') {
+    out(`stopped daemon ${pid}`)
+    return
+  }
+  out(`killed daemon ${pid}: it had not exited ${grace} ms after it was asked to stop`)
+  ctx.io.stderr.write('hyperfs: its mounts, if it had any, are dead now; hyperfs unmount MOUNTPOINT clears each\n')
+}
+
+function packageVersion (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
 }
 
 function daemonSocket (c: DaemonConfig): string {
   return resolve(c.storage, 'daemon.sock')
-}
-
-async function waitForExit (pid: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    try { process.kill(pid, 0) } catch { return }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw HyperfsError.REQUEST_TIMEOUT(`daemon ${pid} is still running after ${ms} ms`)
 }
 
 function untilSignalOr (closed: Promise<void>): Promise<'signal' | 'closed'> {
@@ -438,17 +560,4 @@ function untilSignalOr (closed: Promise<void>): Promise<'signal' | 'closed'> {
     process.on('SIGTERM', onSignal)
     void closed.then(() => done('closed'))
   })
-}
-
-const STDIN_MAX = 64 * 1024 * 1024
-
-async function readAll (stream: NodeJS.ReadStream): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let n = 0
-  for await (const c of stream) {
-    n += c.length
-    if (n > STDIN_MAX) throw usageError(`stdin holds over ${STDIN_MAX} bytes; put a file instead (hyperfs put KEY PATH FILE)`)
-    chunks.push(Buffer.from(c))
-  }
-  return Buffer.concat(chunks)
 }

@@ -5,29 +5,133 @@
 //   {"id":1,"event":{...}}                       progress, or a chunk of a file
 //   {"id":1,"result":...}
 //   {"id":1,"error":{"code":"ENOENT","message":"ENOENT: /x"}}
+// A request that takes a stream of bytes (put from stdin) gets them after it,
+// in lines of their own, as many as needed, then an end:
+//   {"id":1,"input":"<base64>"}   ...   {"id":1,"end":true}
+// so no line is ever large: a request line is bounded by MAX_REQUEST_LINE, and
+// a client that sends a longer one is told MESSAGE_TOO_LARGE and dropped.
+// Input that the request has not consumed yet is bounded too (MAX_QUEUED_INPUT):
+// past it the connection is paused, which holds the client back through the
+// socket, while the daemon goes on serving everyone else.
 // Requests on one connection run concurrently. Some calls (seed, a
 // foreground mount) hold something for as long as their connection lives;
 // they register that through ctx.onClose.
 import { createServer, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
 import type { Logger } from './logger.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
+import { LineReader } from './json-lines.js'
 
-const MAX_LINE = 96 * 1024 * 1024 // a put from stdin carries its data inline
+export const MAX_REQUEST_LINE = 1024 * 1024 // input travels in chunks of INPUT_CHUNK, never in one line
+export const INPUT_CHUNK = 256 * 1024 // raw bytes per input line (base64 makes it a third larger)
+const MAX_QUEUED_INPUT = 8 * 1024 * 1024 // per connection, not yet taken by its request
+const RESUME_INPUT = MAX_QUEUED_INPUT / 2
 
 export interface CallContext {
   emit (event: unknown): Promise<void> // resolves when the socket can take more
-  onClose (fn: () => unknown): void // runs when the client disconnects
+  onClose (fn: () => unknown): void // runs when the client disconnects (at once if it already has)
+  onDone (fn: () => unknown): void // runs when this request has its answer
   readonly signal: AbortSignal // aborted when the client disconnects
+  readonly input: AsyncIterable<Buffer> // the bytes the client streams after the request
 }
 
 export type CallHandler = (method: string, params: Record<string, any>, ctx: CallContext) => Promise<unknown>
+
+// One request's input: chunks wait here until the request reads them.
+class InputQueue implements AsyncIterable<Buffer> {
+  private chunks: Buffer[] = []
+  private ended = false
+  private wake: (() => void) | null = null
+  private flow: Flow
+  private signal: AbortSignal
+
+  constructor (flow: Flow, signal: AbortSignal) {
+    this.flow = flow
+    this.signal = signal
+  }
+
+  push (chunk: Buffer): void {
+    if (this.ended) return
+    this.chunks.push(chunk)
+    this.flow.add(chunk.byteLength)
+    this.poke()
+  }
+
+  end (): void {
+    this.ended = true
+    this.poke()
+  }
+
+  // the request is answered: whatever it left unread is dropped
+  drop (): void {
+    for (const c of this.chunks) this.flow.remove(c.byteLength)
+    this.chunks = []
+    this.ended = true
+    this.poke()
+  }
+
+  private poke (): void {
+    const w = this.wake
+    this.wake = null
+    w?.()
+  }
+
+  async * [Symbol.asyncIterator] (): AsyncIterator<Buffer> {
+    const onabort = (): void => this.poke()
+    this.signal.addEventListener('abort', onabort)
+    try {
+      while (true) {
+        const chunk = this.chunks.shift()
+        if (chunk) {
+          this.flow.remove(chunk.byteLength)
+          yield chunk
+          continue
+        }
+        if (this.ended) return
+        if (this.signal.aborted) throw this.signal.reason
+        await new Promise<void>((resolve) => { this.wake = resolve })
+      }
+    } finally {
+      this.signal.removeEventListener('abort', onabort)
+    }
+  }
+}
+
+// Input bytes queued on one connection; the socket pauses while there are too many.
+class Flow {
+  private queued = 0
+  private socket: Socket
+
+  constructor (socket: Socket) {
+    this.socket = socket
+  }
+
+  add (n: number): void {
+    this.queued += n
+    if (this.queued > MAX_QUEUED_INPUT && !this.socket.isPaused()) this.socket.pause()
+  }
+
+  remove (n: number): void {
+    this.queued -= n
+    if (this.queued <= RESUME_INPUT && this.socket.isPaused() && !this.socket.destroyed) this.socket.resume()
+  }
+}
+
+interface Connection {
+  onClose: (fn: () => unknown) => void
+  signal: AbortSignal
+  send: (m: unknown) => Promise<void>
+  inputs: Map<unknown, InputQueue>
+  flow: Flow
+}
 
 export class ControlServer {
   readonly path: string
   private server: Server
   private sockets = new Set<Socket>()
   private closers = new Set<() => Promise<void>>()
+  private running = 0
+  private activity = Date.now()
 
   private constructor (path: string, server: Server) {
     this.path = path
@@ -48,19 +152,27 @@ export class ControlServer {
     return self
   }
 
+  // Connected clients and requests in flight, and when either last changed:
+  // what the daemon's idle exit looks at.
+  get clients (): number { return this.sockets.size }
+  get requests (): number { return this.running }
+  get lastActivity (): number { return this.activity }
+
   private serve (socket: Socket, handler: CallHandler, logger: Logger): void {
     this.sockets.add(socket)
+    this.activity = Date.now()
     const abort = new AbortController()
     const onClose: Array<() => unknown> = []
     let closing: Promise<void> | null = null
+    const runClosers = async (fns: Array<() => unknown>): Promise<void> => {
+      for (const fn of fns) {
+        try { await fn() } catch (err) { logger.warn(`cleanup after a client: ${(err as Error).message}`) }
+      }
+    }
     const cleanup = (): Promise<void> => {
       if (!closing) {
         abort.abort(HyperfsError.REQUEST_CANCELLED('the client disconnected'))
-        closing = (async () => {
-          for (const fn of onClose.splice(0).reverse()) {
-            try { await fn() } catch (err) { logger.warn(`cleanup after a client: ${(err as Error).message}`) }
-          }
-        })()
+        closing = runClosers(onClose.splice(0).reverse())
       }
       return closing
     }
@@ -68,6 +180,7 @@ export class ControlServer {
     socket.on('error', () => {})
     socket.once('close', () => {
       this.sockets.delete(socket)
+      this.activity = Date.now()
       void cleanup().finally(() => this.closers.delete(cleanup))
     })
 
@@ -82,48 +195,91 @@ export class ControlServer {
       }
     }
 
-    let buf = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      buf += chunk
-      if (buf.length > MAX_LINE) {
-        void send({ id: null, error: { code: 'MESSAGE_TOO_LARGE', message: 'request too large' } }).then(() => socket.destroy())
+    const conn: Connection = {
+      // a handler that registers after the client left (it was waiting on
+      // peers, say) still has its cleanup run, at once
+      onClose: (fn) => { if (closing) void runClosers([fn]); else onClose.push(fn) },
+      signal: abort.signal,
+      send,
+      inputs: new Map(),
+      flow: new Flow(socket)
+    }
+    const lines = new LineReader({ maxLine: MAX_REQUEST_LINE })
+    socket.on('data', (chunk: Buffer) => {
+      let got: string[]
+      try {
+        got = lines.push(chunk)
+      } catch (err) {
+        if (!isHyperfsError(err, 'MESSAGE_TOO_LARGE')) throw err
+        socket.pause()
+        void send({ id: null, error: { code: err.code, message: err.message } }).then(() => socket.destroy())
         return
       }
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        if (line.trim()) void this.dispatch(line, handler, send, { onClose: (fn) => onClose.push(fn), signal: abort.signal }, logger)
-      }
+      for (const line of got) if (line.trim()) this.onLine(line, handler, conn, logger)
     })
   }
 
-  private async dispatch (line: string, handler: CallHandler, send: (m: unknown) => Promise<void>,
-    conn: { onClose: (fn: () => unknown) => void, signal: AbortSignal }, logger: Logger): Promise<void> {
-    let req: { id?: unknown, method?: unknown, params?: unknown }
+  private onLine (line: string, handler: CallHandler, conn: Connection, logger: Logger): void {
+    let msg: { id?: unknown, method?: unknown, params?: unknown, input?: unknown, end?: unknown }
     try {
-      req = JSON.parse(line)
+      msg = JSON.parse(line)
+      if (!msg || typeof msg !== 'object') throw new SyntaxError('not an object')
     } catch {
-      await send({ id: null, error: { code: 'PROTOCOL_ERROR', message: 'PROTOCOL_ERROR: a request is one line of JSON' } })
+      void conn.send({ id: null, error: { code: 'PROTOCOL_ERROR', message: 'PROTOCOL_ERROR: a request is one line of JSON' } })
       return
     }
-    const id = req.id ?? null
-    if (typeof req.method !== 'string') {
-      await send({ id, error: { code: 'PROTOCOL_ERROR', message: 'PROTOCOL_ERROR: no method' } })
+    const id = msg.id ?? null
+    if (msg.method === undefined && (msg.input !== undefined || msg.end !== undefined)) {
+      // input for a request that has already been answered is dropped
+      const q = conn.inputs.get(id)
+      if (q && typeof msg.input === 'string') q.push(Buffer.from(msg.input, 'base64'))
+      if (q && msg.end === true) q.end()
       return
     }
-    const params = (req.params && typeof req.params === 'object' ? req.params : {}) as Record<string, any>
-    const ctx: CallContext = { emit: (event) => send({ id, event }), onClose: conn.onClose, signal: conn.signal }
+    if (typeof msg.method !== 'string') {
+      void conn.send({ id, error: { code: 'PROTOCOL_ERROR', message: 'PROTOCOL_ERROR: no method' } })
+      return
+    }
+    if (id !== null && conn.inputs.has(id)) {
+      void conn.send({ id, error: { code: 'PROTOCOL_ERROR', message: `PROTOCOL_ERROR: request ${JSON.stringify(id)} is still running` } })
+      return
+    }
+    const input = new InputQueue(conn.flow, conn.signal)
+    if (id !== null) conn.inputs.set(id, input)
+    const params = (msg.params && typeof msg.params === 'object' ? msg.params : {}) as Record<string, any>
+    void this.dispatch(id, msg.method, params, input, handler, conn, logger)
+  }
+
+  private async dispatch (id: unknown, method: string, params: Record<string, any>, input: InputQueue,
+    handler: CallHandler, conn: Connection, logger: Logger): Promise<void> {
+    const done: Array<() => unknown> = []
+    const ctx: CallContext = {
+      emit: (event) => conn.send({ id, event }),
+      onClose: conn.onClose,
+      onDone: (fn) => { done.push(fn) },
+      signal: conn.signal,
+      input
+    }
+    this.running++
+    this.activity = Date.now()
+    let answer: unknown
     try {
-      const result = await handler(req.method, params, ctx)
-      await send({ id, result: result ?? null })
+      answer = { id, result: (await handler(method, params, ctx)) ?? null }
     } catch (err) {
       const e = err as { code?: unknown, message?: string, stack?: string }
       const code = typeof e?.code === 'string' ? e.code : 'EIO'
-      if (!(err instanceof HyperfsError)) logger.error(`${req.method}: ${e?.stack ?? String(err)}`)
-      await send({ id, error: { code, message: e?.message ?? String(err) } })
+      if (!(err instanceof HyperfsError)) logger.error(`${method}: ${e?.stack ?? String(err)}`)
+      answer = { id, error: { code, message: e?.message ?? String(err) } }
+    } finally {
+      input.drop()
+      if (conn.inputs.get(id) === input) conn.inputs.delete(id)
+      for (const fn of done.reverse()) {
+        try { await fn() } catch (err) { logger.warn(`after ${method}: ${(err as Error).message}`) }
+      }
+      this.running--
+      this.activity = Date.now()
     }
+    await conn.send(answer)
   }
 
   // Stops taking connections, runs every client's cleanup, drops the clients.

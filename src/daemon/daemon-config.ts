@@ -24,9 +24,18 @@ export interface DaemonConfig {
   dht: boolean // join the HyperDHT (src/swarm)
   mdns: boolean // LAN discovery over MDNS (src/swarm)
   timeout: number // ms to wait for peers to send a drive we do not hold
+  idleExit: number // ms with no clients, mounts or seeds after which the daemon exits; 0 = never
 }
 
 export const DEFAULT_TIMEOUT = 10_000
+// A daemon that a command started by itself exits after this long with nothing
+// to do; HYPERFS_IDLE_EXIT_MS overrides it. `hyperfs daemon [start]` never does.
+export const DEFAULT_IDLE_EXIT = 60_000
+
+export function implicitIdleExit (env: NodeJS.ProcessEnv = process.env): number {
+  const ms = Number(env.HYPERFS_IDLE_EXIT_MS)
+  return env.HYPERFS_IDLE_EXIT_MS !== undefined && Number.isFinite(ms) && ms >= 0 ? ms : DEFAULT_IDLE_EXIT
+}
 
 export function defaultStorage (env: NodeJS.ProcessEnv = process.env): string {
   if (env.HYPERFS_STORAGE) return resolve(env.HYPERFS_STORAGE)

@@ -5,8 +5,9 @@
 // back, fails with a clear DAEMON_RUNNING error instead of corrupting state.
 //
 // Control methods (params → result; keys are hex):
-//   status {}                                → { pid, storage, network, mounts, seeding }
+//   status {}                                → { pid, storage, network, mounts, seeding, idleExit }
 //   stop {}                                  → { stopping: true }, then the daemon unmounts all and exits
+//   stay {}                                  → { idleExit: 0 }: a daemon started on demand stays up until stopped
 //   network.add { listen?: [addr], peers?: [addr] } → network status
 //   create { from?: absolute path }          → { key, version, files, bytes }
 //   mount { key|'new', mountpoint, version?, readTimeout?, session? } → mount record
@@ -14,26 +15,33 @@
 //   mounts {}                                → [mount record]
 //   ls { key, path?, version?, recursive? }  → [entry]
 //   cat { key, path, version? }              → events { data: base64 }, then { bytes }
-//   put { key, path, from?: absolute path, data?: base64, mode? } → { path, version, files, bytes }
+//   put { key, path, from?: absolute path, mode? } → { path, version, files, bytes }; without from, the
+//                                            bytes are the request's input (streamed, see control-server.ts)
 //   rm { key, path, recursive? }  mkdir { key, path }  mkmount { key, path, target, version? }
 //   info { key }  log { key, limit? }
 //   verify { key }                           → { checked, corrupt, cores: [{ name, checked, corrupt: [{ block, message }] }] }
 //   download { key, path? }                  → events { progress: { bytes, total, peers } }, then totals
-//   seed { keys: [key] }                     → held until the connection closes
+//   seed { keys: [key], detach? }            → events (see DriveApi#seed); held until the connection closes,
+//                                              or with detach answered at once and held until unseed
+//   unseed { keys: [key] }                   → { unseeded: [key] }: ends detached seeds
+//   drives {}                                → [{ key, format, writable, version, byteLength, localBytes, mounts, seeding }]
 import { mkdir, readFile } from 'node:fs/promises'
 import { DriveStore } from '../drive/drive-store.js'
 import { FileStorage, type StorageFile } from '../core/storage.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { ControlServer, type CallContext } from './control-server.js'
 import { type DaemonConfig, daemonPaths, parseAddress } from './daemon-config.js'
-import { DriveApi } from './drive-api.js'
+import { DriveApi, connectionCount } from './drive-api.js'
 import type { Logger } from './logger.js'
 import { MountTable } from './mount-table.js'
 import { openNetwork, type PeerNetwork } from './peer-network.js'
 
+const IDLE_CHECK_MS = 1000
+
 export class Daemon {
   readonly config: DaemonConfig
   readonly stopped: Promise<void>
+  readonly stopStarted: Promise<string> // resolves with the reason when a stop begins, whatever began it
   private logger: Logger
   private lock: StorageFile
   private drives: DriveStore
@@ -43,7 +51,10 @@ export class Daemon {
   private control: ControlServer | null = null
   private stopping: Promise<void> | null = null
   private onStopped!: () => void
+  private onStopStarted!: (why: string) => void
   private started = Date.now()
+  private idleExit: number
+  private idleTimer: NodeJS.Timeout | null = null
 
   private constructor (config: DaemonConfig, parts: { logger: Logger, lock: StorageFile, drives: DriveStore, network: PeerNetwork, mounts: MountTable }) {
     this.config = config
@@ -54,6 +65,8 @@ export class Daemon {
     this.mounts = parts.mounts
     this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
     this.stopped = new Promise((resolve) => { this.onStopped = resolve })
+    this.stopStarted = new Promise((resolve) => { this.onStopStarted = resolve })
+    this.idleExit = config.idleExit
   }
 
   static async start (config: DaemonConfig, services: { logger: Logger }): Promise<Daemon> {
@@ -75,7 +88,9 @@ export class Daemon {
       })
       const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
-      logger.info(`daemon ${process.pid} serving ${config.storage}`)
+      logger.info(`daemon ${process.pid} serving ${config.storage}` +
+        (config.idleExit > 0 ? `; exits after ${config.idleExit} ms with no clients, mounts or seeds` : ''))
+      daemon.watchIdle()
       return daemon
     } catch (err) {
       await network?.close().catch(safetyCatch)
@@ -90,8 +105,11 @@ export class Daemon {
     switch (method) {
       case 'status': return this.status()
       case 'stop':
-        setImmediate(() => { void this.stop() })
+        setImmediate(() => { void this.stop('asked to stop') })
         return { stopping: true, pid: process.pid }
+      case 'stay':
+        this.idleExit = 0
+        return { idleExit: 0 }
       case 'network.add': return this.addNetwork(p)
       case 'mounts': return this.mounts.list()
       case 'unmount': {
@@ -100,17 +118,19 @@ export class Daemon {
       }
       case 'create': return this.api.create(p)
       case 'mount': return this.api.mount(p, ctx)
-      case 'ls': return this.api.ls(p)
+      case 'ls': return this.api.ls(p, ctx)
       case 'cat': return this.api.cat(p, ctx)
-      case 'put': return this.api.put(p)
+      case 'put': return this.api.put(p, ctx)
       case 'rm': return this.api.rm(p)
       case 'mkdir': return this.api.mkdir(p)
       case 'mkmount': return this.api.mkmount(p)
-      case 'info': return this.api.info(p)
-      case 'log': return this.api.log(p)
+      case 'info': return this.api.info(p, ctx)
+      case 'log': return this.api.log(p, ctx)
       case 'verify': return this.api.verify(p, ctx)
       case 'download': return this.api.download(p, ctx)
       case 'seed': return this.api.seed(p, ctx)
+      case 'unseed': return this.api.unseed(p)
+      case 'drives': return this.api.drives()
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)
     }
   }
@@ -121,11 +141,30 @@ export class Daemon {
       storage: this.config.storage,
       socket: daemonPaths(this.config.storage).socket,
       uptime: Date.now() - this.started,
-      network: this.network.status(),
+      network: { ...this.network.status(), connections: connectionCount(this.network) },
       config: { host: this.config.host, bootstrap: this.config.bootstrap, dht: this.config.dht, mdns: this.config.mdns },
       mounts: this.mounts.list(),
-      seeding: this.api.seeded()
+      seeding: this.api.seeded(),
+      idleExit: this.idleExit
     }
+  }
+
+  // A daemon started on demand by a command exits once nothing needs it: no
+  // client connected (a request in flight has one), no mount, no seed. The
+  // period restarts with every connection and every request.
+  private watchIdle (): void {
+    if (this.idleExit <= 0) return
+    let busy = Date.now()
+    this.idleTimer = setInterval(() => {
+      if (this.idleExit <= 0) { clearInterval(this.idleTimer!); return }
+      const control = this.control
+      if (!control || this.stopping) return
+      if (control.clients > 0 || this.mounts.list().length > 0 || this.api.seeded().length > 0) {
+        busy = Date.now()
+        return
+      }
+      if (Date.now() - Math.max(busy, control.lastActivity) >= this.idleExit) void this.stop(`idle for ${this.idleExit} ms`)
+    }, Math.min(IDLE_CHECK_MS, this.idleExit))
   }
 
   private async addNetwork (p: Record<string, any>): Promise<unknown> {
@@ -137,10 +176,12 @@ export class Daemon {
   }
 
   // Unmounts everything, closes the network and the store, then drops the lock.
-  stop (): Promise<void> {
+  stop (why = 'asked to stop'): Promise<void> {
     if (!this.stopping) {
+      if (this.idleTimer) clearInterval(this.idleTimer)
+      this.onStopStarted(why)
       this.stopping = (async () => {
-        this.logger.info('stopping')
+        this.logger.info(`stopping: ${why}`)
         const step = async (what: string, fn: () => Promise<void> | undefined): Promise<void> => {
           try { await fn() } catch (err) { this.logger.error(`stop: ${what}: ${(err as Error).message}`) }
         }

@@ -1,6 +1,8 @@
 // Copies a local folder (or one file) into a drive: folders, regular files
-// with their permission bits and mtime, and symlinks as links. Other kinds
-// (sockets, devices, fifos) have no place in a drive and are skipped.
+// with their permission bits and mtime, and symlinks as links, each keeping
+// its mtime. Other kinds (sockets, devices, fifos) have no place in a drive
+// and are skipped. The drive's root has no entry of its own, so it has no
+// time to keep.
 // The folder or file named by the caller is followed when it is a symlink
 // (the user named what it points to, as `cat link` would); links inside it
 // are copied as links.
@@ -22,6 +24,7 @@ export async function importFolder (drive: Drive, local: string, at: string): Pr
   if (st.isDirectory()) {
     if (at !== '/') await drive.mkdir(at, { mode: st.mode & 0o7777 }).catch((err) => { if (!isHyperfsError(err, 'EEXIST')) throw err })
     await walk(drive, local, at, summary)
+    if (at !== '/') await drive.utimes(at, st.atimeMs, st.mtimeMs)
   } else {
     await copyOne(drive, local, at, summary, true)
   }
@@ -36,6 +39,8 @@ async function walk (drive: Drive, dir: string, at: string, summary: ImportSumma
     if (st.isDirectory()) {
       await drive.mkdir(path, { mode: st.mode & 0o7777 }).catch((err) => { if (!isHyperfsError(err, 'EEXIST')) throw err })
       await walk(drive, local, path, summary)
+      // after its entries: a folder's time is what the source says, not when the copy ended
+      await drive.utimes(path, st.atimeMs, st.mtimeMs)
     } else {
       await copyOne(drive, local, path, summary)
     }
@@ -46,6 +51,7 @@ async function copyOne (drive: Drive, local: string, path: string, summary: Impo
   const st = follow ? await stat(local) : await lstat(local)
   if (st.isSymbolicLink()) {
     await drive.symlink(await readlink(local), path)
+    await drive.utimes(path, st.atimeMs, st.mtimeMs) // the link's own time: utimes does not follow it
   } else if (st.isFile()) {
     await drive.writeFile(path, createReadStream(local), { mode: st.mode & 0o7777, mtime: st.mtimeMs })
     summary.files++

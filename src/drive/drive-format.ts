@@ -42,8 +42,8 @@ export interface DriveFormat {
   checkout (version: number): DriveFormat
 
   // ---- entries ----
-  // The entry at comps (the root for []), or null when there is none; ENOTDIR
-  // when a folder above it is a file.
+  // The entry at comps, or null when there is none; ENOTDIR when a folder
+  // above it is a file. The root ([]) is a folder that always exists.
   entry (comps: string[]): Promise<Stat | null>
   // The children of the folder at comps (the caller has checked it is one);
   // entries a drive cannot hold are skipped, with a warning.

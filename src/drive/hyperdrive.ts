@@ -45,6 +45,7 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
+const ROOT_TIME_LOOKBACK = 16 // newest history entries searched for the time of the drive's last change
 
 export interface DriveCores {
   metadata: Hypercore
@@ -86,6 +87,7 @@ export class TrieFormat implements DriveFormat {
   private s: DriveState
   private trie: Hypertrie
   private readonly checkedOut: boolean
+  private rootTime: { version: number, ms: number } | null = null
 
   constructor (cores: DriveCores, opts: HyperdriveOptions = {}, shared?: { state: DriveState, version: number }) {
     if (shared) {
@@ -261,9 +263,23 @@ export class TrieFormat implements DriveFormat {
 
   // ---- reading ----
 
+  // The root has no entry of its own. It shows the time of the drive's last
+  // change (the newest of the latest entries' times), not 1970.
+  private async rootStat (): Promise<Stat> {
+    const version = this.version
+    if (this.rootTime === null || this.rootTime.version !== version) {
+      let ms = 0
+      for await (const h of this.history({ gte: Math.max(1, version - ROOT_TIME_LOOKBACK + 1) })) {
+        if (h.value) ms = Math.max(ms, h.value.mtime, h.value.ctime)
+      }
+      this.rootTime = { version, ms }
+    }
+    return { ...ROOT_STAT, mtime: this.rootTime.ms, ctime: this.rootTime.ms }
+  }
+
   async entry (comps: string[]): Promise<Stat | null> {
-    if (comps.length === 0) return ROOT_STAT
     await this.ready()
+    if (comps.length === 0) return this.rootStat()
     const e = await this.trie.closest(comps.join('/'))
     const depth = e ? e.key.split('/').length : 0
     if (e && depth === comps.length) return decodeStat(e.value!)

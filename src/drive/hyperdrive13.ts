@@ -57,6 +57,8 @@ const FETCH_AHEAD = 8
 const MAX_MAP_ENTRIES = 8192
 // ms to wait for the header or the blobs core's length when the caller gave no timeout
 const DEFAULT_TIMEOUT = 10_000
+// newest history entries searched for the time of the drive's last change
+const ROOT_TIME_LOOKBACK = 16
 // the end of the files\0 keyspace
 const FILES_END = Buffer.from('files\x01')
 
@@ -108,6 +110,7 @@ export class Drive13Format implements DriveFormat {
   private readonly checkedOut: boolean
   // the blob of each Stat this format handed out (a block map's entries are not in a Stat)
   private blobOf = new WeakMap<Stat, Blob>()
+  private rootTime: { version: number, ms: number } | null = null
 
   constructor (cores: Drive13Cores, opts: Hyperdrive13Options = {}, shared?: { state: DriveState, version: number }) {
     if (shared) {
@@ -277,9 +280,23 @@ export class Drive13Format implements DriveFormat {
     }
   }
 
+  // The root has no entry: it shows the time of the drive's last change that
+  // says one (our entries do; a real app's have none, and the root stays at 0).
+  private async rootStat (): Promise<Stat> {
+    const version = this.version
+    if (this.rootTime === null || this.rootTime.version !== version) {
+      let ms = 0
+      for await (const h of this.history({ gte: Math.max(1, version - ROOT_TIME_LOOKBACK + 1) })) {
+        if (h.value) ms = Math.max(ms, h.value.mtime, h.value.ctime)
+      }
+      this.rootTime = { version, ms }
+    }
+    return { ...ROOT_STAT, mtime: this.rootTime.ms, ctime: this.rootTime.ms }
+  }
+
   async entry (comps: string[]): Promise<Stat | null> {
-    if (comps.length === 0) return ROOT_STAT
     await this.ready()
+    if (comps.length === 0) return this.rootStat()
     const f = await this.fileEntry(comps)
     if (f) return this.stat(f.entry)
     const dir = await this.folder(comps)

@@ -20,7 +20,7 @@ import { Readable, Writable } from 'node:stream'
 import type { Hypercore } from '../core/hypercore.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { drivePath, pathString, linkTarget } from './drive-path.js'
-import { ROOT_STAT, isDir, isFile, isLink } from './stat-entry.js'
+import { isDir, isFile, isLink } from './stat-entry.js'
 import { ChunkQueue } from './chunk-queue.js'
 import { fetchRanges } from './range-fetch.js'
 import type { DriveFormat, DriveFormatName } from './drive-format.js'
@@ -137,7 +137,7 @@ export class RoutedDrive implements Drive {
   // ---- reading ----
 
   private async localStat (comps: string[]): Promise<Stat> {
-    const st = comps.length === 0 ? ROOT_STAT : await this.fmt.entry(comps)
+    const st = await this.fmt.entry(comps)
     if (!st) throw HyperfsError.ENOENT(pathString(comps))
     if (st.mount?.kind === 'core') {
       const c = await this.mountedCore(st.mount)

@@ -6,7 +6,8 @@
 //
 // The pieces, top down: DriveFilesystem (the filesystem logic over a Drive),
 // FuseBridge (the per-op rules), and a binding from the factory the caller
-// passes (fuse-native unless told otherwise), which speaks to the kernel.
+// passes, which speaks to the kernel: by default our libfuse3 addon (native/)
+// where it was built, else fuse-native (HYPERFS_FUSE=fuse-native forces it).
 import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
 import type { Drive } from '../drive/types.js'
@@ -15,6 +16,7 @@ import type { FuseBinding, FuseBindingFactory, Logger } from './api.js'
 import { FuseBridge } from './bridge.js'
 import { DriveFilesystem } from './drive-filesystem.js'
 import { fuseNativeBinding } from './fuse-native-binding.js'
+import { invalidateOnChange, preferNative, type KernelCache } from './native-binding.js'
 import { checkMountpoint } from './mount-check.js'
 import { clearStaleMount } from './stale-mount.js'
 
@@ -37,7 +39,7 @@ export interface FuseHostOptions {
 
 export interface FuseHostServices {
   logger?: Logger
-  binding?: FuseBindingFactory // which library speaks to the kernel (default fuse-native)
+  binding?: FuseBindingFactory // which library speaks to the kernel (default: native where built, else fuse-native)
   clock?: () => number // ms, for the stat cache's idle expiry (default Date.now)
 }
 
@@ -52,6 +54,7 @@ export class FuseHost {
   readonly filesystem: DriveFilesystem
   readonly #bridge: FuseBridge
   readonly #binding: FuseBinding
+  readonly #watching = new AbortController() // the kernel-cache invalidation follows the drive until unmount
   #mounted = false
 
   private constructor (drive: Drive, mountpoint: string, filesystem: DriveFilesystem, bridge: FuseBridge, binding: FuseBinding) {
@@ -66,7 +69,7 @@ export class FuseHost {
   // Rejects with FUSE_FAILED, saying why, when it cannot mount.
   static async mount (drive: Drive, mountpoint: string, opts: FuseHostOptions = {}, services: FuseHostServices = {}): Promise<FuseHost> {
     const logger = services.logger ?? consoleLogger
-    const factory = services.binding ?? fuseNativeBinding
+    const factory = services.binding ?? preferNative(fuseNativeBinding, logger)
     const mnt = resolve(mountpoint)
     await drive.ready()
     if (opts.version !== undefined) drive = drive.checkout(opts.version)
@@ -103,6 +106,8 @@ export class FuseHost {
     }
     const host = new FuseHost(drive, mnt, filesystem, bridge, binding)
     host.#mounted = true
+    // a binding that lets the kernel cache pages and attributes is told of every change of the drive
+    if ('invalidate' in binding) void invalidateOnChange(drive, binding as unknown as KernelCache, { signal: host.#watching.signal, logger })
     return host
   }
 
@@ -116,6 +121,7 @@ export class FuseHost {
   async unmount (): Promise<void> {
     if (!this.#mounted) return
     this.#mounted = false
+    this.#watching.abort()
     try {
       await this.#binding.unmount()
     } finally {

@@ -14,7 +14,7 @@
 // local block or tree node a core found damaged).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { open as fsOpen, writeFile, access } from 'node:fs/promises'
+import { open as fsOpen, writeFile, access, readdir } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { Hypercore, type HypercoreOptions } from '../core/hypercore.js'
 import { MemoryStorage, FileStorage, privateFolder, PRIVATE_FILE_MODE, type Storage } from '../core/storage.js'
@@ -144,6 +144,25 @@ export class Store extends EventEmitter {
       p.catch(() => { if (this.cores.get(hex) === p) this.cores.delete(hex) })
     }
     return p
+  }
+
+  // The discovery keys of every core held in this store (its folder, or memory).
+  async discoveryKeys (): Promise<Buffer[]> {
+    if (!this.root) return [...this.memory.keys()].map((hex) => Buffer.from(hex, 'hex'))
+    const out: Buffer[] = []
+    const cores = join(this.root, 'cores')
+    const list = (dir: string): Promise<string[]> => readdir(dir).catch((err) => { if (['ENOENT', 'ENOTDIR'].includes(systemCode(err))) return []; throw err })
+    for (const prefix of await list(cores)) {
+      for (const hex of await list(join(cores, prefix))) {
+        if (/^[0-9a-f]{64}$/.test(hex) && hex.startsWith(prefix)) out.push(Buffer.from(hex, 'hex'))
+      }
+    }
+    return out
+  }
+
+  // The core held here under this discovery key, opened; null when there is none.
+  openByDiscoveryKey (dk: Buffer): Promise<Hypercore | null> {
+    return this.byDiscoveryKey(dk)
   }
 
   // A core we hold on disk (or in memory) for this discovery key, opened on demand.

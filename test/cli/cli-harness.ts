@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { TestContext } from 'node:test'
+import { after, type TestContext } from 'node:test'
 import { isMounted } from '../../src/fuse/stale-mount.js'
 
 export const BIN = fileURLToPath(new URL('../../../bin/hyperfs', import.meta.url))
@@ -35,13 +35,23 @@ export interface Sandbox {
 }
 
 export function sandbox (t: TestContext): Sandbox {
+  return makeSandbox((fn) => t.after(fn))
+}
+
+// One sandbox for a whole test file (its daemons are reused by the file's
+// tests, which start fewer processes), cleaned up after the file's last test.
+export function fileSandbox (): Sandbox {
+  return makeSandbox((fn) => after(fn))
+}
+
+function makeSandbox (teardown: (fn: () => Promise<void>) => void): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), 'hyperfs-cli-'))
   const nodes: Node[] = []
   const mounts: string[] = []
   const children: ChildProcess[] = []
   const pids = new Set<number>()
 
-  t.after(async () => {
+  teardown(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
     for (const n of nodes) {
       const pid = n.daemonPid()

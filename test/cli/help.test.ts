@@ -8,7 +8,8 @@ const COMMANDS: Record<string, string[]> = {
   create: ['--json'],
   mount: ['--version', '--foreground', '--read-timeout', '--json'],
   unmount: [],
-  seed: [],
+  seed: ['--detach'],
+  unseed: [],
   download: ['--json'],
   ls: ['--version', '--recursive', '--long', '--json'],
   cat: ['--version'],
@@ -19,7 +20,8 @@ const COMMANDS: Record<string, string[]> = {
   rm: ['--recursive'],
   mkdir: [],
   mkmount: ['--version'],
-  daemon: ['start', 'stop', 'status', '--json']
+  daemon: ['start', 'stop', 'status', '--json', '--idle-exit', '--kill-after'],
+  drives: ['--json']
 }
 const COMMON = ['--storage', '--listen', '--peer', '--host', '--bootstrap', '--dht', '--mdns', '--timeout']
 

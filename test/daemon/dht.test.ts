@@ -36,6 +36,11 @@ test('a drive seeded on one daemon is found over a local DHT by another, with no
   const status = JSON.parse((await b.hyperfs(['daemon', 'status', '--json', '--bootstrap', bootstrap])).stdout)
   assert.equal(status.network.dht, 'on')
   assert.equal(status.network.mdns, 'off')
+  // a connection found on the swarm counts like one dialled by address
+  assert.ok(status.network.swarmPeers >= 1)
+  assert.ok(status.network.connections >= status.network.swarmPeers, JSON.stringify(status.network))
+  const human = await b.hyperfs(['daemon', 'status', '--bootstrap', bootstrap])
+  assert.match(human.stdout, /connections: [1-9]/)
 })
 
 test('with HYPERFS_LOCAL_ONLY a daemon refuses the public DHT and MDNS', { timeout: 60_000 }, async (t) => {

@@ -34,6 +34,7 @@ function makeSeed (dir: string, rand: () => number): { blob: Buffer } {
 export function complianceSuite (fixture: Fixture): void {
   describe(fixture.name, () => {
     test('real programs work on a mounted writable drive', { skip: FUSE_SKIP, timeout: 240_000 }, async (t) => {
+      const suiteStart = Date.now()
       const rand = prng(42)
       const seedDir = tmpDir(t, 'hyperfs-seed-')
       const work = tmpDir(t, 'hyperfs-work-')
@@ -277,6 +278,12 @@ print(json.dumps(out))
         assert.ok(out.root.includes('hyperfs.peers') && out.root.includes('hyperfs.key-z32'))
         assert.equal(out.set, 1) // EPERM
         assert.equal(out.missing, 61) // ENODATA
+      })
+
+      await t.test('the mount root shows the time of the drive\'s last change, not 1970', async () => {
+        // the drive was filled at the start of this suite: its last change is no older
+        const root = await stat(mnt)
+        assert.ok(root.mtimeMs >= suiteStart - 2000, `root mtime ${new Date(root.mtimeMs).toISOString()} is before the drive was filled`)
       })
 
       await t.test('statfs reports the drive size from drive.info()', async () => {
