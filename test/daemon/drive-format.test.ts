@@ -19,16 +19,21 @@ test('create --format hyperdrive13 makes a drive that put, mkdir, ls and info wo
     while ((nl = buf.indexOf('\n')) >= 0) { const m = JSON.parse(buf.slice(0, nl)); if (m.id !== undefined && (m.result !== undefined || m.error)) answers.set(m.id, m); buf = buf.slice(nl + 1) }
   })
   let id = 0
-  const call = async (method: string, params: object): Promise<any> => {
+  // `input`: bytes streamed after the request (a put), as the control protocol sends them
+  const call = async (method: string, params: object, input?: Buffer): Promise<any> => {
     const n = ++id
     socket.write(JSON.stringify({ id: n, method, params }) + '\n')
+    if (input) {
+      socket.write(JSON.stringify({ id: n, input: input.toString('base64') }) + '\n')
+      socket.write(JSON.stringify({ id: n, end: true }) + '\n')
+    }
     await eventually(`an answer to ${method}`, () => answers.has(n), 20_000)
     return answers.get(n)
   }
   const created = await call('create', { format: 'hyperdrive13' })
   assert.equal(created.result.format, 'hyperdrive13')
   const key = created.result.key
-  assert.ok((await call('put', { key, path: '/docs/a.txt', data: Buffer.from('hello').toString('base64') })).result)
+  assert.equal((await call('put', { key, path: '/docs/a.txt' }, Buffer.from('hello'))).result.bytes, 5)
   assert.equal((await call('mkdir', { key, path: '/empty' })).error, undefined)
   const ls = (await call('ls', { key, path: '/' })).result
   assert.deepEqual(ls.map((e: any) => `${e.name} ${e.type}`), ['docs dir', 'empty dir'])
