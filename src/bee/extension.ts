@@ -8,11 +8,13 @@
 //     the asked version, with cache messages of at most CACHE_BATCH seqs.
 // It speaks through a registrar shaped like hypercore's registerExtension
 // (name, { onmessage }) -> { send, broadcast }; messages are the protobuf
-// bytes, the transport adds its own framing.
+// bytes, the transport adds its own framing. coreExtension(core) is the
+// registrar of our own replication.
 import { encode, decode } from '../codec/state.js'
 import { beeExtension, type BeeExtensionMessage, type BeeGet, type BeeIterator } from '../codec/bee-extension.js'
 import { safetyCatch } from '../errors.js'
 import type { BlockStore, ReadOptions } from './block-store.js'
+import type { Hypercore } from '../core/hypercore.js'
 import { RangeCursor } from './range.js'
 
 export const EXTENSION_NAME = 'hyperbee'
@@ -27,6 +29,19 @@ export interface ExtensionTransport {
 }
 
 export type ExtensionRegistrar = (name: string, handlers: { onmessage: (message: Buffer, peer: unknown) => void }) => ExtensionTransport
+
+// The registrar of a core's own replication (Hypercore#registerExtension):
+// the protobuf bytes travel as its default `buffer` encoding, so the wire
+// payload is `name ‖ uint len ‖ protobuf`, as between real peers.
+export function coreExtension (core: Hypercore): ExtensionRegistrar {
+  return (name, h) => {
+    const ext = core.registerExtension(name, { onmessage: (m, peer) => h.onmessage(m, peer) })
+    return {
+      send: (m, peer) => ext.send(m, peer as Parameters<typeof ext.send>[1]),
+      broadcast: (m) => ext.broadcast(m)
+    }
+  }
+}
 
 // What the extension needs from the bee it serves.
 export interface ExtensionHost {

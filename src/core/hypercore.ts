@@ -28,6 +28,7 @@ import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTr
 import type { TreeNode } from './tree-node.js'
 import * as flat from './flat-tree.js'
 import { Replicator } from '../replication/replicator.js'
+import type { Extension, ExtensionHandlers } from '../replication/extensions.js'
 import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stream.js'
 import type { Duplex } from 'node:stream'
 import type { MuxLike } from '../replication/types.js'
@@ -727,6 +728,14 @@ export class Hypercore extends EventEmitter {
 
   get peers (): number {
     return this.replicator.peers.length
+  }
+
+  // A named side channel to this core's peers (replication message 9), as
+  // Hypercore 11's registerExtension: messages are encoded with `encoding`
+  // (default: compact-encoding buffer) and heard from every peer, connected
+  // now or later. See replication/extensions.ts.
+  registerExtension<T = Buffer> (name: string, handlers: ExtensionHandlers<T> = {}): Extension<T> {
+    return this.replicator.extensions.register(name, handlers)
   }
 
   // fetches [start, end) from peers; resolves when all of it is local

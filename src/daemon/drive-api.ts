@@ -8,7 +8,8 @@
 // What a request starts, it ends: looking a drive up on the swarm lasts as long
 // as the request; a seed as long as its client stays connected, unless it was
 // detached (then until unseed or the daemon stops).
-import { Hyperdrive } from '../drive/hyperdrive.js'
+import type { RoutedDrive } from '../drive/routed-drive.js'
+import { DRIVE_FORMATS } from '../drive/drive-formats.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import { S_IFMT, S_IFDIR, S_IFLNK, type Drive, type DriveInfo, type Stat } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
@@ -81,7 +82,7 @@ export class DriveApi {
     return Number.isFinite(t) && t > 0 ? t : this.timeout
   }
 
-  private async latest (key: unknown, timeout?: unknown, holder?: CallContext): Promise<Hyperdrive> {
+  private async latest (key: unknown, timeout?: unknown, holder?: CallContext): Promise<RoutedDrive> {
     const wait = this.wait(timeout)
     const buf = hexKey(key)
     const hex = buf.toString('hex')
@@ -89,7 +90,7 @@ export class DriveApi {
     // here waits for peers to tell its length, and they must be found first
     const lookup = this.writable.has(hex) ? null : this.lookUp(discoveryKey(buf), holder)
     const deadline = Date.now() + wait
-    let drive: Hyperdrive
+    let drive: RoutedDrive
     try {
       drive = await within(this.s.drives.open(buf), wait, () => this.notFound(buf, wait))
     } catch (err) {
@@ -141,11 +142,13 @@ export class DriveApi {
   // ---- calls ----
 
   async create (p: Record<string, any>): Promise<unknown> {
-    const drive = await this.s.drives.create()
+    const format = p.format ?? 'hypertrie'
+    if (!DRIVE_FORMATS.includes(format)) throw HyperfsError.BAD_ARGUMENT(`--format is one of ${DRIVE_FORMATS.join(', ')}, not ${JSON.stringify(format)}`)
+    const drive = await this.s.drives.create({ format })
     this.writable.add(drive.key.toString('hex'))
     const summary = p.from ? await importFolder(drive, String(p.from), '/') : { files: 0, bytes: 0, skipped: [] }
     for (const f of summary.skipped) this.s.logger.warn(`create: skipped ${f} (not a file, folder or symlink)`)
-    return { key: drive.key.toString('hex'), version: drive.version, ...summary }
+    return { key: drive.key.toString('hex'), version: drive.version, format: drive.format, ...summary }
   }
 
   async ls (p: Record<string, any>, ctx?: CallContext): Promise<Entry[]> {
@@ -233,16 +236,17 @@ export class DriveApi {
   }
 
   async info (p: Record<string, any>, ctx?: CallContext): Promise<unknown> {
-    const drive = timedDrive(await this.open(p.key, undefined, p.timeout, ctx), this.wait(p.timeout))
+    const drive = timedDrive(await this.latest(p.key, p.timeout, ctx), this.wait(p.timeout))
     let i = await drive.info()
-    if (drive instanceof Hyperdrive && !drive.writable && drive.content) {
+    if (!drive.writable && drive.content) {
       // a replica learns the content core's length from peers
       await drive.content.update({ timeout: Math.min(this.wait(p.timeout), 5000) })
       i = await drive.info()
     }
-    const peers = drive instanceof Hyperdrive ? drive.metadata.peers : i.peers
+    const peers = drive.metadata.peers
     return {
       key: i.key.toString('hex'),
+      format: drive.format,
       discoveryKey: i.discoveryKey.toString('hex'),
       version: i.version,
       writable: i.writable,
@@ -380,7 +384,7 @@ export class DriveApi {
 
   // Downloads a seeded drive whole, telling the seed's client (if it still
   // has one) how far it got and when it is done.
-  private fetchForSeed (drive: Hyperdrive, wait: number, signal: AbortSignal, ctx: CallContext | null): void {
+  private fetchForSeed (drive: RoutedDrive, wait: number, signal: AbortSignal, ctx: CallContext | null): void {
     const key = drive.key.toString('hex')
     const progress = new DownloadProgress('/')
     const tick = (): void => {
@@ -411,13 +415,13 @@ export class DriveApi {
       const core = await store.openByDiscoveryKey(dk)
       if (core) cores.push(core)
     }
-    const found: Array<{ drive: Drive, info: DriveInfo }> = []
+    const found: Array<{ drive: RoutedDrive, info: DriveInfo }> = []
     const empty = []
     const content = new Set<string>()
     for (const core of cores) {
       // an empty core is never opened as a drive: a writable one would get a drive's header
       if (core.length === 0 || !core.has(0)) { empty.push(core); continue }
-      let drive: Drive
+      let drive: RoutedDrive
       try {
         drive = await this.s.drives.open(core.key!)
       } catch (err) {
@@ -433,7 +437,7 @@ export class DriveApi {
       const key = info.key.toString('hex')
       return {
         key,
-        format: (drive as { format?: string }).format ?? (drive instanceof Hyperdrive ? 'hypertrie' : 'unknown'),
+        format: drive.format as string | null,
         writable: info.writable,
         version: info.version,
         byteLength: info.byteLength,
@@ -446,7 +450,7 @@ export class DriveApi {
     for (const core of empty) {
       const key = core.key!.toString('hex')
       if (content.has(key)) continue
-      out.push({ key, format: null as unknown as string, writable: core.writable, version: core.length, byteLength: 0, localBytes: 0, percentLocal: 0, mounts: [], seeding: false })
+      out.push({ key, format: null, writable: core.writable, version: core.length, byteLength: 0, localBytes: 0, percentLocal: 0, mounts: [], seeding: false })
     }
     return out.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
   }

@@ -4,6 +4,8 @@
 // names each core's folder by its discovery key (see store/store.ts).
 // A drive created here is writable; one opened by a key whose folder holds no
 // secret key is a reader whose blocks arrive through core.get() (replication).
+// Which format a drive is in comes from its first block (drive-formats.ts):
+// every drive opened here is a RoutedDrive, whatever its format.
 import { Hypercore } from '../core/hypercore.js'
 import { Store } from '../store/store.js'
 import { type ProtocolStreamOptions } from '../net/protocol-stream.js'
@@ -11,7 +13,10 @@ import type { Duplex } from 'node:stream'
 import { defaultManifest, keyFromManifest } from '../core/signer.js'
 import { keyPair } from '../crypto/index.js'
 import { HyperfsError } from '../errors.js'
-import { Hyperdrive, type HyperdriveOptions } from './hyperdrive.js'
+import type { HyperdriveOptions } from './hyperdrive.js'
+import type { RoutedDrive } from './routed-drive.js'
+import { detectFormat, openFormat } from './drive-formats.js'
+import type { DriveFormatName } from './drive-format.js'
 import type { Drive } from './types.js'
 
 
@@ -24,8 +29,8 @@ export interface DriveStoreOptions {
 export class DriveStore {
   readonly store: Store
   private opts: DriveStoreOptions
-  private drives = new Map<string, Promise<Hyperdrive>>()
-  private opened = new Map<string, Hyperdrive>() // the drives of `drives` that are open
+  private drives = new Map<string, Promise<RoutedDrive>>()
+  private opened = new Map<string, RoutedDrive>() // the drives of `drives` that are open
   private cores = new Map<string, Promise<Hypercore>>()
   private closed = false
 
@@ -47,18 +52,19 @@ export class DriveStore {
     return this.store.replicate(isInitiator, opts)
   }
 
-  // A new writable drive. Its key is known before any storage is touched (it
-  // derives from a fresh key pair), so its folder is named by the key.
-  async create (): Promise<Hyperdrive> {
+  // A new writable drive, in the Hypertrie format unless asked otherwise. Its
+  // key is known before any storage is touched (it derives from a fresh key
+  // pair), so its folder is named by the key.
+  async create (opts: { format?: DriveFormatName } = {}): Promise<RoutedDrive> {
     const kp = keyPair()
     const key = keyFromManifest(defaultManifest(kp.publicKey))
     const hex = key.toString('hex')
-    const p = this.build(key, kp)
+    const p = this.build(key, kp, opts.format ?? 'hypertrie')
     this.drives.set(hex, p)
     return p
   }
 
-  open (key: Buffer): Promise<Hyperdrive> {
+  open (key: Buffer): Promise<RoutedDrive> {
     const hex = key.toString('hex')
     let p = this.drives.get(hex)
     if (!p) {
@@ -71,7 +77,7 @@ export class DriveStore {
 
   // A drive this store has open with something in it, or null; never waits
   // for peers (so mount()'s cycle check costs no network round trip).
-  async held (key: Buffer): Promise<Hyperdrive | null> {
+  async held (key: Buffer): Promise<RoutedDrive | null> {
     const d = this.opened.get(key.toString('hex'))
     return d && d.metadata.length > 0 ? d : null
   }
@@ -116,14 +122,14 @@ export class DriveStore {
     }
   }
 
-  private async build (key: Buffer, kp: ReturnType<typeof keyPair> | null): Promise<Hyperdrive> {
+  // The one place a drive is built: by the format asked for (a new drive), or
+  // by the one its first block says.
+  private async build (key: Buffer, kp: ReturnType<typeof keyPair> | null, format: DriveFormatName | null = null): Promise<RoutedDrive> {
     if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
     const metadata = await this.store.get({ key, ...(kp ? { keyPair: kp } : {}) })
     await this.firstVersion(metadata)
-    const drive = new Hyperdrive({
-      metadata,
-      content: (contentKey) => this.store.get({ key: contentKey })
-    }, this.driveOptions())
+    const kind = format ?? await detectFormat(metadata, this.opts.timeout ?? 10_000)
+    const drive = openFormat(kind, metadata, this.store, this.driveOptions())
     await drive.ready()
     this.opened.set(key.toString('hex'), drive)
     return drive

@@ -5,7 +5,8 @@
 // Paths are POSIX-style and absolute ('/a/b'); implementations normalise '..',
 // '//' and a trailing '/'. Errors are HyperfsError with codes ENOENT, ENOTDIR,
 // EISDIR, ENOTEMPTY, EEXIST, EROFS, EINVAL, ELOOP, ENAMETOOLONG, INVALID_NAME
-// (a NUL in a path), MOUNT_CYCLE (from mount) and network codes such as
+// (a NUL in a path), MOUNT_CYCLE and EOPNOTSUPP (from mount, on a format that
+// holds no mounts), DECODE_ERROR (an entry its writer broke) and network codes such as
 // REQUEST_TIMEOUT when content cannot be fetched in time. readdir lists only
 // entries with valid names (see drive-path.ts); others are skipped.
 import type { Readable, Writable } from 'node:stream'
@@ -128,7 +129,9 @@ export interface Drive {
   readdir (path: string): AsyncIterable<DirEntry>
   read (path: string, opts?: ReadOptions): Promise<Buffer>
   openReader? (path: string): Promise<FileReader | null> // null: no fast path for this file
-  createReadStream (path: string, opts?: { start?: number, end?: number }): Readable
+  // bytes start..end (inclusive, as fs.createReadStream) as they arrive; what
+  // a layer above a drive reads through when it streams
+  createReadStream (path: string, opts?: { start?: number, end?: number, signal?: AbortSignal, timeout?: number }): Readable
   readlink (path: string): Promise<string>
   getxattr (path: string, name: string): Promise<Buffer | null>
   listxattr (path: string): Promise<string[]>

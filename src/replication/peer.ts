@@ -9,7 +9,8 @@
 import {
   handshake as handshakeCodec, syncMessage, requestMessage, cancelMessage, dataMessage, noDataMessage,
   wantMessage, unwantMessage, bitfieldMessage, rangeMessage, extensionMessage, HYPERCORE_PROTOCOL,
-  type Sync, type Request, type Data, type NoData, type Want, type Bitfield as BitfieldMsg, type Range, type Cancel
+  type Sync, type Request, type Data, type NoData, type Want, type Bitfield as BitfieldMsg, type Range, type Cancel,
+  type Extension
 } from '../codec/index.js'
 import { replicationCapability } from '../crypto/index.js'
 import { Bitfield } from '../core/bitfield.js'
@@ -78,6 +79,9 @@ export class Peer {
 
   rtt = 0 // smoothed round trip, ms
   destroyed = false
+  // the extension names last sent and received: an empty name on the wire repeats them (docs/wire.md §6)
+  private lastExtensionSent = ''
+  private lastExtensionRecv = ''
 
   constructor (replicator: Replicator, mux: MuxLike) {
     this.replicator = replicator
@@ -103,7 +107,7 @@ export class Peer {
         m(unwantMessage, () => {}),
         m(bitfieldMessage, this.onbitfield),
         m(rangeMessage, this.onrange),
-        m(extensionMessage, () => {})
+        m(extensionMessage, this.onextension)
       ],
       onopen: (hs: any) => this.guard(this.onopen(hs)),
       onclose: () => this.onclose()
@@ -409,6 +413,20 @@ export class Peer {
     const words = Math.ceil((this.bound(start, start + bitfield.length * 32) - start) / 32)
     if (words > 0) this.remoteBitfield.setWords(start, bitfield.subarray(0, words))
     this.replicator.update()
+  }
+
+  // ---- extensions (extensions.ts) ----
+
+  sendExtension (name: string, message: Buffer): void {
+    if (this.destroyed || !this.channel || this.channel.closed) return
+    this.send(T.EXTENSION, { name: name === this.lastExtensionSent ? '' : name, message } satisfies Extension)
+    this.lastExtensionSent = name
+  }
+
+  private onextension (msg: Extension) {
+    const name = msg.name || this.lastExtensionRecv
+    this.lastExtensionRecv = name
+    this.replicator.extensions.onmessage(name, Buffer.from(msg.message), this)
   }
 
   // ---- the remote's requests ----

@@ -19,6 +19,7 @@ import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike } from './types.js'
 import { Peer, type OutRequest } from './peer.js'
+import { Extensions } from './extensions.js'
 import * as flat from '../core/flat-tree.js'
 
 // what a peer's bad data raises (INVALID_OPERATION: a proof whose shape does
@@ -73,6 +74,7 @@ export class Replicator extends EventEmitter {
   requestTimeout: number
   uploadedBytes = 0
   downloadedBytes = 0
+  readonly extensions = new Extensions(() => this.peers)
 
   private wanted = new Map<number, Wanted>()
   private pending = new Map<number, Wanted>() // wanted and not in flight, in the order asked

@@ -1,12 +1,12 @@
-// The hyperbee extension between two of our bees: the transport is an
-// in-process link (our replicator does not carry extension messages yet), the
-// blocks themselves travel over our replication.
+// The hyperbee extension between two of our bees: mostly over an in-process
+// link that records every message (the blocks themselves travel over our
+// replication), and once over our replication alone (coreExtension).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Hypercore } from '../../src/core/hypercore.js'
 import { MemoryStorage } from '../../src/core/storage.js'
 import { Hyperbee } from '../../src/bee/hyperbee.js'
-import type { ExtensionRegistrar } from '../../src/bee/extension.js'
+import { coreExtension, type ExtensionRegistrar } from '../../src/bee/extension.js'
 import { encode, decode } from '../../src/codec/state.js'
 import { beeExtension } from '../../src/codec/bee-extension.js'
 import { connect } from '../helpers/replication.js'
@@ -111,4 +111,46 @@ test('the reader fetches what a reply names, beyond what it has read so far', as
   const end = Date.now() + 5000
   while (!rcore.has(bottom) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
   assert.ok(rcore.has(bottom), 'and the reader fetched it without reading that far')
+})
+
+// The blocks a cold listing of 1,000 entries waits for: with the extension over
+// our own replication (message 9), only those the one reply names.
+async function coldListing (t: any, extension: boolean): Promise<{ waits: number[], named: Set<number>, reader: Hyperbee, writer: Hyperbee }> {
+  const wcore = new Hypercore(new MemoryStorage())
+  await wcore.ready()
+  t.after(() => wcore.close())
+  const writer = new Hyperbee(wcore, { extension: extension ? coreExtension(wcore) : null })
+  const b = writer.batch()
+  for (let i = 0; i < 1500; i++) await b.put('e' + String(i).padStart(5, '0'), 'value ' + i)
+  await b.flush()
+  const rcore = new Hypercore(new MemoryStorage(), wcore.key)
+  await rcore.ready()
+  t.after(() => rcore.close())
+  connect(t, wcore, rcore)
+  await rcore.update({ timeout: 5000 })
+  // what the reader hears, recorded on its way in
+  const heard: Array<{ from: number, message: Buffer }> = []
+  const viaCore = coreExtension(rcore)
+  const recording: ExtensionRegistrar = (name, h) => viaCore(name, { onmessage: (m, peer) => { heard.push({ from: 0, message: m }); h.onmessage(m, peer) } })
+  const reader = new Hyperbee(rcore, { extension: extension ? recording : null, timeout: 5000 })
+  const waits: number[] = []
+  let n = 0
+  for await (const e of reader.range({ gte: 'e00200', lt: 'e01200' }, { onwait: (s) => waits.push(s) })) {
+    assert.equal(e.value!.toString(), 'value ' + (200 + n))
+    n++
+  }
+  assert.equal(n, 1000)
+  return { waits, named: cached(heard, 0), reader, writer }
+}
+
+test('over our own replication, a cold remote listing asks once and then waits only for blocks the reply named', async (t) => {
+  const { waits, named, reader, writer } = await coldListing(t, true)
+  assert.equal(reader.extension!.sent.iterator, 1)
+  // the first wait is the one that asked
+  assert.deepEqual(waits.slice(1).filter((s) => !named.has(s)), [], 'waited for blocks the reply did not name')
+  assert.equal(writer.extension!.received.iterator, 1)
+  assert.ok(reader.extension!.received.cache >= 1)
+  const without = await coldListing(t, false)
+  // without the extension the walk discovers the tree one level at a time
+  assert.ok(waits.length < without.waits.length, `${waits.length} waits with the extension, ${without.waits.length} without`)
 })

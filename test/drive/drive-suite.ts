@@ -13,6 +13,7 @@ export interface DriveEnv {
   create (): Promise<Drive>
   createCore (): Promise<Hypercore>
   reader (d: Drive): Promise<Drive>
+  mounts?: boolean // false: the format holds no mounts, and mount() says so
 }
 
 export type DriveKit = (t: TestContext) => Promise<DriveEnv>
@@ -35,6 +36,23 @@ const type = (s: Stat) => s.mode & S_IFMT
 export function driveSuite (kind: string, kit: DriveKit): void {
   const it = (name: string, fn: (t: TestContext, env: DriveEnv) => Promise<void>) =>
     test(`${kind}: ${name}`, async (t) => fn(t, await kit(t)))
+  // a test of mounts, on formats that hold them
+  const withMounts = (name: string, fn: (t: TestContext, env: DriveEnv) => Promise<void>) =>
+    it(name, async (t, env) => { if (env.mounts === false) t.skip('this format holds no mounts'); else await fn(t, env) })
+
+  it('mount and unmount on a format without mounts fail with a clear error, and change nothing', async (t, env) => {
+    if (env.mounts !== false) return t.skip('this format holds mounts')
+    const d = await env.create()
+    const other = await env.create()
+    await d.writeFile('/f', Buffer.from('x'))
+    const v = d.version
+    await assert.rejects(d.mount('/m', other.key), { code: 'EOPNOTSUPP' })
+    await assert.rejects(d.unmount('/f'), { code: 'EINVAL' })
+    await assert.rejects(d.unmount('/nope'), { code: 'ENOENT' })
+    assert.equal(d.version, v)
+    assert.deepEqual(await collect(d.mounts()), [])
+    assert.deepEqual(await names(await env.reader(d), '/'), ['f'])
+  })
 
   it('a file written across block boundaries reads back whole and by ranges', async (t, env) => {
     const d = await env.create()
@@ -279,7 +297,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     assert.deepEqual(events, [d.version])
   })
 
-  it('mounts: a nested drive appears as a folder and lookups, listings and reads pass into it', async (t, env) => {
+  withMounts('mounts: a nested drive appears as a folder and lookups, listings and reads pass into it', async (t, env) => {
     const root = await env.create()
     const child = await env.create()
     const grand = await env.create()
@@ -305,7 +323,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     assert.deepEqual(await collect(root.mounts()), [])
   })
 
-  it('mounts: writes pass through to a writable mounted drive', async (t, env) => {
+  withMounts('mounts: writes pass through to a writable mounted drive', async (t, env) => {
     const root = await env.create()
     const child = await env.create()
     await root.mount('/c', child.key)
@@ -316,7 +334,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     assert.deepEqual(await names(child, '/'), ['dir', 'new'])
   })
 
-  it('mounts: a pinned mount shows the drive at its version', async (t, env) => {
+  withMounts('mounts: a pinned mount shows the drive at its version', async (t, env) => {
     const root = await env.create()
     const child = await env.create()
     await child.writeFile('/f', Buffer.from('old'))
@@ -333,7 +351,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     await assert.rejects(root.writeFile('/pinned/x', Buffer.from('x')), { code: 'EROFS' })
   })
 
-  it('mounts: a raw core appears as a read-only file of its blocks', async (t, env) => {
+  withMounts('mounts: a raw core appears as a read-only file of its blocks', async (t, env) => {
     const root = await env.create()
     const core = await env.createCore()
     await core.append(['hello ', 'raw ', 'core'])
@@ -348,7 +366,7 @@ export function driveSuite (kind: string, kit: DriveKit): void {
     await assert.rejects(r.stat('/raw/x'), { code: 'ENOTDIR' })
   })
 
-  it('mounts: mounting a drive in itself, or where it leads back to itself, is refused with MOUNT_CYCLE', async (t, env) => {
+  withMounts('mounts: mounting a drive in itself, or where it leads back to itself, is refused with MOUNT_CYCLE', async (t, env) => {
     const a = await env.create()
     const b = await env.create()
     const c = await env.create()

@@ -8,18 +8,22 @@ import type { Drive } from '../../src/drive/types.js'
 import { SparseReplica } from '../trie/sparse-replica.js'
 import { tmpDir } from '../helpers/tmp.js'
 import type { DriveEnv } from './drive-suite.js'
+import type { DriveFormatName } from '../../src/drive/drive-format.js'
 
-function localEnv (t: TestContext, store: DriveStore): DriveEnv {
+function localEnv (t: TestContext, store: DriveStore, format: DriveFormatName): DriveEnv {
   t.after(() => store.close())
   return {
-    create: () => store.create(),
+    create: () => store.create({ format }),
     createCore: () => store.createCore(),
-    reader: async (d) => d
+    reader: async (d) => d,
+    mounts: format === 'hypertrie'
   }
 }
 
-export const memoryKit = async (t: TestContext) => localEnv(t, DriveStore.memory())
-export const fileKit = async (t: TestContext) => localEnv(t, DriveStore.directory(tmpDir(t)))
+export const memoryKit = async (t: TestContext) => localEnv(t, DriveStore.memory(), 'hypertrie')
+export const fileKit = async (t: TestContext) => localEnv(t, DriveStore.directory(tmpDir(t)), 'hypertrie')
+export const memoryKit13 = async (t: TestContext) => localEnv(t, DriveStore.memory(), 'hyperdrive13')
+export const fileKit13 = async (t: TestContext) => localEnv(t, DriveStore.directory(tmpDir(t)), 'hyperdrive13')
 
 export interface ReplicaDrive {
   drive: Hyperdrive
@@ -84,7 +88,10 @@ export const replicaKit = async (t: TestContext) => new ReplicaEnv(t)
 // Readers in a second store, connected to the writer's store by real
 // replication (secret-stream + mux + hypercore/alpha) over an in-memory pipe.
 // Every core of the writer store (content and mounts included) is served.
-export const replicatedKit = async (t: TestContext): Promise<DriveEnv> => {
+export const replicatedKit = (t: TestContext): Promise<DriveEnv> => replicated(t, 'hypertrie')
+export const replicatedKit13 = (t: TestContext): Promise<DriveEnv> => replicated(t, 'hyperdrive13')
+
+async function replicated (t: TestContext, format: DriveFormatName): Promise<DriveEnv> {
   const writers = DriveStore.memory()
   const readers = DriveStore.memory({ timeout: 10_000 })
   const a = writers.replicate(true)
@@ -96,12 +103,13 @@ export const replicatedKit = async (t: TestContext): Promise<DriveEnv> => {
     await writers.close()
   })
   return {
-    create: () => writers.create(),
+    create: () => writers.create({ format }),
     createCore: () => writers.createCore(),
     async reader (d) {
       const r = await readers.open(d.key)
       await r.metadata.update()
       return r
-    }
+    },
+    mounts: format === 'hypertrie'
   }
 }

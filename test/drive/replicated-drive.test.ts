@@ -16,7 +16,7 @@ test('a drive opened by key on another store reads files over store replication'
   t.after(() => { s1.destroy(); s2.destroy() })
 
   const remote = await b.open(drive.key)
-  await (remote as any).s.cores.metadata.update()
+  await remote.metadata.update()
   assert.equal((await remote.read('/docs/readme.txt')).toString(), 'hello from a')
   const names = []
   for await (const e of remote.readdir('/')) names.push(e.name)

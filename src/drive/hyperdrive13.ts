@@ -1,0 +1,827 @@
+// Hyperdrive13: the drive format of hyperdrive@13, the one the live network's
+// apps use (docs/hyperdrive13.md). Two cores: the db core holds a Hyperbee
+// (src/bee) whose keys are "files\0" ‖ path and whose values are JSON entries
+// (drive13-entry.ts); the blobs core holds file bytes as Hyperblobs does, each
+// file a run of blocks named by its blob id (absolute block and byte offsets).
+// The blobs key comes from the header's contentFeed (compat drives) or is
+// derived from the db core's manifest.
+//
+// Drive13Format is the format (drive-format.ts); routing through symlinks is
+// RoutedDrive's. The format has no mount entries, so mount() is refused with
+// EOPNOTSUPP and no path is ever routed into another drive.
+//
+// Folders are implicit in the format; we also keep a marker per folder we
+// make or write into (drive13-entry.ts), so an empty folder survives and a
+// folder keeps its mode. Where a path is both a file and a folder (a real
+// writer can make that), the file wins, consistently in lookups and listings.
+//
+// The writer may be hostile: an entry that does not decode or whose name a
+// drive cannot hold is skipped in listings (with a warning) and is a coded
+// error when named; a blob past the end of the blobs core, or whose bytes the
+// core does not have, is a DECODE_ERROR, never a wait for blocks that will not
+// come. Nothing assumes a block is local.
+import type { Hypercore } from '../core/hypercore.js'
+import type { KeyPair } from '../crypto/index.js'
+import type { Manifest } from '../codec/manifest.js'
+import { encode, state } from '../codec/state.js'
+import { DecodeError } from '../codec/decode-error.js'
+import { uint } from '../codec/primitives.js'
+import { beeHeader, BEE_PROTOCOL } from '../codec/bee-node.js'
+import { keyFromManifest } from '../core/signer.js'
+import { Mutex } from '../core/mutex.js'
+import { Hyperbee, type BeeEntry } from '../bee/hyperbee.js'
+import { coreExtension } from '../bee/extension.js'
+import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
+import { pathString, keyProblem, nameProblem } from './drive-path.js'
+import { statEntry, ROOT_STAT, isDir, isLink } from './stat-entry.js'
+import { ContentWriter } from './content-writer.js'
+import { fetchRanges, type BlockRange } from './range-fetch.js'
+import { RoutedDrive, type MountOptions } from './routed-drive.js'
+import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
+import {
+  FILES_PREFIX, fileKey, markerKey, folderRange, keyPath, blobsManifest, encodeEntry, decodeEntry,
+  entryStat, folderStat, withPosix, type BlobId, type Drive13Entry
+} from './drive13-entry.js'
+import {
+  type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFREG, S_IFDIR
+} from './types.js'
+
+// Hyperblobs' block size for a put (docs/hyperdrive13.md §5)
+export const BLOB_BLOCK_SIZE = 64 * 1024
+// warnings about bad entries one drive logs; past this they are counted only
+const MAX_WARNINGS = 32
+// blobs blocks a read keeps in flight ahead of the one it returns
+const FETCH_AHEAD = 8
+// entries of one block map (hyperblobs writes at most this many per map block)
+const MAX_MAP_ENTRIES = 8192
+// ms to wait for the header or the blobs core's length when the caller gave no timeout
+const DEFAULT_TIMEOUT = 10_000
+// newest history entries searched for the time of the drive's last change
+const ROOT_TIME_LOOKBACK = 16
+// the end of the files\0 keyspace
+const FILES_END = Buffer.from('files\x01')
+
+export interface Drive13Cores {
+  db: Hypercore
+  // Opens the blobs core: by key, with the manifest it must have (null for a
+  // compat drive's, named by the header) and, for a writer, the key pair that
+  // signs it (the db core's).
+  blobs: (key: Buffer, opts: { manifest: Manifest | null, keyPair: KeyPair | null }) => Promise<Hypercore>
+}
+
+export interface Hyperdrive13Options extends MountOptions {
+  onwarning?: (msg: string) => void // entries skipped as invalid
+}
+
+type Op = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buffer }
+
+// A file's blob as read: plain, or a block map's entries (docs/hyperdrive13.md §5).
+interface Blob {
+  id: BlobId
+  map: Array<{ index: number, byteLength: number }> | null
+}
+
+// What a drive and all its checkouts share.
+interface DriveState {
+  cores: Drive13Cores
+  opts: Hyperdrive13Options
+  bee: Hyperbee
+  blobs: Hypercore | null
+  loading: Promise<Hypercore> | null
+  opening: Promise<void> | null
+  meta: Mutex // serialises read-modify-write of entries
+  blobLock: Mutex // one file's blocks at a time
+  warnings: number
+  closed: boolean
+}
+
+// A hyperdrive@13 drive: what DriveStore opens for this format.
+export class Hyperdrive13 extends RoutedDrive {
+  constructor (cores: Drive13Cores, opts: Hyperdrive13Options = {}) {
+    super(new Drive13Format(cores, opts), opts)
+  }
+}
+
+export class Drive13Format implements DriveFormat {
+  readonly format = 'hyperdrive13' as const
+  private s: DriveState
+  private bee: Hyperbee
+  private readonly checkedOut: boolean
+  // the blob of each Stat this format handed out (a block map's entries are not in a Stat)
+  private blobOf = new WeakMap<Stat, Blob>()
+  private rootTime: { version: number, ms: number } | null = null
+
+  constructor (cores: Drive13Cores, opts: Hyperdrive13Options = {}, shared?: { state: DriveState, version: number }) {
+    if (shared) {
+      this.s = shared.state
+      this.bee = shared.state.bee.checkout(shared.version)
+      this.checkedOut = true
+      return
+    }
+    const bee = new Hyperbee(cores.db, { extension: coreExtension(cores.db), timeout: opts.timeout })
+    this.s = { cores, opts, bee, blobs: null, loading: null, opening: null, meta: new Mutex(), blobLock: new Mutex(), warnings: 0, closed: false }
+    this.bee = bee
+    this.checkedOut = false
+  }
+
+  get key (): Buffer { return this.s.cores.db.key! }
+  get discoveryKey (): Buffer { return this.s.cores.db.discoveryKey! }
+  get writable (): boolean { return !this.checkedOut && this.s.cores.db.writable }
+  get version (): number { return this.bee.version }
+  get metadata (): Hypercore { return this.s.cores.db }
+  get content (): Hypercore | null { return this.s.blobs }
+  get id (): string { return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest') }
+
+  private get timeout (): number { return this.s.opts.timeout ?? DEFAULT_TIMEOUT }
+
+  ready (): Promise<void> {
+    if (!this.s.opening) this.s.opening = this.open()
+    return this.s.opening
+  }
+
+  // A drive we create gets its header at once (hyperdrive writes it with the
+  // first entry): a drive's first block is how a store knows its format.
+  private async open (): Promise<void> {
+    const db = this.s.cores.db
+    await db.ready()
+    if (db.length === 0 && db.writable) {
+      await db.append(encode(beeHeader, { protocol: BEE_PROTOCOL, metadata: { contentFeed: null, userData: null } }))
+    }
+    // a writer has its header locally; a replica loads it when first needed
+    if (db.length > 0 && db.has(0)) await this.blobsCore()
+  }
+
+  // The blobs core: named by the header's contentFeed (a compat drive), or
+  // derived from the db core's manifest (every hyperdrive@13 drive).
+  private blobsCore (): Promise<Hypercore> {
+    if (this.s.blobs) return Promise.resolve(this.s.blobs)
+    if (!this.s.loading) {
+      this.s.loading = (async () => {
+        const db = this.s.cores.db
+        const header = await this.s.bee.getHeader({ timeout: this.timeout })
+        const feed = header.metadata?.contentFeed ?? null
+        let key: Buffer
+        let manifest: Manifest | null = null
+        if (feed && feed.byteLength >= 32) {
+          key = Buffer.from(feed.subarray(0, 32))
+        } else {
+          if (!db.manifest && !db.writable) await db.update({ timeout: this.timeout })
+          manifest = db.manifest ? blobsManifest(db.manifest, db.key!) : null
+          if (!manifest) throw HyperfsError.INVALID_MANIFEST('no blobs core: the header names none and the db core has no manifest to derive one from')
+          key = keyFromManifest(manifest)
+        }
+        const blobs = await this.s.cores.blobs(key, { manifest, keyPair: manifest && db.writable ? db.keyPair : null })
+        await blobs.ready()
+        this.s.blobs = blobs
+        return blobs
+      })()
+      this.s.loading.catch(() => { this.s.loading = null })
+    }
+    return this.s.loading
+  }
+
+  async close (): Promise<void> {
+    if (this.checkedOut || this.s.closed) return
+    this.s.closed = true
+    try { await this.s.opening } catch (err) { safetyCatch(err) }
+    try { await this.s.loading } catch (err) { safetyCatch(err) }
+    await Promise.all([this.s.cores.db.close(), this.s.blobs?.close()])
+  }
+
+  async info (): Promise<DriveInfo> {
+    await this.ready()
+    const db = this.s.cores.db
+    let blobs = this.s.blobs
+    if (!blobs && db.length > 0) blobs = await this.blobsCore()
+    let localBytes = 0
+    if (blobs) {
+      if (blobs.writable) localBytes = blobs.byteLength
+      else {
+        // blocks have any size here: count local blocks as a share of the bytes
+        let n = 0
+        for (let i = 0; i < blobs.length; i++) if (blobs.has(i)) n++
+        localBytes = blobs.length === 0 ? 0 : Math.floor(blobs.byteLength * n / blobs.length)
+      }
+    }
+    return {
+      key: this.key,
+      discoveryKey: this.discoveryKey,
+      version: this.version,
+      writable: this.writable,
+      contentKey: blobs?.key ?? null,
+      byteLength: blobs?.byteLength ?? 0,
+      localBytes,
+      peers: Math.max(db.peers, blobs?.peers ?? 0)
+    }
+  }
+
+  checkout (version: number): Drive13Format {
+    if (!Number.isSafeInteger(version) || version < 0) throw HyperfsError.EINVAL(`bad version ${version}`)
+    if (version > this.s.cores.db.length) throw HyperfsError.EINVAL(`version ${version} is past the latest (${this.s.cores.db.length})`)
+    return new Drive13Format(this.s.cores, this.s.opts, { state: this.s, version })
+  }
+
+  private warn (msg: string): void {
+    const n = this.s.warnings++
+    if (!this.s.opts.onwarning || n > MAX_WARNINGS) return
+    const drive = `drive ${this.key.toString('hex').slice(0, 16)}…`
+    if (n === MAX_WARNINGS) this.s.opts.onwarning(`${drive}: more entries skipped; no more warnings for this drive`)
+    else this.s.opts.onwarning(`${drive}: ${msg}`)
+  }
+
+  // ---- mounts: the format has none ----
+
+  async mountAt (): Promise<{ depth: number, mount: MountInfo } | null> {
+    return null
+  }
+
+  async putMount (): Promise<void> {
+    throw HyperfsError.EOPNOTSUPP('a hyperdrive13 drive cannot hold mounts (hyperdrive@13 has no mount entries); mount into a hypertrie drive instead')
+  }
+
+  async delMount (comps: string[]): Promise<void> {
+    if (!await this.entry(comps)) throw HyperfsError.ENOENT(pathString(comps))
+    throw HyperfsError.EINVAL(`${pathString(comps)} is not a mount point`)
+  }
+
+  async * mounts (): AsyncIterable<{ path: string, mount: MountInfo }> {}
+
+  // ---- reading entries ----
+
+  // The entry at comps (a file or link), decoded; null when there is none.
+  private async fileEntry (comps: string[]): Promise<{ seq: number, entry: Drive13Entry } | null> {
+    const e = await this.bee.get(fileKey(comps))
+    if (!e) return null
+    try {
+      return { seq: e.seq, entry: decodeEntry(e.value) }
+    } catch (err) {
+      if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+      throw HyperfsError.DECODE_ERROR(`${pathString(comps)}: ${err.message}`)
+    }
+  }
+
+  // The folder at comps: its marker's stat, or an implicit one's; null when
+  // nothing is below it.
+  private async folder (comps: string[]): Promise<{ stat: Stat, marker: Drive13Entry | null } | null> {
+    const first = await this.bee.peek({ gte: markerKey(comps), lt: folderRange(comps).lt })
+    if (!first) return null
+    const marker = first.key.equals(markerKey(comps)) ? this.tryDecode(first) : null
+    return { stat: folderStat(marker), marker }
+  }
+
+  private tryDecode (e: BeeEntry): Drive13Entry | null {
+    try {
+      return decodeEntry(e.value)
+    } catch (err) {
+      if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+      this.warn(`ignored the folder marker ${keyPath(e.key)}: ${err.message}`)
+      return null
+    }
+  }
+
+  // The root has no entry: it shows the time of the drive's last change that
+  // says one (our entries do; a real app's have none, and the root stays at 0).
+  private async rootStat (): Promise<Stat> {
+    const version = this.version
+    if (this.rootTime === null || this.rootTime.version !== version) {
+      let ms = 0
+      for await (const h of this.history({ gte: Math.max(1, version - ROOT_TIME_LOOKBACK + 1) })) {
+        if (h.value) ms = Math.max(ms, h.value.mtime, h.value.ctime)
+      }
+      this.rootTime = { version, ms }
+    }
+    return { ...ROOT_STAT, mtime: this.rootTime.ms, ctime: this.rootTime.ms }
+  }
+
+  async entry (comps: string[]): Promise<Stat | null> {
+    await this.ready()
+    if (comps.length === 0) return this.rootStat()
+    const f = await this.fileEntry(comps)
+    if (f) return this.stat(f.entry)
+    const dir = await this.folder(comps)
+    if (dir) return dir.stat
+    // not there: ENOTDIR when a folder on the way is a file
+    for (let i = comps.length - 1; i >= 1; i--) {
+      if (await this.bee.get(fileKey(comps.slice(0, i)))) throw HyperfsError.ENOTDIR(pathString(comps.slice(0, i)))
+    }
+    return null
+  }
+
+  // The Stat of a file or link entry; a block map's size is the sum of its map.
+  private async stat (e: Drive13Entry): Promise<Stat> {
+    let map: Blob['map'] = null
+    if (e.blob?.blockMap) map = await this.readMap(e.blob)
+    const st = entryStat(e, map ? map.reduce((n, m) => n + m.byteLength, 0) : undefined)
+    if (e.blob) this.blobOf.set(st, { id: e.blob, map })
+    return st
+  }
+
+  // A listed entry's Stat, or null (with a warning) when it cannot be one.
+  private async listedStat (e: BeeEntry, path: string): Promise<Stat | null> {
+    try {
+      return await this.stat(decodeEntry(e.value))
+    } catch (err) {
+      if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+      this.warn(`skipped ${path}: ${err.message}`)
+      return null
+    }
+  }
+
+  // Children of the folder at comps, each name once, in byte order: the range
+  // (F/, F0) is read in order and each subfolder is skipped past once named.
+  async * list (comps: string[]): AsyncIterable<DirEntry> {
+    await this.ready()
+    const { gt, lt } = folderRange(comps)
+    const files = new Set<string>() // a folder of the same name as a file is not listed: the file wins
+    let from: { gt?: Buffer, gte?: Buffer } = { gt }
+    while (true) {
+      let skipTo: Buffer | null = null
+      for await (const e of this.bee.range({ ...from, lt })) {
+        const rest = e.key.subarray(gt.byteLength).toString()
+        const slash = rest.indexOf('/')
+        const name = slash === -1 ? rest : rest.slice(0, slash)
+        const problem = nameProblem(name) ?? keyProblem([...comps, name].join('/'))
+        if (problem) this.warn(`skipped an entry with ${problem}: ${JSON.stringify(pathString(comps).slice(0, 300) + '/' + name.slice(0, 300))}`)
+        if (slash === -1) {
+          if (problem) continue
+          const stat = await this.listedStat(e, pathString([...comps, name]))
+          if (!stat) continue
+          files.add(name)
+          yield { name, stat }
+          continue
+        }
+        if (!problem && !files.has(name)) {
+          yield { name, stat: folderStat(rest === name + '/' ? this.tryDecode(e) : null) }
+        }
+        skipTo = Buffer.concat([gt, Buffer.from(name + '0')])
+        break
+      }
+      if (!skipTo) return
+      from = { gte: skipTo }
+    }
+  }
+
+  async * walk (comps: string[]): AsyncIterable<{ comps: string[], stat: Stat }> {
+    await this.ready()
+    const { gt, lt } = folderRange(comps)
+    for await (const e of this.bee.range({ gt, lt })) {
+      const rest = e.key.subarray(gt.byteLength).toString()
+      if (rest.endsWith('/')) continue // a folder's marker
+      const at = [...comps, ...rest.split('/')]
+      if (keyProblem(at.join('/'))) continue
+      const stat = await this.listedStat(e, pathString(at))
+      if (stat) yield { comps: at, stat }
+    }
+  }
+
+  // ---- reading bytes ----
+
+  // The blob behind a Stat this format made (a plain one rebuilt from the Stat otherwise).
+  private blob (st: Stat): Blob {
+    return this.blobOf.get(st) ?? { id: { blockOffset: st.offset, byteOffset: st.byteOffset, blockLength: st.blocks, byteLength: st.size }, map: null }
+  }
+
+  // The blocks and bytes of a blob must be in the blobs core; a replica that
+  // is behind asks its peers for the length first.
+  private async checkBlob (blobs: Hypercore, id: BlobId, opts: ReadOptions): Promise<void> {
+    const end = id.blockOffset + id.blockLength
+    const past = () => end > blobs.length || id.byteOffset + id.byteLength > blobs.byteLength
+    if (!past()) return
+    if (!blobs.writable) await blobs.update({ timeout: opts.timeout ?? this.timeout })
+    if (past()) throw HyperfsError.DECODE_ERROR(`a blob (blocks ${id.blockOffset}-${end - 1}, bytes ${id.byteOffset}-${id.byteOffset + id.byteLength - 1}) past the end of the blobs core (${blobs.length} blocks, ${blobs.byteLength} bytes)`)
+  }
+
+  // A block map's entries (docs/hyperdrive13.md §5): each map block is
+  // uint version (0) ‖ uint n ‖ n × (uint index, uint byteLength).
+  private async readMap (id: BlobId, opts: ReadOptions = {}): Promise<Array<{ index: number, byteLength: number }>> {
+    const blobs = await this.blobsCore()
+    await this.checkBlob(blobs, id, opts)
+    const out: Array<{ index: number, byteLength: number }> = []
+    const getOpts = { timeout: opts.timeout ?? this.timeout, signal: opts.signal }
+    const blocks = await Promise.all(Array.from({ length: id.blockLength }, (_, i) => blobs.get(id.blockOffset + i, getOpts)))
+    for (const b of blocks) {
+      try {
+        const s = state(b!)
+        if (uint.decode(s) !== 0) throw HyperfsError.DECODE_ERROR('a block map of an unknown version')
+        const n = uint.decode(s)
+        if (n > MAX_MAP_ENTRIES) throw HyperfsError.DECODE_ERROR(`a block map block of ${n} entries`)
+        for (let i = 0; i < n; i++) {
+          const index = uint.decode(s)
+          const byteLength = uint.decode(s)
+          if (index >= id.blockOffset) throw HyperfsError.DECODE_ERROR(`a block map that names block ${index}, not before the map`)
+          out.push({ index, byteLength })
+        }
+      } catch (err) {
+        if (err instanceof DecodeError) throw HyperfsError.DECODE_ERROR('a block map: ' + err.message)
+        throw err
+      }
+    }
+    return out
+  }
+
+  async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
+    const blobs = await this.blobsCore()
+    const blob = this.blob(st)
+    await this.checkBlob(blobs, blob.id, opts)
+    const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
+    const { first, last, skip } = blob.map ? mapSpan(blob.map, start, end) : await this.blobSpan(blobs, blob.id, start, end, getOpts)
+    const indexOf = (i: number) => blob.map ? blob.map[i].index : i
+    const ahead: Array<Promise<Buffer | null>> = []
+    let next = first
+    let rel = skip
+    let pos = start
+    for (let i = first; i <= last && pos < end; i++) {
+      while (next <= last && next < i + FETCH_AHEAD) ahead.push(handled(blobs.get(indexOf(next++), getOpts)))
+      const block = (await ahead.shift())!
+      if (blob.map && block.byteLength !== blob.map[i].byteLength) throw HyperfsError.DECODE_ERROR(`a block map names block ${indexOf(i)} as ${blob.map[i].byteLength} bytes; it has ${block.byteLength}`)
+      const piece = block.subarray(rel, Math.min(block.byteLength, rel + end - pos))
+      rel = 0
+      pos += piece.byteLength
+      if (piece.byteLength) yield piece
+    }
+    if (pos < end) throw HyperfsError.DECODE_ERROR(`a blob whose blocks hold ${pos} of its ${st.size} bytes`)
+  }
+
+  // The blocks holding bytes [start, end) of a plain blob: blocks have any
+  // size, so both ends go through the core's byte seek (local tree nodes when
+  // they are here, else one round trip each, in parallel).
+  private async blobSpan (blobs: Hypercore, id: BlobId, start: number, end: number, getOpts: { timeout?: number, signal?: AbortSignal }): Promise<{ first: number, last: number, skip: number }> {
+    const lastBlock = id.blockOffset + id.blockLength - 1
+    const [[first, skip], [last]] = await Promise.all([
+      start === 0 ? [id.blockOffset, 0] : blobs.seek(id.byteOffset + start, getOpts),
+      end === id.byteLength ? [lastBlock, 0] : blobs.seek(id.byteOffset + end - 1, getOpts)
+    ])
+    if (first < id.blockOffset || last > lastBlock || first > last) {
+      throw HyperfsError.DECODE_ERROR(`a blob id whose bytes are not in its blocks ${id.blockOffset}-${lastBlock}`)
+    }
+    return { first, last, skip }
+  }
+
+  async openReader (): Promise<FileReader | null> {
+    return null // reads go through chunks(); blocks of any size have no offset arithmetic to copy by
+  }
+
+  async fetchFiles (files: Stat[], opts: FetchFilesOptions): Promise<void> {
+    const blobs = await this.blobsCore()
+    const ranges: BlockRange[] = []
+    let held = 0
+    for (const f of files) {
+      const b = this.blob(f)
+      await this.checkBlob(blobs, b.id, { timeout: opts.timeout })
+      if (b.map) {
+        for (const m of b.map) {
+          ranges.push([m.index, m.index + 1])
+          if (blobs.has(m.index)) held += m.byteLength
+        }
+        continue
+      }
+      if (b.id.blockLength === 0) continue
+      let n = 0
+      for (let i = 0; i < b.id.blockLength; i++) if (blobs.has(b.id.blockOffset + i)) n++
+      held += n === b.id.blockLength ? f.size : Math.floor(f.size * n / b.id.blockLength)
+      ranges.push([b.id.blockOffset, b.id.blockOffset + b.id.blockLength])
+    }
+    opts.onbytes(held)
+    if (ranges.length === 0) return
+    await fetchRanges(blobs, ranges, { signal: opts.signal, timeout: opts.timeout, onblock: opts.onbytes })
+  }
+
+  // ---- writing ----
+
+  private assertWritable (): void {
+    if (!this.writable) throw HyperfsError.EROFS(this.checkedOut ? 'a checkout is read-only' : 'this drive is read-only here')
+  }
+
+  private async apply (ops: Op[]): Promise<void> {
+    const b = this.s.bee.batch()
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') await b.put(op.key, op.value)
+        else await b.del(op.key)
+      }
+    } catch (err) {
+      await b.close()
+      throw err
+    }
+    await b.flush()
+  }
+
+  // Markers for the folders above comps that have none (mkdir -p), nearest
+  // first until one has; ENOTDIR when one is a file.
+  private async ancestorOps (comps: string[]): Promise<Op[]> {
+    const ops: Op[] = []
+    for (let i = comps.length - 1; i >= 1; i--) {
+      const dir = comps.slice(0, i)
+      if (await this.bee.get(markerKey(dir))) break
+      if (await this.bee.get(fileKey(dir))) throw HyperfsError.ENOTDIR(pathString(dir))
+      ops.unshift(markerOp(dir, folderStat(null), null, Date.now()))
+    }
+    return ops
+  }
+
+  private async writeBlob (data: Buffer | AsyncIterable<Uint8Array>): Promise<BlobId> {
+    const blobs = await this.blobsCore()
+    const writer = await ContentWriter.open(blobs, BLOB_BLOCK_SIZE, this.s.blobLock)
+    try {
+      if (Buffer.isBuffer(data) || data instanceof Uint8Array) await writer.write(data)
+      else for await (const chunk of data) await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      const r = await writer.finish()
+      return { blockOffset: r.offset, byteOffset: r.byteOffset, blockLength: r.blocks, byteLength: r.size }
+    } catch (err) {
+      writer.abort()
+      throw err
+    }
+  }
+
+  // A file may be (re)written at comps: not over a folder.
+  private async checkFileTarget (comps: string[]): Promise<{ entry: Drive13Entry, stat: Stat } | null> {
+    const f = await this.fileEntry(comps)
+    if (f) return { entry: f.entry, stat: await this.stat(f.entry) }
+    const st = await this.entry(comps)
+    if (st) throw HyperfsError.EISDIR(pathString(comps))
+    await this.ancestorOps(comps)
+    return null
+  }
+
+  async writeFile (comps: string[], data: Buffer | AsyncIterable<Uint8Array>, opts: WriteOptions): Promise<void> {
+    this.assertWritable()
+    await this.ready()
+    await this.checkFileTarget(comps)
+    const blob = await this.writeBlob(data)
+    await this.s.meta.run(async () => {
+      const prev = await this.checkFileTarget(comps)
+      const now = Date.now()
+      const st = statEntry({
+        mode: S_IFREG | ((opts.mode ?? (prev ? prev.stat.mode : 0o644)) & 0o7777),
+        uid: opts.uid ?? prev?.stat.uid ?? 0,
+        gid: opts.gid ?? prev?.stat.gid ?? 0,
+        mtime: opts.mtime ?? now,
+        ctime: now,
+        metadata: opts.metadata ?? {}
+      })
+      // an app's metadata on the file it replaces is kept, when it is an object
+      const appMeta = prev && isObject(prev.entry.metadata) ? prev.entry.metadata : null
+      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withPosix(appMeta, st) }
+      await this.apply([...await this.ancestorOps(comps), { type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
+    })
+  }
+
+  async update (comps: string[], fn: (st: Stat) => Stat): Promise<void> {
+    this.assertWritable()
+    await this.s.meta.run(async () => {
+      const now = Date.now()
+      const f = await this.fileEntry(comps)
+      if (f) {
+        const st = { ...fn(await this.stat(f.entry)), ctime: now }
+        const entry: Drive13Entry = { ...f.entry, metadata: withPosix(f.entry.metadata, st) }
+        if (f.entry.linkname === null) entry.executable = (st.mode & 0o100) !== 0
+        await this.apply([{ type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
+        return
+      }
+      const dir = await this.folder(comps)
+      if (!dir) {
+        await this.entry(comps) // ENOTDIR where it applies
+        throw HyperfsError.ENOENT(pathString(comps))
+      }
+      const st = { ...fn(dir.stat), ctime: now }
+      await this.apply([...await this.ancestorOps(comps), markerOp(comps, st, dir.marker, now)])
+    })
+  }
+
+  async truncate (comps: string[], size: number): Promise<void> {
+    this.assertWritable()
+    const f = await this.fileEntry(comps)
+    if (!f) {
+      if (await this.entry(comps)) throw HyperfsError.EISDIR(pathString(comps))
+      throw HyperfsError.ENOENT(pathString(comps))
+    }
+    const st = await this.stat(f.entry)
+    if (isLink(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
+    // blobs are append-only and a real reader reads a blob's blocks whole: a
+    // new blob of the first `size` bytes (and zeros past the old end)
+    const self = this
+    async function * cut () {
+      if (size > 0 && st.size > 0) yield * self.chunks(st, 0, Math.min(size, st.size), {})
+      let left = size - st.size
+      while (left > 0) {
+        const n = Math.min(left, 1024 * 1024)
+        yield Buffer.alloc(n)
+        left -= n
+      }
+    }
+    await this.writeFile(comps, cut(), { mode: st.mode, uid: st.uid, gid: st.gid, metadata: st.metadata })
+  }
+
+  async mkdir (comps: string[], mode: number): Promise<void> {
+    this.assertWritable()
+    await this.s.meta.run(async () => {
+      if (await this.entry(comps)) throw HyperfsError.EEXIST(pathString(comps))
+      const now = Date.now()
+      const st = statEntry({ mode: S_IFDIR | mode, mtime: now, ctime: now })
+      await this.apply([...await this.ancestorOps(comps), markerOp(comps, st, null, now)])
+    })
+  }
+
+  async rmdir (comps: string[]): Promise<void> {
+    this.assertWritable()
+    const path = pathString(comps)
+    await this.s.meta.run(async () => {
+      const st = await this.entry(comps)
+      if (!st) throw HyperfsError.ENOENT(path)
+      if (!isDir(st)) throw HyperfsError.ENOTDIR(path)
+      if (await this.bee.peek(folderRange(comps))) throw HyperfsError.ENOTEMPTY(path)
+      // the parent keeps a marker, so it stays when this was all it held
+      await this.apply([...await this.ancestorOps(comps), { type: 'del', key: markerKey(comps) }])
+    })
+  }
+
+  async unlink (comps: string[]): Promise<void> {
+    this.assertWritable()
+    const path = pathString(comps)
+    await this.s.meta.run(async () => {
+      if (!await this.bee.get(fileKey(comps))) {
+        if (await this.entry(comps)) throw HyperfsError.EISDIR(path)
+        throw HyperfsError.ENOENT(path)
+      }
+      await this.apply([...await this.ancestorOps(comps), { type: 'del', key: fileKey(comps) }])
+    })
+  }
+
+  // One batch: the entry, or a folder's marker and everything below it, put
+  // at the new keys (the same values: blobs are shared, no bytes are copied)
+  // and deleted at the old ones.
+  async rename (src: string[], dst: string[]): Promise<void> {
+    this.assertWritable()
+    const from = pathString(src)
+    const to = pathString(dst)
+    await this.s.meta.run(async () => {
+      const st = await this.entry(src)
+      if (!st) throw HyperfsError.ENOENT(from)
+      if (from === to) return
+      if (to.startsWith(from + '/')) throw HyperfsError.EINVAL(`cannot move ${from} into itself`)
+      const existing = await this.entry(dst)
+      if (existing) {
+        if (isDir(st) && !isDir(existing)) throw HyperfsError.ENOTDIR(to)
+        if (!isDir(st) && isDir(existing)) throw HyperfsError.EISDIR(to)
+        if (isDir(existing) && await this.bee.peek(folderRange(dst))) throw HyperfsError.ENOTEMPTY(to)
+      }
+      // markers above both ends: the source's folder stays when this was all it held
+      const ops: Op[] = [...await this.ancestorOps(dst)]
+      for (const op of await this.ancestorOps(src)) if (!ops.some((o) => o.key.equals(op.key))) ops.push(op)
+      const move = (key: Buffer, value: Buffer, newKey: Buffer) => {
+        ops.push({ type: 'del', key })
+        ops.push({ type: 'put', key: newKey, value })
+      }
+      if (!isDir(st)) {
+        const e = (await this.bee.get(fileKey(src)))!
+        move(e.key, e.value!, fileKey(dst))
+      } else {
+        const oldPrefix = markerKey(src)
+        const newPrefix = markerKey(dst)
+        let marker = false
+        for await (const e of this.bee.range({ gte: oldPrefix, lt: folderRange(src).lt })) {
+          if (e.key.equals(oldPrefix)) marker = true
+          if (e.value === null) continue
+          move(e.key, e.value, Buffer.concat([newPrefix, e.key.subarray(oldPrefix.byteLength)]))
+        }
+        // an empty folder there before keeps no marker of its own
+        if (!marker && existing) ops.push({ type: 'del', key: newPrefix })
+      }
+      await this.apply(ops)
+    })
+  }
+
+  async symlink (target: string, comps: string[]): Promise<void> {
+    this.assertWritable()
+    await this.s.meta.run(async () => {
+      if (await this.entry(comps)) throw HyperfsError.EEXIST(pathString(comps))
+      const now = Date.now()
+      const st = statEntry({ mode: 0o120777, mtime: now, ctime: now })
+      const entry: Drive13Entry = { executable: false, linkname: target, blob: null, metadata: withPosix(null, st) }
+      await this.apply([...await this.ancestorOps(comps), { type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
+    })
+  }
+
+  // ---- versions ----
+
+  // A key's path as a drive path: '/a' for the file '/a' and the marker '/a/';
+  // null for keys outside the drive's files or with names it cannot hold.
+  private drivePathOf (key: Buffer): string | null {
+    const p = keyPath(key)
+    if (p === null || !p.startsWith('/')) return null
+    const path = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p
+    return keyProblem(path.slice(1)) ? null : path
+  }
+
+  private async valueStat (key: Buffer, value: Buffer | null, path: string): Promise<Stat | null> {
+    if (keyPath(key)!.endsWith('/')) {
+      try {
+        return folderStat(decodeEntry(value))
+      } catch (err) {
+        if (!isHyperfsError(err, 'DECODE_ERROR')) throw err
+        return folderStat(null)
+      }
+    }
+    return this.listedStat({ seq: 0, key, value }, path)
+  }
+
+  async * history (opts: { gte?: number, lt?: number } = {}): AsyncIterable<HistoryEntry> {
+    await this.ready()
+    // the block s is what version s + 1 added
+    const gte = opts.gte === undefined ? undefined : Math.max(1, opts.gte - 1)
+    const lt = opts.lt === undefined ? undefined : Math.max(0, opts.lt - 1)
+    for await (const e of this.bee.history({ gte, lt })) {
+      const name = this.drivePathOf(e.key)
+      if (name === null) continue
+      if (e.type === 'del') { yield { version: e.seq + 1, type: 'del', name, value: null }; continue }
+      const value = await this.valueStat(e.key, e.value, name)
+      if (value) yield { version: e.seq + 1, type: 'put', name, value }
+    }
+  }
+
+  async * diff (from: number, to: number | undefined, prefix: string[]): AsyncIterable<DiffEntry> {
+    await this.ready()
+    const view = to === undefined || to === this.version ? this.bee : this.s.bee.checkout(to)
+    const at = pathString(prefix)
+    const range = prefix.length === 0 ? { gte: FILES_PREFIX, lt: FILES_END } : { gte: fileKey(prefix), lt: folderRange(prefix).lt }
+    for await (const d of view.diff(from, range)) {
+      const name = this.drivePathOf((d.left ?? d.right)!.key)
+      if (name === null || !under(name, at)) continue
+      const previous = d.right ? await this.valueStat(d.right.key, d.right.value, name) : null
+      if (d.left) {
+        const value = await this.valueStat(d.left.key, d.left.value, name)
+        if (value) yield { type: 'put', name, value, previous }
+      } else if (previous) {
+        yield { type: 'del', name, previous }
+      }
+    }
+  }
+
+  // One event per new version that changed something at or under `comps`.
+  // Ends when the signal aborts or the drive closes; a checkout never changes.
+  async * watch (comps: string[], opts: { signal?: AbortSignal }): AsyncIterable<WatchEvent> {
+    await this.ready()
+    if (this.checkedOut) return
+    const db = this.s.cores.db
+    const at = pathString(comps)
+    let wake: (() => void) | null = null
+    const poke = () => { const w = wake; wake = null; w?.() }
+    db.on('append', poke)
+    db.on('close', poke)
+    opts.signal?.addEventListener('abort', poke)
+    try {
+      let seen = db.length
+      while (!opts.signal?.aborted && !this.s.closed && !db.closed) {
+        if (db.length > seen) {
+          const now = db.length
+          let changed = false
+          for await (const d of this.s.bee.checkout(now).diff(seen, { gte: FILES_PREFIX, lt: FILES_END })) {
+            const name = this.drivePathOf((d.left ?? d.right)!.key)
+            if (name !== null && under(name, at)) { changed = true; break }
+          }
+          seen = now
+          if (changed) yield { version: now, path: at }
+          continue
+        }
+        await new Promise<void>((resolve) => { wake = resolve })
+      }
+    } finally {
+      db.off('append', poke)
+      db.off('close', poke)
+      opts.signal?.removeEventListener('abort', poke)
+    }
+  }
+}
+
+// The put of a folder's marker holding `st` (over what an older marker held).
+function markerOp (comps: string[], st: Stat, previous: Drive13Entry | null, now: number): Op {
+  const s = { ...st, mtime: st.mtime || now, ctime: st.ctime || now }
+  const entry: Drive13Entry = { executable: false, linkname: null, blob: null, metadata: withPosix(previous && isObject(previous.metadata) ? previous.metadata : null, s) }
+  return { type: 'put', key: markerKey(comps), value: encodeEntry(entry) }
+}
+
+// `name` is the path `at` or below it
+function under (name: string, at: string): boolean {
+  return at === '/' || name === at || name.startsWith(at + '/')
+}
+
+function isObject (x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x)
+}
+
+// The map entries holding bytes [start, end) of a block-mapped blob.
+function mapSpan (map: Array<{ byteLength: number }>, start: number, end: number): { first: number, last: number, skip: number } {
+  let pos = 0
+  let first = -1
+  let skip = 0
+  let last = map.length - 1
+  for (let i = 0; i < map.length; i++) {
+    const next = pos + map[i].byteLength
+    if (first === -1 && start < next) { first = i; skip = start - pos }
+    if (end <= next) { last = i; break }
+    pos = next
+  }
+  if (first === -1) return { first: 0, last: -1, skip: 0 }
+  return { first, last, skip }
+}
