@@ -102,10 +102,12 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
     .group(Object.keys(commonOptions()), 'Storage and network (every command):')
     .command('create [folder]', 'Create a new drive, importing FOLDER if given. The last line printed is hyper://KEY.', (y) => y
       .positional('folder', { type: 'string', describe: 'a local folder (or file) to import' })
+      .option('format', { type: 'string', choices: ['hypertrie', 'hyperdrive13'], default: 'hypertrie', describe: 'hypertrie: hyperfs drives, with mounts; hyperdrive13: drives every Holepunch app (hyperdrive@13) reads, without mounts' })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' })
-      .example('hyperfs create ~/photos', 'share a folder; prints hyper://KEY'),
+      .example('hyperfs create ~/photos', 'share a folder; prints hyper://KEY')
+      .example('hyperfs create ~/site --format hyperdrive13', 'a drive that Pear and other hyperdrive@13 apps can read'),
     (a) => withDaemon(ctx, a, async (client) => {
-      const r = await client.call('create', { from: a.folder ? resolve(String(a.folder)) : undefined }, { timeout: 0 })
+      const r = await client.call('create', { from: a.folder ? resolve(String(a.folder)) : undefined, format: a.format }, { timeout: 0 })
       if (a.json) return json({ ...r, key: formatKey(r.key) })
       if (a.folder) out(`imported ${r.files} file${r.files === 1 ? '' : 's'} (${bytes(r.bytes)}) from ${a.folder}`)
       for (const s of r.skipped ?? []) io.stderr.write(`skipped ${s} (not a file, folder or symlink)\n`)
@@ -247,6 +249,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       if (a.json) return json({ ...r, link: formatKey(r.key) })
       out(`key:           ${formatKey(r.key)}`)
       out(`discovery key: ${r.discoveryKey}`)
+      out(`format:        ${r.format}`)
       out(`version:       ${r.version}`)
       out(`writable:      ${r.writable ? 'yes' : 'no'}`)
       out(`size:          ${bytes(r.byteLength)} (${r.byteLength} bytes)`)
