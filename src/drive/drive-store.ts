@@ -80,7 +80,7 @@ export class DriveStore {
     const hex = key.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      p = this.store.get({ key }).then(async (core) => { await this.firstVersion(core); return core })
+      p = this.store.get({ key, role: 'content' }).then(async (core) => { await this.firstVersion(core); return core })
       this.cores.set(hex, p)
       p.catch(() => this.cores.delete(hex))
     }
@@ -122,7 +122,7 @@ export class DriveStore {
     await this.firstVersion(metadata)
     const drive = new Hyperdrive({
       metadata,
-      content: (contentKey) => this.store.get({ key: contentKey })
+      content: (contentKey) => this.store.get({ key: contentKey, role: 'content' })
     }, this.driveOptions())
     await drive.ready()
     this.opened.set(key.toString('hex'), drive)

@@ -12,6 +12,8 @@
 // waits with no peer connected), 'replication-error' (err, core: fetching
 // paused on a storage error, or a bug in scheduling), 'corrupt' (err, core: a
 // local block or tree node a core found damaged).
+// With a ReaderCache (opts.cache), every core opened with role 'content' that
+// we do not write is counted against its cap (store/reader-cache.ts).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { open as fsOpen, writeFile, access } from 'node:fs/promises'
@@ -24,14 +26,19 @@ import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stre
 import type { Mux } from '../net/mux.js'
 import type { MuxLike } from '../replication/types.js'
 import { HyperfsError, safetyCatch, systemCode } from '../errors.js'
+import type { ReaderCache } from './reader-cache.js'
 
 export interface StoreGetOptions extends HypercoreOptions {
   key?: Buffer | null
   name?: string
+  // 'content': file bytes (a drive's content core, a core mounted as a file),
+  // which a reader's cache may evict; anything else is kept
+  role?: 'content'
 }
 
 export interface StoreOptions {
   requestTimeout?: number
+  cache?: ReaderCache | null
 }
 
 const HYPERCORE_PROTOCOL = 'hypercore/alpha'
@@ -108,7 +115,7 @@ export class Store extends EventEmitter {
     if (Buffer.isBuffer(opts)) opts = { key: opts }
     await this.ready()
     if (this.closed) throw HyperfsError.SESSION_CLOSED('store is closed')
-    let { key = null, name, keyPair, ...rest } = opts
+    let { key = null, name, keyPair, role, ...rest } = opts
     if (name !== undefined) keyPair = this.namedKeyPair(name)
     if (!key) {
       keyPair = keyPair ?? makeKeyPair()
@@ -119,7 +126,13 @@ export class Store extends EventEmitter {
     // holds the folder's lock for a moment, so wait for it, then share its core.
     const looking = this.lookups.get(hex)
     if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
-    return this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+    const core = await this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+    if (role === 'content' && this.opts.cache) await this.opts.cache.track(core)
+    return core
+  }
+
+  get cache (): ReaderCache | null {
+    return this.opts.cache ?? null
   }
 
   private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
