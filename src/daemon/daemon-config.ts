@@ -24,6 +24,7 @@ export interface DaemonConfig {
   dht: boolean // join the HyperDHT (src/swarm)
   mdns: boolean // LAN discovery over MDNS (src/swarm)
   timeout: number // ms to wait for peers to send a drive we do not hold
+  cacheSize?: number | null // bytes of other people's content kept at most (store/reader-cache.ts); none: no cap
 }
 
 export const DEFAULT_TIMEOUT = 10_000

@@ -20,6 +20,8 @@
 //   verify { key }                           → { checked, corrupt, cores: [{ name, checked, corrupt: [{ block, message }] }] }
 //   download { key, path? }                  → events { progress: { bytes, total, peers } }, then totals
 //   seed { keys: [key] }                     → held until the connection closes
+//   gc { key, keepVersions? }  pin { key, path? }  unpin { key, path? }  pins {}  cache { size }
+//                                            → see storage-api.ts; info adds its storage fields
 import { mkdir, readFile } from 'node:fs/promises'
 import { DriveStore } from '../drive/drive-store.js'
 import { FileStorage, type StorageFile } from '../core/storage.js'
@@ -30,6 +32,7 @@ import { DriveApi } from './drive-api.js'
 import type { Logger } from './logger.js'
 import { MountTable } from './mount-table.js'
 import { openNetwork, type PeerNetwork } from './peer-network.js'
+import { StorageApi } from './storage-api.js'
 
 export class Daemon {
   readonly config: DaemonConfig
@@ -40,6 +43,7 @@ export class Daemon {
   private network: PeerNetwork
   private mounts: MountTable
   private api: DriveApi
+  private storageApi: StorageApi
   private control: ControlServer | null = null
   private stopping: Promise<void> | null = null
   private onStopped!: () => void
@@ -53,6 +57,8 @@ export class Daemon {
     this.network = parts.network
     this.mounts = parts.mounts
     this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
+    this.storageApi = new StorageApi({ drives: this.drives, api: this.api, logger: this.logger },
+      { storage: config.storage, cacheSize: config.cacheSize ?? null, timeout: config.timeout })
     this.stopped = new Promise((resolve) => { this.onStopped = resolve })
   }
 
@@ -74,6 +80,7 @@ export class Daemon {
         logger.error(`core ${core.key?.toString('hex')}: replication: ${err.stack ?? err.message}`)
       })
       const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
+      await daemon.storageApi.start()
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
       logger.info(`daemon ${process.pid} serving ${config.storage}`)
       return daemon
@@ -106,11 +113,21 @@ export class Daemon {
       case 'rm': return this.api.rm(p)
       case 'mkdir': return this.api.mkdir(p)
       case 'mkmount': return this.api.mkmount(p)
-      case 'info': return this.api.info(p)
+      case 'info': return this.storageApi.info(p, await this.api.info(p) as Record<string, any>)
       case 'log': return this.api.log(p)
       case 'verify': return this.api.verify(p, ctx)
-      case 'download': return this.api.download(p, ctx)
-      case 'seed': return this.api.seed(p, ctx)
+      case 'download':
+        // pinned first: a cache must not evict what the download fetches
+        await this.storageApi.pin(p, 'download')
+        return this.api.download(p, ctx)
+      case 'seed':
+        await this.storageApi.hold(Array.isArray(p.keys) ? p.keys : [], ctx)
+        return this.api.seed(p, ctx)
+      case 'gc': return this.storageApi.gc(p, ctx)
+      case 'pin': return this.storageApi.pin(p)
+      case 'unpin': return this.storageApi.unpin(p)
+      case 'pins': return this.storageApi.listPins()
+      case 'cache': return this.storageApi.setCache(p)
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)
     }
   }
@@ -124,7 +141,8 @@ export class Daemon {
       network: this.network.status(),
       config: { host: this.config.host, bootstrap: this.config.bootstrap, dht: this.config.dht, mdns: this.config.mdns },
       mounts: this.mounts.list(),
-      seeding: this.api.seeded()
+      seeding: this.api.seeded(),
+      cache: this.storageApi.cacheStatus()
     }
   }
 

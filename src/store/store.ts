@@ -52,6 +52,7 @@ export class Store extends EventEmitter {
   private muxes = new Set<Mux>() // streams whose handshake is done
   private streams = new Set<{ once: (e: string, f: () => void) => unknown }>() // every live stream
   private primaryKey: Buffer | null = null
+  private contentCores = new Set<Hypercore>() // opened with role 'content': what a cache attached later tracks
   private opening: Promise<void> | null = null
   closed = false
 
@@ -127,12 +128,23 @@ export class Store extends EventEmitter {
     const looking = this.lookups.get(hex)
     if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
     const core = await this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
-    if (role === 'content' && this.opts.cache) await this.opts.cache.track(core)
+    if (role === 'content' && !core.writable && !this.contentCores.has(core)) {
+      this.contentCores.add(core)
+      core.once('close', () => this.contentCores.delete(core))
+      if (this.opts.cache) await this.opts.cache.track(core)
+    }
     return core
   }
 
   get cache (): ReaderCache | null {
     return this.opts.cache ?? null
+  }
+
+  // Puts the content cores opened so far, and every one opened from now on,
+  // under `cache` (a daemon given --cache-size after it started).
+  async useCache (cache: ReaderCache): Promise<void> {
+    this.opts = { ...this.opts, cache }
+    for (const core of [...this.contentCores]) await cache.track(core)
   }
 
   private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
