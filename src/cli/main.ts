@@ -202,7 +202,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       out(`size:          ${bytes(r.byteLength)} (${r.byteLength} bytes)`)
       out(`held here:     ${bytes(r.localBytes)} (${r.percentLocal}%)`)
       if (r.diskBytes !== undefined) out(`on disk:       ${bytes(r.diskBytes)} (content and metadata)`)
-      if (r.reclaimable !== undefined) out(`reclaimable:   ${bytes(r.reclaimable)} only older versions use (hyperfs gc)`)
+      if (r.reclaimable !== undefined) out(`reclaimable:   ${r.reclaimable === null ? 'unknown (the history is not all held here)' : `${bytes(r.reclaimable)} only older versions use (hyperfs gc)`}`)
       if (r.pinnedBytes !== undefined && (r.pins ?? []).length > 0) out(`pinned:        ${bytes(r.pinnedBytes)}`)
       for (const pin of r.pins ?? []) out(`pin:           ${pin.path}${pin.by === 'download' ? ' (by download)' : ''}`)
       if (r.cache) out(`cache:         ${bytes(r.cache.drive)} of this drive; ${bytes(r.cache.used)} of ${bytes(r.cache.capacity)} in all`)

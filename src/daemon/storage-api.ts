@@ -51,6 +51,7 @@ export class StorageApi {
   private cache: ReaderCache | null = null
   private gcLock = new Mutex() // one gc at a time: each walks a whole history
   private holds = new Map<string, number>() // drives held whole while seeded
+  private resolved = new Map<string, { core: Hypercore, blocks: Bitfield }>() // each drive's pinned blocks, when last found
   private timeout: number
 
   constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, timeout: number }) {
@@ -179,7 +180,7 @@ export class StorageApi {
   private async resolve (key: string, timeout?: unknown): Promise<{ core: Hypercore, blocks: Bitfield } | null> {
     const pins = this.pins.list(key)
     const held = this.holds.has(key)
-    if (pins.length === 0 && !held) return null
+    if (pins.length === 0 && !held) { this.resolved.delete(key); return null }
     const drive = await this.s.api.open(key, undefined, timeout)
     const content = await contentOf(drive)
     if (!content) return null
@@ -196,23 +197,30 @@ export class StorageApi {
       }
     }
     this.cache?.setPins(contentKey, blocks)
-    return { core: content, blocks }
+    const r = { core: content, blocks }
+    this.resolved.set(key, r)
+    return r
   }
 
   // ---- info ----
 
   // The storage fields of `info`: bytes really held (each block at its
-  // size), on disk, pinned, in the cache, and what gc would free.
+  // size), on disk, pinned, in the cache, and what gc would free. What needs
+  // a walk of the drive's versions is counted only when its metadata is all
+  // here (null otherwise): info never waits on peers for it.
   async info (p: Record<string, any>, base: Record<string, any>): Promise<Record<string, unknown>> {
     const drive = await this.s.api.open(p.key, undefined, p.timeout)
     const key = drive.key.toString('hex')
     const content = await contentOf(drive)
     const localBytes = content ? await content.heldBytes() : 0
     const byteLength = typeof base.byteLength === 'number' ? base.byteLength : content?.byteLength ?? 0
-    const pinned = await this.resolve(key, p.timeout).catch(() => null)
+    const md = drive instanceof Hyperdrive ? drive.metadata : null
+    const walkable = md !== null && md.contiguousLength === md.length
+    const pinned = this.resolved.get(key) ?? (walkable ? await this.resolve(key, p.timeout) : null)
     const pinnedBytes = pinned ? await heldIn(pinned.core, pinned.blocks) : 0
-    let reclaimable = 0
-    if (content) {
+    let reclaimable: number | null = null
+    if (!content) reclaimable = 0
+    else if (walkable) {
       const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       reclaimable = await heldIn(content, plan.free)
