@@ -15,7 +15,7 @@ import { Hyperdrive } from '../drive/hyperdrive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import type { Drive } from '../drive/types.js'
 import type { Hypercore } from '../core/hypercore.js'
-import { Bitfield } from '../core/bitfield.js'
+import { Bitfield, PAGE_BITS } from '../core/bitfield.js'
 import { Mutex } from '../core/mutex.js'
 import { ReaderCache, type CacheStatus } from '../store/reader-cache.js'
 import { HyperfsError, isHyperfsError } from '../errors.js'
@@ -27,6 +27,11 @@ import { gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
 import { parseSize } from './byte-size.js'
 
 const MAX_KEEP_VERSIONS = Number.MAX_SAFE_INTEGER
+// Pins name blocks a replica may not know of yet (its content core learns
+// its length from peers), so they are not clamped to the core's length but
+// kept within this many bitfield pages (of 32768 blocks): what a hostile
+// Stat can make us mark stays bounded (16 MiB of pages, 8 TiB of 64 KiB blocks).
+const MAX_PIN_PAGES = 4096
 
 export interface StorageServices {
   drives: DriveStore
@@ -186,11 +191,11 @@ export class StorageApi {
     if (!content) return null
     const contentKey = content.key!.toString('hex')
     await this.pins.setContentKey(key, contentKey)
-    const blocks = new Bitfield()
+    const blocks = new Bitfield({ maxPages: MAX_PIN_PAGES })
     const paths = held ? ['/'] : pins.map((p) => p.path)
     for (const path of paths) {
       try {
-        await treeBlocks(drive, path, blocks, content.length)
+        await treeBlocks(drive, path, blocks, MAX_PIN_PAGES * PAGE_BITS)
       } catch (err) {
         if (!isHyperfsError(err, 'ENOENT', 'ENOTDIR')) throw err
         this.s.logger.warn(`pin ${key}${path}: ${err.message} (it keeps nothing until the path is back)`)
