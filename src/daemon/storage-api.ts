@@ -32,6 +32,8 @@ const MAX_KEEP_VERSIONS = Number.MAX_SAFE_INTEGER
 // kept within this many bitfield pages (of 32768 blocks): what a hostile
 // Stat can make us mark stays bounded (16 MiB of pages, 8 TiB of 64 KiB blocks).
 const MAX_PIN_PAGES = 4096
+// a pinned drive that moves on has its pins found again this long after its last new version
+const PIN_REFRESH_MS = 1000
 
 export interface StorageServices {
   drives: DriveStore
@@ -57,6 +59,7 @@ export class StorageApi {
   private gcLock = new Mutex() // one gc at a time: each walks a whole history
   private holds = new Map<string, number>() // drives held whole while seeded
   private resolved = new Map<string, { core: Hypercore, blocks: Bitfield }>() // each drive's pinned blocks, when last found
+  private watched = new Set<string>() // pinned drives whose new versions refresh their pins
   private timeout: number
 
   constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, timeout: number }) {
@@ -191,6 +194,7 @@ export class StorageApi {
     if (!content) return null
     const contentKey = content.key!.toString('hex')
     await this.pins.setContentKey(key, contentKey)
+    if (drive instanceof Hyperdrive) this.watch(key, drive)
     const blocks = new Bitfield({ maxPages: MAX_PIN_PAGES })
     const paths = held ? ['/'] : pins.map((p) => p.path)
     for (const path of paths) {
@@ -205,6 +209,30 @@ export class StorageApi {
     const r = { core: content, blocks }
     this.resolved.set(key, r)
     return r
+  }
+
+  // New versions of a pinned drive can name new content under a pinned
+  // path: the pins are found again once the drive settles.
+  private watch (key: string, drive: Hyperdrive): void {
+    if (this.watched.has(key)) return
+    this.watched.add(key)
+    let timer: NodeJS.Timeout | null = null
+    const md = drive.metadata
+    const onappend = (): void => {
+      if (timer) clearTimeout(timer)
+      timer = setTimeout(() => {
+        timer = null
+        if (!this.pins.list(key).length && !this.holds.has(key)) return
+        this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+      }, PIN_REFRESH_MS)
+      timer.unref()
+    }
+    md.on('append', onappend)
+    md.once('close', () => {
+      md.off('append', onappend)
+      if (timer) clearTimeout(timer)
+      this.watched.delete(key)
+    })
   }
 
   // ---- info ----

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, run, lastLine, sandbox } from './cli-harness.js'
+import { BIN, run, lastLine, sandbox, eventually } from './cli-harness.js'
 import { parseSize } from '../../src/daemon/byte-size.js'
 import { isHyperfsError } from '../../src/errors.js'
 
@@ -62,6 +62,11 @@ test('pin, unpin and info through the CLI; --cache-size reaches a daemon that is
   assert.match(info.stdout, /pinned: +4 B/)
   assert.match(info.stdout, /reclaimable: +0 B/)
   assert.match(info.stdout, /on disk: +\d/)
+
+  // new content under a pinned path is pinned once the drive settles
+  const put = await n.hyperfs(['put', key, '/docs/c.txt', '-'], { input: 'cccccc' })
+  assert.equal(put.code, 0, put.stderr)
+  await eventually('the new file is pinned', async () => JSON.parse((await n.hyperfs(['info', key, '--json'])).stdout).pinnedBytes === 10)
 
   const capped = await n.hyperfs(['info', key, '--cache-size', '1M', '--json'])
   assert.equal(capped.code, 0, capped.stderr)
