@@ -23,6 +23,8 @@ import type { CallContext } from './control-server.js'
 import type { DriveApi } from './drive-api.js'
 import type { Logger } from './logger.js'
 import { PinList, type Pin } from './pin-list.js'
+import { CachedCores } from './cached-cores.js'
+import { discoveryKey } from '../crypto/index.js'
 import { gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
 import { parseSize } from './byte-size.js'
 
@@ -55,6 +57,8 @@ export interface GcResult {
 export class StorageApi {
   private s: StorageServices
   private pins: PinList
+  private cachedCores: CachedCores
+  private saving = new Mutex() // writes of cached-cores.json, in turn
   private cache: ReaderCache | null = null
   private gcLock = new Mutex() // one gc at a time: each walks a whole history
   private holds = new Map<string, number>() // drives held whole while seeded
@@ -65,6 +69,7 @@ export class StorageApi {
   constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, timeout: number }) {
     this.s = services
     this.pins = new PinList(opts.storage)
+    this.cachedCores = new CachedCores(opts.storage)
     this.timeout = opts.timeout
     if (opts.cacheSize) this.cache = this.newCache(opts.cacheSize)
   }
@@ -72,17 +77,38 @@ export class StorageApi {
   private newCache (capacity: number): ReaderCache {
     return new ReaderCache({
       capacity,
-      onerror: (err, core) => this.s.logger.error(`cache: evicting from core ${core.key?.toString('hex')}: ${err.message}`)
+      onerror: (err, core) => this.s.logger.error(`cache: evicting from core ${core.key?.toString('hex')}: ${err.message}`),
+      ontrack: (core) => {
+        const key = core.key!.toString('hex')
+        this.saving.run(() => this.cachedCores.add(key)).catch((err) => this.s.logger.warn(`cache: ${err.message}`))
+      }
     })
+  }
+
+  // The content cores an earlier run counted are opened and counted now, so
+  // that what they hold is under the cap before anything reads them.
+  private async reopenCached (cache: ReaderCache): Promise<void> {
+    for (const hex of this.cachedCores.list()) {
+      const key = Buffer.from(hex, 'hex')
+      if (!(await this.s.drives.store.holds(discoveryKey(key)))) {
+        await this.saving.run(() => this.cachedCores.remove(hex))
+        continue
+      }
+      const core = await this.s.drives.store.get({ key, role: 'content' })
+      await cache.track(core)
+    }
   }
 
   // Loads the pins; a cache keeps every pinned drive's content whole until
   // its pins are found again (in the background: it may need peers).
   async start (): Promise<void> {
     await this.pins.load()
+    await this.cachedCores.load()
     if (this.cache) {
       for (const p of this.pins.list()) if (p.contentKey) this.cache.setPins(p.contentKey, null)
       await this.s.drives.store.useCache(this.cache)
+      const cache = this.cache
+      this.reopenCached(cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
     }
     void (async () => {
       for (const key of this.pins.keys()) {
@@ -104,6 +130,7 @@ export class StorageApi {
       this.cache = this.newCache(size)
       for (const pin of this.pins.list()) if (pin.contentKey) this.cache.setPins(pin.contentKey, null)
       await this.s.drives.store.useCache(this.cache)
+      await this.reopenCached(this.cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
       for (const key of this.pins.keys()) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
     }
     return this.cache.status()

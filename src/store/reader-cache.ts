@@ -53,10 +53,14 @@ export class ReaderCache implements BlockObserver {
   private tail: Segment | null = null
   private evicting: Promise<void> | null = null
   private readonly onerror: (err: Error, core: Hypercore) => void
+  private readonly ontrack: (core: Hypercore) => void
 
-  constructor (opts: { capacity: number, onerror?: (err: Error, core: Hypercore) => void }) {
+  // ontrack: a core joined the count (a daemon remembers it, to count it
+  // again from its next start before anything opens it)
+  constructor (opts: { capacity: number, onerror?: (err: Error, core: Hypercore) => void, ontrack?: (core: Hypercore) => void }) {
     this.capacity = opts.capacity
     this.onerror = opts.onerror ?? (() => {})
+    this.ontrack = opts.ontrack ?? (() => {})
   }
 
   status (): CacheStatus {
@@ -73,6 +77,7 @@ export class ReaderCache implements BlockObserver {
     core.once('close', t.onclose)
     core.observer = this
     for (const [s, e] of core.heldRuns()) this.count(t, s, e, 'oldest')
+    this.ontrack(core)
     this.maybeEvict()
   }
 

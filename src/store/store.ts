@@ -186,17 +186,22 @@ export class Store extends EventEmitter {
     return p
   }
 
+  // whether this store holds a core for this discovery key (without opening or creating it)
+  async holds (dk: Buffer): Promise<boolean> {
+    const hex = dk.toString('hex')
+    if (this.cores.has(hex)) return true
+    if (!this.root) return this.memory.has(hex)
+    try {
+      await access(join(this.root, 'cores', hex.slice(0, 2), hex, 'header'))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private async lookup (dk: Buffer): Promise<Hypercore | null> {
     const hex = dk.toString('hex')
-    if (this.root) {
-      try {
-        await access(join(this.root, 'cores', hex.slice(0, 2), hex, 'header'))
-      } catch {
-        return null
-      }
-    } else if (!this.memory.has(hex)) {
-      return null
-    }
+    if (!(await this.holds(dk))) return null
     const open = this.cores.get(hex) // opened by key meanwhile
     if (open) return open
     const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync, readdirSync, lstatSync } from 'node:fs'
 import { join } from 'node:path'
-import { BIN, lastLine, sandbox, type Sandbox, type Node } from '../cli/cli-harness.js'
+import { BIN, lastLine, sandbox, eventually, type Sandbox, type Node } from '../cli/cli-harness.js'
 
 const MiB = 1024 * 1024
 const TIMEOUT = '3000' // ms a read waits for a peer's blocks
@@ -144,4 +144,24 @@ test('96 MiB streamed twice through a 32M cache gives right bytes both times, st
   // unpinned, it is cache like the rest
   await ok(b, ['unpin', key, '/pinned.bin'])
   assert.deepEqual(JSON.parse(await ok(b, ['info', key, '--json'])).pins, [])
+})
+
+test('a daemon started with a smaller cache brings what an earlier run kept under it, before anything reads that drive', { timeout: 120_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const big = randomBytes(24 * MiB)
+  const key = lastLine(await ok(a, ['create', folder(box, 'src', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
+  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
+  const b = box.node('b')
+  const r = await catHash(b, [key, '/big.bin', '--peer', address, '--timeout', TIMEOUT, '--cache-size', '16M'])
+  assert.equal(r.sha, sha(big))
+  await ok(b, ['daemon', 'stop'])
+  const kept = diskUsage(b.storage)
+  assert.ok(kept > 12 * MiB && kept <= 20 * MiB, `kept ${kept}`)
+
+  await ok(b, ['daemon', 'start', '--cache-size', '4M'])
+  await eventually('the kept content is under the new cap', () => diskUsage(b.storage) <= 4 * MiB + 2 * MiB)
+  const status = JSON.parse(await ok(b, ['daemon', 'status', '--json']))
+  assert.ok(status.cache.used <= 4 * MiB)
+  assert.equal(status.cache.cores, 1)
 })
