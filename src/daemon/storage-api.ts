@@ -131,7 +131,9 @@ export class StorageApi {
       for (const pin of this.pins.list()) if (pin.contentKey) this.cache.setPins(pin.contentKey, null)
       await this.s.drives.store.useCache(this.cache)
       await this.reopenCached(this.cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
-      for (const key of this.pins.keys()) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+      for (const key of new Set([...this.pins.keys(), ...this.holds.keys()])) {
+        await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+      }
     }
     return this.cache.status()
   }
@@ -204,9 +206,10 @@ export class StorageApi {
       ctx.onClose(async () => {
         const n = (this.holds.get(key) ?? 1) - 1
         if (n > 0) this.holds.set(key, n); else this.holds.delete(key)
-        await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+        if (this.cache) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
       })
-      await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+      // only a cache evicts: without one there is nothing to hold against
+      if (this.cache) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
     }
   }
 

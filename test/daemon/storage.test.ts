@@ -165,3 +165,21 @@ test('a daemon started with a smaller cache brings what an earlier run kept unde
   assert.ok(status.cache.used <= 4 * MiB)
   assert.equal(status.cache.cores, 1)
 })
+
+test('a drive seeded by a daemon with a small cache is held whole while it is seeded', { timeout: 120_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const big = randomBytes(12 * MiB)
+  const key = lastLine(await ok(a, ['create', folder(box, 'src', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
+  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
+  const b = box.node('b')
+  const seed = b.spawn(['seed', key, '--peer', address, '--timeout', TIMEOUT, '--cache-size', '4M'])
+  await eventually('seeding', () => seed.output().includes('press Ctrl-C'), 30_000)
+  await eventually('the seed holds the whole drive', async () => {
+    const r = await b.hyperfs(['info', key, '--json'])
+    return r.code === 0 && JSON.parse(r.stdout).localBytes === big.byteLength
+  }, 30_000)
+  assert.ok(diskUsage(b.storage) >= 12 * MiB)
+  seed.child.kill('SIGINT')
+  await seed.exited
+})
