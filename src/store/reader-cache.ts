@@ -104,10 +104,6 @@ export class ReaderCache implements BlockObserver {
     this.maybeEvict()
   }
 
-  pinnedBlocks (key: string): Bitfield | null | undefined {
-    return this.pins.get(key)
-  }
-
   setCapacity (capacity: number): void {
     this.capacity = capacity
     this.maybeEvict()
