@@ -11,7 +11,7 @@ declare module 'random-access-file' {
     write (offset: number, data: Uint8Array, cb: Cb): void
     del (offset: number, size: number, cb: Cb): void
     truncate (offset: number, cb: Cb): void
-    stat (cb: Cb<{ size: number }>): void
+    stat (cb: Cb<{ size: number, blocks: number }>): void
     close (cb: Cb): void
     unlink (cb: Cb): void
   }

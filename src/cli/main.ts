@@ -14,6 +14,7 @@ import { isHyperfsError, safetyCatch, systemCode } from '../errors.js'
 import { type DaemonConfig, DEFAULT_TIMEOUT, DEFAULT_IDLE_EXIT, defaultStorage, formatAddress, implicitIdleExit, parseAddress } from '../daemon/daemon-config.js'
 import { DEFAULT_CALL_MS, DaemonClient, connectOrStart } from './daemon-client.js'
 import { endDaemon, lockHolder } from './daemon-process.js'
+import { parseSize } from '../daemon/byte-size.js'
 import { formatKey, parseKey } from './drive-key.js'
 import { ProgressBar, bytes } from './progress-bar.js'
 
@@ -254,6 +255,11 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       out(`writable:      ${r.writable ? 'yes' : 'no'}`)
       out(`size:          ${bytes(r.byteLength)} (${r.byteLength} bytes)`)
       out(`held here:     ${bytes(r.localBytes)} (${r.percentLocal}%)`)
+      if (r.diskBytes !== undefined) out(`on disk:       ${bytes(r.diskBytes)} (content and metadata)`)
+      if (r.reclaimable !== undefined) out(`reclaimable:   ${r.reclaimable === null ? 'unknown (the history is not all held here)' : `${bytes(r.reclaimable)} only older versions use (hyperfs gc)`}`)
+      if (r.pinnedBytes !== undefined && (r.pins ?? []).length > 0) out(`pinned:        ${bytes(r.pinnedBytes)}`)
+      for (const pin of r.pins ?? []) out(`pin:           ${pin.path}${pin.by === 'download' ? ' (by download)' : ''}`)
+      if (r.cache) out(`cache:         ${bytes(r.cache.drive)} of this drive; ${bytes(r.cache.used)} of ${bytes(r.cache.capacity)} in all`)
       out(`peers:         ${r.peers}`)
       if (r.seeding) out('seeding:       yes')
       for (const m of r.mounts) out(`mounted at:    ${m}`)
@@ -333,6 +339,37 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
           `size ${bytes(d.byteLength)}  ${held}${d.mounts.length ? '  mounted at ' + d.mounts.join(', ') : ''}${d.seeding ? '  seeding' : ''}`)
       }
     }))
+    .command('gc <key>', 'Free the content blocks held here that only older versions use (history still lists; old content is fetched from peers when read).', (y) => y
+      .positional('key', { type: 'string' })
+      .option('keep-versions', { type: 'number', describe: 'keep what the last N versions use (default 1: the latest)' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+      .example('hyperfs gc hyper://KEY', 'after rm of big files, give their space back')
+      .example('hyperfs gc hyper://KEY --keep-versions 10', 'keep the content of the last 10 versions'),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('gc', { key: parseKey(String(a.key)).toString('hex'), keepVersions: a['keep-versions'] }, { timeout: 0 })
+      if (a.json) return json({ ...r, link: formatKey(r.key) })
+      out(`freed ${bytes(r.bytes)} in ${r.blocks} block${r.blocks === 1 ? '' : 's'} of ${formatKey(r.key)} (kept what the last ${r.keepVersions} version${r.keepVersions === 1 ? '' : 's'} use)`)
+      out(`on disk: ${bytes(r.diskBefore)} before, ${bytes(r.diskAfter)} now`)
+      if (!r.punched) io.stderr.write('hyperfs: this filesystem cannot punch holes: the blocks are no longer used, but their bytes stay on disk\n')
+    }))
+    .command('pin <key> [path]', 'Keep the content of a drive (or a folder or file of it) out of the reader cache\'s eviction (see --cache-size).', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string', default: '/', describe: 'a folder or file in the drive' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('pin', { key: parseKey(String(a.key)).toString('hex'), path: a.path })
+      if (a.json) return json(r)
+      out(`pinned ${r.path} of ${formatKey(r.key)} (${bytes(r.pinnedBytes)} held here now; hyperfs download fetches the rest)`)
+    }))
+    .command('unpin <key> [path]', 'Remove the pin on PATH (every pin of the drive without PATH), so its content may be evicted again.', (y) => y
+      .positional('key', { type: 'string' })
+      .positional('path', { type: 'string', describe: 'the pinned folder or file (default: every pin of the drive)' })
+      .option('json', { type: 'boolean', describe: 'print the result as JSON' }),
+    (a) => withDaemon(ctx, a, async (client) => {
+      const r = await client.call('unpin', { key: parseKey(String(a.key)).toString('hex'), path: a.path })
+      if (a.json) return json(r)
+      for (const p of r.removed) out(`unpinned ${p.path} of ${formatKey(r.key)}`)
+    }))
     .command('daemon [action]', 'Run the daemon in the foreground (no ACTION; for a service manager), or start/stop/status the background one. ' +
       'Either stays up until stopped; one that a command started by itself exits once idle.', (y) => y
       .positional('action', { type: 'string', choices: ['start', 'stop', 'status'] })
@@ -380,7 +417,8 @@ function commonOptions (): Record<string, Record<string, unknown>> {
     bootstrap: { type: 'string', array: true, describe: 'HOST:PORT of a DHT bootstrap node (repeatable, or comma-separated; default: the public HyperDHT nodes)' },
     dht: { type: 'boolean', default: true, describe: 'find peers on the HyperDHT by discovery key (--no-dht: do not)' },
     mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN with MDNS (--no-mdns: do not)' },
-    timeout: { type: 'number', describe: `ms to wait for peers to send a drive, or a part of one, not held here (default: the daemon's, ${DEFAULT_TIMEOUT} unless it was started with another)` }
+    timeout: { type: 'number', describe: `ms to wait for peers to send a drive, or a part of one, not held here (default: the daemon's, ${DEFAULT_TIMEOUT} unless it was started with another)` },
+    'cache-size': { type: 'string', describe: 'keep at most SIZE of other people\'s content (bytes, or K/M/G), least recently read out first; pinned content and your own drives stay' }
   }
 }
 
@@ -401,7 +439,8 @@ function configFrom (a: Args): DaemonConfig {
     dht: a.dht !== false,
     mdns: a.mdns !== false,
     timeout: a.timeout ?? DEFAULT_TIMEOUT,
-    idleExit: a['idle-exit'] ?? 0
+    idleExit: a['idle-exit'] ?? 0,
+    cacheSize: a['cache-size'] === undefined ? null : parseSize(String(a['cache-size']))
   }))
 }
 
@@ -430,6 +469,7 @@ function daemonArgs (c: DaemonConfig, opts: { timeout: boolean, idleExit: number
   for (const b of c.bootstrap ?? []) args.push('--bootstrap', formatAddress(b))
   if (!c.dht) args.push('--no-dht')
   if (!c.mdns) args.push('--no-mdns')
+  if (c.cacheSize) args.push('--cache-size', String(c.cacheSize))
   return args
 }
 
@@ -445,6 +485,8 @@ async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Prom
     if (!started && (config.listen.length > 0 || config.peers.length > 0)) {
       await client.call('network.add', { listen: config.listen.map(formatAddress), peers: config.peers.map(formatAddress) })
     }
+    // and its --cache-size
+    if (!started && config.cacheSize) await client.call('cache', { size: config.cacheSize })
     await fn(client)
   } finally {
     client.close()
@@ -508,6 +550,7 @@ function printStatus (ctx: Ctx, a: Args, s: any): void {
   out(`connections: ${s.network.connections}; DHT: ${s.network.dht}; MDNS: ${s.network.mdns}`)
   for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
   for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
+  if (s.cache) out(`cache: ${bytes(s.cache.used)} of ${bytes(s.cache.capacity)} held, ${bytes(s.cache.evicted)} evicted since start`)
 }
 
 // A stop always ends the daemon: asked over its socket when it answers, with

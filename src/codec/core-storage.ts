@@ -5,6 +5,10 @@
 //   state: two 4 KiB slots, written alternately; each is
 //     u32 payloadLength ‖ payload ‖ fixed32 checksum(H(payload))
 //     payload = uint64 seq ‖ uint fork ‖ uint length ‖ uint byteLength ‖ buffer signature
+//   bitfield, and a writer's dropped (made by its first clear): 4 KiB pages
+//     of u32 little-endian words, bit i = block i, LSB first (core/bitfield.ts);
+//     bitfield marks the blocks a replica holds, dropped the blocks a writer
+//     gave back to the disk (it holds every other block below its length)
 //   tree: 48-byte records at flat index · 48:
 //     fixed32 hash ‖ uint64 size ‖ uint64 (leaves: byteOffset + 1, else 0)
 //     an all-zero record is an absent node

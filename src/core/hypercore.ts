@@ -3,6 +3,7 @@
 //   state    two checksummed slots; the newest valid one is the truth (state-log.ts)
 //   tree     Merkle nodes (merkle-tree.ts), data  block bytes at byte offsets
 //   bitfield which blocks a sparse reader holds
+//   dropped  which blocks a writer gave back to the disk (clear()); made by the first clear
 // An append writes data and tree nodes first and the state slot last, and
 // resolves only after that, so a kill at any moment reopens at the length of
 // the last append that resolved. Replication (replication/) asks this class
@@ -11,6 +12,12 @@
 // before it is checked against the tree either (local-verifier.ts): a damaged
 // block emits 'corrupt' (a STORAGE_CORRUPT naming the file and the block) and
 // fails with it on a writer; a replica drops it and fetches it again.
+//
+// clear() drops held blocks and punches their bytes out of the data file, so
+// the disk gets the space back (gc of old versions, eviction from a reader's
+// cache). The claim goes first, in memory and then synced to disk, and the
+// bytes after: a kill at any moment leaves no block claimed that is not held.
+// A dropped block is like one never fetched: a read asks peers for it.
 import { EventEmitter } from 'node:events'
 import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash } from '../crypto/index.js'
 import {
@@ -59,6 +66,20 @@ export interface CoreInfo {
 
 type Waiter = { resolve: (b: Buffer) => void, reject: (e: Error) => void }
 
+export interface ClearResult {
+  blocks: number // held blocks dropped
+  bytes: number // their bytes
+  punched: boolean // false: this filesystem keeps the bytes (no hole punching)
+}
+
+// Who wants to know which blocks are read, stored and dropped (a reader's
+// cache). Called synchronously on the read path: it must be cheap.
+export interface BlockObserver {
+  onread (core: Hypercore, from: number, to: number): void
+  onstore (core: Hypercore, index: number, bytes: number): void
+  ondrop (core: Hypercore, from: number, to: number): void
+}
+
 export interface VerifyReport {
   checked: number // held blocks read and hashed
   corrupt: Array<{ index: number, error: HyperfsError }>
@@ -80,6 +101,12 @@ export class Hypercore extends EventEmitter {
   private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile } | null = null
   private _tree: MerkleTree | null = null
   private bitfield = new Bitfield()
+  // a writer's blocks given back to the disk, and their file (opened by the first clear)
+  private dropped: Bitfield | null = null
+  private droppedFile: StorageFile | null = null
+  // blocks whose bytes clear() is punching out: a block fetched meanwhile waits for it
+  private punching: { start: number, end: number, done: Promise<void> } | null = null
+  observer: BlockObserver | null = null
   private verifier: LocalVerifier | null = null
   // the proven start of the block after the last zero-copy read, so a
   // sequential reader does not walk the tree for each read
@@ -191,6 +218,7 @@ export class Hypercore extends EventEmitter {
       const dataSize = await f.data.size()
       if (dataSize < st.byteLength) throw corrupt(f.data, `holds ${dataSize} bytes, the core has ${st.byteLength}`)
       this.bitfield.setRange(0, st.length, true)
+      await this.loadDropped(st.length)
     } else {
       const size = await f.bitfield.size()
       if (size > 0) this.bitfield = Bitfield.fromBuffer(await f.bitfield.read(0, size))
@@ -198,6 +226,28 @@ export class Hypercore extends EventEmitter {
     this._tree = tree
     this.verifier = new LocalVerifier(tree, f.data)
     this._contiguous = this.bitfield.firstUnset(0)
+  }
+
+  // A writer holds every block of its core except those it dropped. Bits at
+  // or past the length are left from a truncation that a kill interrupted
+  // before it cleared them: they are cleared before any append can reuse them.
+  private async loadDropped (length: number): Promise<void> {
+    if (this.storage.exists && !(await this.storage.exists('dropped'))) return
+    const file = await this.storage.open('dropped')
+    this.droppedFile = file
+    const size = await file.size()
+    const dropped = size > 0 ? Bitfield.fromBuffer(await file.read(0, size)) : new Bitfield()
+    let stale = false
+    for (const [s, e] of [...dropped.runs(length)]) { dropped.setRange(s, e, false); stale = true }
+    if (stale) await this.flushDropped(dropped, file)
+    dropped.takeDirty()
+    for (const [s, e] of dropped.runs(0, length)) this.bitfield.setRange(s, e, false)
+    this.dropped = dropped
+  }
+
+  private async flushDropped (dropped: Bitfield, file: StorageFile): Promise<void> {
+    const pages = dropped.takeDirty()
+    await Promise.all(pages.map((p) => file.write(p.offset, p.data)))
   }
 
   private createHeader (): CoreHeader {
@@ -230,6 +280,9 @@ export class Hypercore extends EventEmitter {
   }
 
   private async closeFiles (): Promise<void> {
+    const dropped = this.droppedFile
+    this.droppedFile = null
+    if (dropped) await dropped.close()
     if (!this.files) return
     const f = this.files
     this.files = null
@@ -281,6 +334,11 @@ export class Hypercore extends EventEmitter {
       const oldLength = tree.length
       tree.commit({ nodes: [], roots, length: newLength, byteLength, fork: nextFork, signature })
       this.bitfield.setRange(newLength, oldLength, false)
+      if (this.dropped && this.droppedFile) {
+        // blocks appended past the new length are new blocks, held
+        this.dropped.setRange(newLength, oldLength, false)
+        await this.flushDropped(this.dropped, this.droppedFile)
+      }
       this.verifier!.reset()
       this.nextRead.block = -1
       this._contiguous = Math.min(this._contiguous, newLength)
@@ -303,7 +361,10 @@ export class Hypercore extends EventEmitter {
     if (!Number.isSafeInteger(index) || index < 0) throw HyperfsError.BAD_ARGUMENT(`bad block index ${index}`)
     if (this.bitfield.get(index)) {
       const block = await this.readLocal(index)
-      if (block) return block
+      if (block) {
+        this.observer?.onread(this, index, index + 1)
+        return block
+      }
     }
     if (opts.wait === false) return null
     return this.waitFor(index, opts)
@@ -356,6 +417,7 @@ export class Hypercore extends EventEmitter {
     if (index < this._contiguous) this._contiguous = index
     this.nextRead.block = -1
     this.scheduleBitfieldFlush()
+    this.observer?.ondrop(this, index, index + 1)
     if (d.untrusted.length) this.tree.forget(d.untrusted).catch((e) => this.emit('corrupt', e, index))
     return null
   }
@@ -453,6 +515,7 @@ export class Hypercore extends EventEmitter {
     if (bad) return this.damaged(bad.index, bad.damage)
     this.nextRead.block = toBlock
     this.nextRead.offset = end
+    this.observer?.onread(this, fromBlock, toBlock)
     return n
   }
 
@@ -658,6 +721,9 @@ export class Hypercore extends EventEmitter {
     if (fresh) {
       const offset = await tree.byteOffset(2 * block!.index, overlay, up ?? undefined)
       offsets.set(2 * block!.index, offset)
+      // a hole being punched over this block would land after our write
+      while (this.punching && block!.index >= this.punching.start && block!.index < this.punching.end) await this.punching.done
+      this.assertOpen()
       writes.push(this.files!.data.write(offset, block!.value!))
     }
     writes.push(tree.putNodes(v.nodes, offsets))
@@ -665,7 +731,10 @@ export class Hypercore extends EventEmitter {
     if (fresh && !this.bitfield.get(block!.index)) {
       // set after the data is written, so a set bit always has its block on disk
       this.bitfield.set(block!.index, true)
+      // a writer fetching back a block it dropped: held again once this reaches the disk
+      if (this.dropped) this.dropped.set(block!.index, false)
       this.scheduleBitfieldFlush()
+      this.observer?.onstore(this, block!.index, block!.value!.byteLength)
     }
     const oldLength = tree.length
     if (up) {
@@ -692,10 +761,125 @@ export class Hypercore extends EventEmitter {
     while (this.flushing) await this.flushing
     if (!this.files) return
     const pages = this.bitfield.takeDirty()
-    if (pages.length === 0) return
     const f = this.files
-    this.flushing = Promise.all(pages.map((p) => f.bitfield.write(p.offset, p.data))).then(() => {})
+    const writes = pages.map((p) => f.bitfield.write(p.offset, p.data))
+    const dropped = this.dropped && this.droppedFile ? this.flushDropped(this.dropped, this.droppedFile) : null
+    if (dropped) writes.push(dropped)
+    if (writes.length === 0) return
+    this.flushing = Promise.all(writes).then(() => {})
     try { await this.flushing } finally { this.flushing = null }
+  }
+
+  // ---- giving space back ----
+
+  // Drops the blocks of [start, end) held here and punches their bytes out
+  // of the data file. In this order, so that a kill at any step leaves no
+  // block claimed that is not held:
+  //   1. in memory: the bitfield (what reads and peers see) and the set of
+  //      blocks verified since open forget them; reads from here on go to peers;
+  //   2. on disk, synced: the bitfield (a replica) or the dropped list (a
+  //      writer, which otherwise holds every block below its length);
+  //   3. peers hear a range drop, so none asks us for them;
+  //   4. the bytes are punched out (a block fetched meanwhile waits for it).
+  // Tree nodes stay: every version still proves, lists and seeks.
+  async clear (start: number, end: number): Promise<ClearResult> {
+    await this.ready()
+    this.assertOpen()
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0) throw HyperfsError.BAD_ARGUMENT(`cannot clear [${start}, ${end})`)
+    return this.writers.run(async () => {
+      this.assertOpen()
+      end = Math.min(end, this.length)
+      const runs = start < end ? [...this.bitfield.runs(start, end)] : []
+      if (runs.length === 0) return { blocks: 0, bytes: 0, punched: true }
+      const spans: Array<[number, number] | null> = []
+      for (const [s, e] of runs) spans.push(await this.byteSpan(s, e))
+
+      // 1. in memory
+      let blocks = 0
+      for (const [s, e] of runs) {
+        this.bitfield.setRange(s, e, false)
+        this.verifier!.forgetRange(s, e)
+        blocks += e - s
+      }
+      if (runs[0][0] < this._contiguous) this._contiguous = runs[0][0]
+      this.nextRead.block = -1
+      let finish!: () => void
+      this.punching = { start: runs[0][0], end: runs[runs.length - 1][1], done: new Promise((resolve) => { finish = resolve }) }
+      try {
+        // 2. on disk
+        const f = this.files!
+        if (this.hasSecretKey) {
+          if (!this.droppedFile) this.droppedFile = await this.storage.open('dropped')
+          if (!this.dropped) this.dropped = new Bitfield()
+          for (const [s, e] of runs) this.dropped.setRange(s, e, true)
+          await this.flushBitfield()
+          await this.droppedFile.sync()
+        } else {
+          await this.flushBitfield()
+          await f.bitfield.sync()
+        }
+        // 3. peers
+        for (const [s, e] of runs) this.replicator.onLocalDrop(s, e)
+        for (const [s, e] of runs) this.observer?.ondrop(this, s, e)
+        // 4. the bytes
+        let bytes = 0
+        let punched = true
+        for (const span of spans) {
+          if (!span) { punched = false; continue }
+          bytes += span[1] - span[0]
+          if (!(await f.data.punch(span[0], span[1] - span[0]))) punched = false
+        }
+        this.emit('clear', start, end)
+        return { blocks, bytes, punched }
+      } finally {
+        this.punching = null
+        finish()
+      }
+    })
+  }
+
+  // Bytes [from, to) of the data file that held blocks [s, e) take, from
+  // their tree nodes; null when a node is missing (the bytes are then left).
+  private async byteSpan (s: number, e: number): Promise<[number, number] | null> {
+    try {
+      const from = await this.tree.byteOffset(2 * s)
+      const last = await this.tree.getNode(2 * (e - 1))
+      if (!last) return null
+      const to = (e - 1 === s ? from : await this.tree.byteOffset(2 * (e - 1))) + last.size
+      if (to < from || to > this.byteLength) return null
+      return [from, to]
+    } catch (err) {
+      if (!isHyperfsError(err, 'INVALID_OPERATION')) throw err
+      return null
+    }
+  }
+
+  // Bytes of the blocks of [start, end) held here (each counted at its size).
+  async heldBytes (start = 0, end = this.length): Promise<number> {
+    await this.ready()
+    end = Math.min(end, this.length)
+    if (start === 0 && end === this.length && this.hasAll(0, end)) return this.byteLength
+    let n = 0
+    for (const [s, e] of [...this.bitfield.runs(start, end)]) {
+      const span = await this.byteSpan(s, e)
+      if (span) { n += span[1] - span[0]; continue }
+      for (let i = s; i < e; i++) n += (await this.tree.getNode(2 * i))?.size ?? 0
+    }
+    return n
+  }
+
+  // Bytes this core's files take on the disk (holes not counted).
+  async diskBytes (): Promise<number> {
+    await this.ready()
+    if (!this.files) return 0
+    const all = [...Object.values(this.files), ...(this.droppedFile ? [this.droppedFile] : [])]
+    const sizes = await Promise.all(all.map((f) => f.allocated()))
+    return sizes.reduce((a, b) => a + b, 0)
+  }
+
+  // maximal runs [start, end) of blocks held here within [from, to)
+  heldRuns (from = 0, to = this.length): Array<[number, number]> {
+    return [...this.bitfield.runs(from, Math.min(to, this.length))]
   }
 
   // ---- replication ----

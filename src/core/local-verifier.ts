@@ -126,6 +126,11 @@ export class LocalVerifier {
     this.blocks.set(index, false)
   }
 
+  // blocks given back to the disk: their bytes there are gone
+  forgetRange (start: number, end: number): void {
+    this.blocks.setRange(start, end, false)
+  }
+
   // after a truncation, nodes and blocks past it are gone or rewritten
   reset (): void {
     this.blocks = new Bitfield()

@@ -7,11 +7,23 @@
 // 0644 and 0755, and another local user could copy a key and sign a new
 // version). A folder that others can write to is refused, as ssh refuses a
 // key file others can change: they could swap the keys or data under us.
+//
+// Space is given back to the disk by punching holes (punch()):
+// fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) on the descriptor,
+// through random-access-file's del(), which calls it through its prebuilt
+// fs-native-extensions binding. Without that binding del() does nothing, so
+// then util-linux fallocate(1) punches the same range by path. Writing zeros
+// or rewriting the file around the range would not be sound here: zeros
+// keep the space, and a rewrite races the reads and writes of the open core.
+// Where neither works (a filesystem without hole punching), punch() says
+// so and the bytes stay; the caller has already stopped claiming them.
 import RandomAccessFile from 'random-access-file'
 import { join, relative, isAbsolute, sep } from 'node:path'
-import { rm, open as fsOpen } from 'node:fs/promises'
-import { readSync, writeSync, writevSync, mkdirSync, statSync, chmodSync } from 'node:fs'
-import { HyperfsError } from '../errors.js'
+import { rm, open as fsOpen, access } from 'node:fs/promises'
+import { readSync, writeSync, writevSync, mkdirSync, statSync, chmodSync, fdatasync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { HyperfsError, systemCode } from '../errors.js'
 
 const SYNC_LIMIT = 16 * 1024 * 1024
 const IOV_MAX = 1024
@@ -19,6 +31,20 @@ export const PRIVATE_FOLDER_MODE = 0o700
 export const PRIVATE_FILE_MODE = 0o600
 const WRITABLE_BY_OTHERS = 0o022 // group or other write: refused
 const OPEN_TO_OTHERS = 0o077 // any group or other bit: taken away
+const STAT_BLOCK = 512 // st_blocks counts units of 512 bytes
+const PUNCH_TOOL_MS = 30_000 // a fallocate(1) run that takes longer is killed
+
+// Whether random-access-file's del() really punches (its optional native
+// binding loaded), found once from where random-access-file resolves it.
+const NATIVE_PUNCH = (() => {
+  try {
+    const here = createRequire(import.meta.url)
+    createRequire(here.resolve('random-access-file')).resolve('fs-native-extensions')
+    return true
+  } catch {
+    return false
+  }
+})()
 
 export interface StorageFile {
   readonly name: string
@@ -30,11 +56,20 @@ export interface StorageFile {
   readInto (offset: number, target: Uint8Array, targetOffset: number, length: number): number
   size (): Promise<number>
   truncate (length: number): Promise<void>
+  // Frees bytes [offset, offset + length) on the disk (a hole that reads as
+  // zeros; the size stays). False when this filesystem cannot: the bytes stay.
+  punch (offset: number, length: number): Promise<boolean>
+  // Writes made so far reach the disk before anything written after this resolves.
+  sync (): Promise<void>
+  // bytes the file takes on the disk (holes not counted)
+  allocated (): Promise<number>
   close (): Promise<void>
 }
 
 export interface Storage {
   open (name: string, opts?: { lock?: boolean }): Promise<StorageFile>
+  // whether a file was ever created here (without creating it)
+  exists? (name: string): Promise<boolean>
   destroy? (): Promise<void>
 }
 
@@ -151,9 +186,54 @@ class FileStorageFile implements StorageFile {
     })
   }
 
+  async punch (offset: number, length: number): Promise<boolean> {
+    if (length <= 0) return true
+    if (NATIVE_PUNCH) {
+      const err = await new Promise<Error | null>((resolve) => this.raf.del(offset, length, (e) => resolve(e ?? null)))
+      if (!err) return true
+      if (!cannotPunch(err)) throw wrap(this.name, 'punch a hole in', err)!
+      return false
+    }
+    const args = ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), this.name]
+    const err = await new Promise<Error | null>((resolve) => {
+      execFile('fallocate', args, { timeout: PUNCH_TOOL_MS, killSignal: 'SIGKILL' }, (e) => resolve(e))
+    })
+    if (!err) return true
+    // no fallocate(1) here, or a filesystem that cannot punch (its message says so)
+    if (systemCode(err) === 'ENOENT' || /not supported/i.test(err.message)) return false
+    throw wrap(this.name, 'punch a hole in', err)!
+  }
+
+  sync (): Promise<void> {
+    if (!this.raf.fd) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      fdatasync(this.raf.fd, (err) => {
+        const e = wrap(this.name, 'sync', err)
+        if (e) reject(e); else resolve()
+      })
+    })
+  }
+
+  allocated (): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.raf.stat((err, st) => {
+        if (err) {
+          if ((err as any).code === 'ENOENT') return resolve(0)
+          return reject(wrap(this.name, 'stat', err))
+        }
+        resolve(st!.blocks * STAT_BLOCK)
+      })
+    })
+  }
+
   close (): Promise<void> {
     return new Promise((resolve) => this.raf.close(() => resolve()))
   }
+}
+
+function cannotPunch (err: Error): boolean {
+  const code = systemCode(err)
+  return code === 'EOPNOTSUPP' || code === 'ENOTSUP' || code === 'ENOSYS'
 }
 
 // Creates `dir` (and its missing parents) private to us, or makes an existing
@@ -246,6 +326,15 @@ export class FileStorage implements Storage {
     })
   }
 
+  async exists (name: string): Promise<boolean> {
+    try {
+      await access(join(this.directory, name))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   async destroy (): Promise<void> {
     await rm(this.directory, { recursive: true, force: true })
   }
@@ -295,6 +384,16 @@ class MemoryFile implements StorageFile {
     this.len = length
   }
 
+  // memory has no holes: the bytes read as zeros, as a hole would
+  async punch (offset: number, length: number): Promise<boolean> {
+    this.buf.fill(0, Math.min(offset, this.len), Math.min(offset + length, this.len))
+    return true
+  }
+
+  async sync (): Promise<void> {}
+
+  async allocated (): Promise<number> { return this.len }
+
   async close (): Promise<void> {}
 }
 
@@ -302,6 +401,10 @@ class MemoryFile implements StorageFile {
 export class MemoryStorage implements Storage {
   private files = new Map<string, MemoryFile>()
   private locked = new Set<string>()
+
+  async exists (name: string): Promise<boolean> {
+    return this.files.has(name)
+  }
 
   async open (name: string, opts: { lock?: boolean } = {}): Promise<StorageFile> {
     let f = this.files.get(name)
@@ -319,6 +422,9 @@ export class MemoryStorage implements Storage {
         readInto: (o, t, to, l) => file.readInto(o, t, to, l),
         size: () => file.size(),
         truncate: (l) => file.truncate(l),
+        punch: (o, l) => file.punch(o, l),
+        sync: () => file.sync(),
+        allocated: () => file.allocated(),
         close: async () => { locked.delete(name) }
       }
     }

@@ -25,6 +25,7 @@ export interface DaemonConfig {
   mdns: boolean // LAN discovery over MDNS (src/swarm)
   timeout: number // ms to wait for peers to send a drive we do not hold
   idleExit: number // ms with no clients, mounts or seeds after which the daemon exits; 0 = never
+  cacheSize?: number | null // bytes of other people's content kept at most (store/reader-cache.ts); none: no cap
 }
 
 export const DEFAULT_TIMEOUT = 10_000

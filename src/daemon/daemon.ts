@@ -25,6 +25,8 @@
 //                                              or with detach answered at once and held until unseed
 //   unseed { keys: [key] }                   → { unseeded: [key] }: ends detached seeds
 //   drives {}                                → [{ key, format, writable, version, byteLength, localBytes, mounts, seeding }]
+//   gc { key, keepVersions? }  pin { key, path? }  unpin { key, path? }  pins {}  cache { size }
+//                                            → see storage-api.ts; info adds its storage fields
 import { mkdir, readFile } from 'node:fs/promises'
 import { DriveStore } from '../drive/drive-store.js'
 import { FileStorage, type StorageFile } from '../core/storage.js'
@@ -35,6 +37,7 @@ import { DriveApi, connectionCount } from './drive-api.js'
 import type { Logger } from './logger.js'
 import { MountTable } from './mount-table.js'
 import { openNetwork, type PeerNetwork } from './peer-network.js'
+import { StorageApi } from './storage-api.js'
 
 const IDLE_CHECK_MS = 1000
 
@@ -48,6 +51,7 @@ export class Daemon {
   private network: PeerNetwork
   private mounts: MountTable
   private api: DriveApi
+  private storageApi: StorageApi
   private control: ControlServer | null = null
   private stopping: Promise<void> | null = null
   private onStopped!: () => void
@@ -64,6 +68,8 @@ export class Daemon {
     this.network = parts.network
     this.mounts = parts.mounts
     this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
+    this.storageApi = new StorageApi({ drives: this.drives, api: this.api, logger: this.logger },
+      { storage: config.storage, cacheSize: config.cacheSize ?? null, timeout: config.timeout })
     this.stopped = new Promise((resolve) => { this.onStopped = resolve })
     this.stopStarted = new Promise((resolve) => { this.onStopStarted = resolve })
     this.idleExit = config.idleExit
@@ -87,6 +93,7 @@ export class Daemon {
         logger.error(`core ${core.key?.toString('hex')}: replication: ${err.stack ?? err.message}`)
       })
       const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
+      await daemon.storageApi.start()
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
       logger.info(`daemon ${process.pid} serving ${config.storage}` +
         (config.idleExit > 0 ? `; exits after ${config.idleExit} ms with no clients, mounts or seeds` : ''))
@@ -124,13 +131,23 @@ export class Daemon {
       case 'rm': return this.api.rm(p)
       case 'mkdir': return this.api.mkdir(p)
       case 'mkmount': return this.api.mkmount(p)
-      case 'info': return this.api.info(p, ctx)
+      case 'info': return this.storageApi.info(p, await this.api.info(p, ctx) as Record<string, any>)
       case 'log': return this.api.log(p, ctx)
       case 'verify': return this.api.verify(p, ctx)
-      case 'download': return this.api.download(p, ctx)
-      case 'seed': return this.api.seed(p, ctx)
+      case 'download':
+        // pinned first: a cache must not evict what the download fetches
+        await this.storageApi.pin(p, 'download')
+        return this.api.download(p, ctx)
+      case 'seed':
+        await this.storageApi.hold(Array.isArray(p.keys) ? p.keys : [], ctx)
+        return this.api.seed(p, ctx)
       case 'unseed': return this.api.unseed(p)
       case 'drives': return this.api.drives()
+      case 'gc': return this.storageApi.gc(p, ctx)
+      case 'pin': return this.storageApi.pin(p)
+      case 'unpin': return this.storageApi.unpin(p)
+      case 'pins': return this.storageApi.listPins()
+      case 'cache': return this.storageApi.setCache(p)
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)
     }
   }
@@ -145,7 +162,8 @@ export class Daemon {
       config: { host: this.config.host, bootstrap: this.config.bootstrap, dht: this.config.dht, mdns: this.config.mdns },
       mounts: this.mounts.list(),
       seeding: this.api.seeded(),
-      idleExit: this.idleExit
+      idleExit: this.idleExit,
+      cache: this.storageApi.cacheStatus()
     }
   }
 

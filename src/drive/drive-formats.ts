@@ -47,10 +47,10 @@ export async function detectFormat (metadata: Hypercore, timeout: number): Promi
 // A drive of format `kind` on `metadata`, its other cores from `store`.
 export function openFormat (kind: DriveFormatName, metadata: Hypercore, store: Store, opts: HyperdriveOptions): RoutedDrive {
   if (kind === 'hypertrie') {
-    return new Hyperdrive({ metadata, content: (contentKey) => store.get({ key: contentKey }) }, opts)
+    return new Hyperdrive({ metadata, content: (contentKey) => store.get({ key: contentKey, role: 'content' }) }, opts)
   }
   return new Hyperdrive13({
     db: metadata,
-    blobs: (key, o) => store.get({ key, ...(o.manifest ? { manifest: o.manifest } : {}), ...(o.keyPair ? { keyPair: o.keyPair } : {}) })
+    blobs: (key, o) => store.get({ key, role: 'content', ...(o.manifest ? { manifest: o.manifest } : {}), ...(o.keyPair ? { keyPair: o.keyPair } : {}) })
   }, opts)
 }

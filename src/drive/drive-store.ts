@@ -86,7 +86,7 @@ export class DriveStore {
     const hex = key.toString('hex')
     let p = this.cores.get(hex)
     if (!p) {
-      p = this.store.get({ key }).then(async (core) => { await this.firstVersion(core); return core })
+      p = this.store.get({ key, role: 'content' }).then(async (core) => { await this.firstVersion(core); return core })
       this.cores.set(hex, p)
       p.catch(() => this.cores.delete(hex))
     }

@@ -178,16 +178,8 @@ export class TrieFormat implements DriveFormat {
     const md = this.s.cores.metadata
     let content: Hypercore | null = this.s.content
     if (!content && md.length > 0) content = (await this.contentCore()).core
-    let localBytes = 0
-    if (content) {
-      if (content.writable) localBytes = content.byteLength
-      else {
-        // no per-block sizes without tree reads: count local blocks at the block size
-        let n = 0
-        for (let i = 0; i < content.length; i++) if (content.has(i)) n++
-        localBytes = Math.min(content.byteLength, n * (this.s.header?.blockSize ?? DEFAULT_BLOCK_SIZE))
-      }
-    }
+    // each held block at its own size (not at the block size; gc and a cache free blocks of a writer too)
+    const localBytes = content ? await content.heldBytes() : 0
     return {
       key: this.key,
       discoveryKey: this.discoveryKey,

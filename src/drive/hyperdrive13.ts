@@ -194,16 +194,8 @@ export class Drive13Format implements DriveFormat {
     const db = this.s.cores.db
     let blobs = this.s.blobs
     if (!blobs && db.length > 0) blobs = await this.blobsCore()
-    let localBytes = 0
-    if (blobs) {
-      if (blobs.writable) localBytes = blobs.byteLength
-      else {
-        // blocks have any size here: count local blocks as a share of the bytes
-        let n = 0
-        for (let i = 0; i < blobs.length; i++) if (blobs.has(i)) n++
-        localBytes = blobs.length === 0 ? 0 : Math.floor(blobs.byteLength * n / blobs.length)
-      }
-    }
+    // each held block at its own size
+    const localBytes = blobs ? await blobs.heldBytes() : 0
     return {
       key: this.key,
       discoveryKey: this.discoveryKey,

@@ -200,6 +200,12 @@ export class Peer {
     }
   }
 
+  // blocks we no longer hold (a range message with drop set)
+  sendDrop (start: number, length: number): void {
+    if (!this.remoteOpened || this.destroyed || length <= 0) return
+    this.send(T.RANGE, { drop: true, start, length } satisfies Range)
+  }
+
   // announce a single block we now hold (readers re-serve)
   sendHave (index: number): void {
     if (!this.remoteOpened || this.destroyed) return

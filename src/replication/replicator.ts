@@ -154,6 +154,11 @@ export class Replicator extends EventEmitter {
     this.update()
   }
 
+  // we gave blocks [start, end) back to the disk: no peer may count on us for them
+  onLocalDrop (start: number, end: number): void {
+    for (const p of this.peers) p.sendDrop(start, end - start)
+  }
+
   // ---- what the core wants ----
 
   want (index: number, priority = 1): void {

@@ -12,6 +12,8 @@
 // waits with no peer connected), 'replication-error' (err, core: fetching
 // paused on a storage error, or a bug in scheduling), 'corrupt' (err, core: a
 // local block or tree node a core found damaged).
+// With a ReaderCache (opts.cache), every core opened with role 'content' that
+// we do not write is counted against its cap (store/reader-cache.ts).
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { open as fsOpen, writeFile, access, readdir } from 'node:fs/promises'
@@ -24,14 +26,19 @@ import { protocolStream, type ProtocolStreamOptions } from '../net/protocol-stre
 import type { Mux } from '../net/mux.js'
 import type { MuxLike } from '../replication/types.js'
 import { HyperfsError, safetyCatch, systemCode } from '../errors.js'
+import type { ReaderCache } from './reader-cache.js'
 
 export interface StoreGetOptions extends HypercoreOptions {
   key?: Buffer | null
   name?: string
+  // 'content': file bytes (a drive's content core, a core mounted as a file),
+  // which a reader's cache may evict; anything else is kept
+  role?: 'content'
 }
 
 export interface StoreOptions {
   requestTimeout?: number
+  cache?: ReaderCache | null
 }
 
 const HYPERCORE_PROTOCOL = 'hypercore/alpha'
@@ -45,6 +52,7 @@ export class Store extends EventEmitter {
   private muxes = new Set<Mux>() // streams whose handshake is done
   private streams = new Set<{ once: (e: string, f: () => void) => unknown }>() // every live stream
   private primaryKey: Buffer | null = null
+  private contentCores = new Set<Hypercore>() // opened with role 'content': what a cache attached later tracks
   private opening: Promise<void> | null = null
   closed = false
 
@@ -108,7 +116,7 @@ export class Store extends EventEmitter {
     if (Buffer.isBuffer(opts)) opts = { key: opts }
     await this.ready()
     if (this.closed) throw HyperfsError.SESSION_CLOSED('store is closed')
-    let { key = null, name, keyPair, ...rest } = opts
+    let { key = null, name, keyPair, role, ...rest } = opts
     if (name !== undefined) keyPair = this.namedKeyPair(name)
     if (!key) {
       keyPair = keyPair ?? makeKeyPair()
@@ -119,7 +127,24 @@ export class Store extends EventEmitter {
     // holds the folder's lock for a moment, so wait for it, then share its core.
     const looking = this.lookups.get(hex)
     if (looking && !this.cores.has(hex)) await looking.catch(safetyCatch)
-    return this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+    const core = await this.openKey(key, { ...rest, ...(keyPair ? { keyPair } : {}) })
+    if (role === 'content' && !core.writable && !this.contentCores.has(core)) {
+      this.contentCores.add(core)
+      core.once('close', () => this.contentCores.delete(core))
+      if (this.opts.cache) await this.opts.cache.track(core)
+    }
+    return core
+  }
+
+  get cache (): ReaderCache | null {
+    return this.opts.cache ?? null
+  }
+
+  // Puts the content cores opened so far, and every one opened from now on,
+  // under `cache` (a daemon given --cache-size after it started).
+  async useCache (cache: ReaderCache): Promise<void> {
+    this.opts = { ...this.opts, cache }
+    for (const core of [...this.contentCores]) await cache.track(core)
   }
 
   private openKey (key: Buffer, opts: HypercoreOptions): Promise<Hypercore> {
@@ -180,17 +205,22 @@ export class Store extends EventEmitter {
     return p
   }
 
+  // whether this store holds a core for this discovery key (without opening or creating it)
+  async holds (dk: Buffer): Promise<boolean> {
+    const hex = dk.toString('hex')
+    if (this.cores.has(hex)) return true
+    if (!this.root) return this.memory.has(hex)
+    try {
+      await access(join(this.root, 'cores', hex.slice(0, 2), hex, 'header'))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private async lookup (dk: Buffer): Promise<Hypercore | null> {
     const hex = dk.toString('hex')
-    if (this.root) {
-      try {
-        await access(join(this.root, 'cores', hex.slice(0, 2), hex, 'header'))
-      } catch {
-        return null
-      }
-    } else if (!this.memory.has(hex)) {
-      return null
-    }
+    if (!(await this.holds(dk))) return null
     const open = this.cores.get(hex) // opened by key meanwhile
     if (open) return open
     const core = new Hypercore(this.storageFor(dk), null, { createIfMissing: false, requestTimeout: this.opts.requestTimeout })

@@ -207,3 +207,15 @@ test('a store replicating more than ten cores over one stream adds no listener p
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(warnings.map((w) => w.message), [])
 })
+
+test('info counts the bytes a replica holds at their real size, not each block at the block size', async (t) => {
+  const { writer, reader } = await pair(t)
+  const d = await writer.create()
+  for (const name of ['a', 'b', 'c']) await d.writeFile('/' + name, Buffer.alloc(100, name))
+  const r = await remote(reader, d)
+  assert.equal((await r.read('/b')).toString(), 'b'.repeat(100))
+  const info = await r.info()
+  assert.equal(info.byteLength, 300)
+  assert.equal(info.localBytes, 100)
+  assert.equal((await d.info()).localBytes, 300)
+})
