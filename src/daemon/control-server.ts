@@ -132,6 +132,7 @@ export class ControlServer {
   private closers = new Set<() => Promise<void>>()
   private running = 0
   private activity = Date.now()
+  private accepted = 0
 
   private constructor (path: string, server: Server) {
     this.path = path
@@ -155,11 +156,13 @@ export class ControlServer {
   // Connected clients and requests in flight, and when either last changed:
   // what the daemon's idle exit looks at.
   get clients (): number { return this.sockets.size }
+  get connections (): number { return this.accepted } // ever
   get requests (): number { return this.running }
   get lastActivity (): number { return this.activity }
 
   private serve (socket: Socket, handler: CallHandler, logger: Logger): void {
     this.sockets.add(socket)
+    this.accepted++
     this.activity = Date.now()
     const abort = new AbortController()
     const onClose: Array<() => unknown> = []

@@ -40,6 +40,8 @@ import { openNetwork, type PeerNetwork } from './peer-network.js'
 import { StorageApi } from './storage-api.js'
 
 const IDLE_CHECK_MS = 1000
+// a daemon started for a command waits this long for that command to connect before it may idle out
+const FIRST_CLIENT_MS = 30_000
 
 export class Daemon {
   readonly config: DaemonConfig
@@ -92,7 +94,7 @@ export class Daemon {
       drives.store.on('replication-error', (err: Error, core: { key: Buffer | null }) => {
         logger.error(`core ${core.key?.toString('hex')}: replication: ${err.stack ?? err.message}`)
       })
-      const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }) })
+      const daemon = new Daemon(config, { logger, lock, drives, network, mounts: new MountTable({ logger }, { storage: config.storage }) })
       await daemon.storageApi.start()
       daemon.control = await ControlServer.listen(daemonPaths(config.storage).socket, (m, p, ctx) => daemon.call(m, p, ctx), { logger })
       logger.info(`daemon ${process.pid} serving ${config.storage}` +
@@ -172,7 +174,8 @@ export class Daemon {
   // period restarts with every connection and every request.
   private watchIdle (): void {
     if (this.idleExit <= 0) return
-    let busy = Date.now()
+    const started = Date.now()
+    let busy = started
     this.idleTimer = setInterval(() => {
       if (this.idleExit <= 0) { clearInterval(this.idleTimer!); return }
       const control = this.control
@@ -181,6 +184,9 @@ export class Daemon {
         busy = Date.now()
         return
       }
+      // the command that started us may be slow to connect (a loaded machine):
+      // wait for it, up to the time it waits for us
+      if (control.connections === 0 && Date.now() - started < FIRST_CLIENT_MS) return
       if (Date.now() - Math.max(busy, control.lastActivity) >= this.idleExit) void this.stop(`idle for ${this.idleExit} ms`)
     }, Math.min(IDLE_CHECK_MS, this.idleExit))
   }

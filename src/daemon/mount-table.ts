@@ -31,9 +31,11 @@ export class MountTable {
   private logger: Logger
   private mounts = new Map<string, { host: FuseHost, record: MountRecord, onUnmount: () => void }>()
   private busy = new Set<string>()
+  private readonly storage: string | undefined // where the drives live: their mounts' statfs shows its disk
 
-  constructor (services: { logger: Logger }) {
+  constructor (services: { logger: Logger }, opts: { storage?: string } = {}) {
     this.logger = services.logger
+    this.storage = opts.storage
   }
 
   list (): MountRecord[] {
@@ -49,7 +51,8 @@ export class MountTable {
       const host = await FuseHost.mount(drive, mnt, {
         readOnly: opts.readOnly,
         readTimeout: opts.readTimeout,
-        kernelCache: opts.kernelCache
+        kernelCache: opts.kernelCache,
+        storage: this.storage
       }, { logger: this.logger })
       const full: MountRecord = { ...record, mountpoint: mnt, writable: drive.writable && !opts.readOnly }
       this.mounts.set(mnt, { host, record: full, onUnmount })

@@ -108,15 +108,17 @@ export class DriveFilesystem implements FuseFilesystem {
   readonly #checkouts = new Map<number, Drive>()
   readonly #deadlines: Deadlines
   readonly #clock: () => number
+  readonly #diskFree: (() => Promise<number>) | null // bytes the disk under the drive's storage can still take
   readonly #listings = new Map<string, Listing>() // by folder path, oldest first
   #cachedStats = 0 // stats held in #listings
   readonly #mountPoints = new Set<string>() // FUSE paths seen to hold a mounted drive or core
   #gen = 0 // bumped by every change that goes through this filesystem
 
-  constructor (services: { drive: Drive, logger: Logger, clock?: () => number }, opts: DriveFilesystemOptions) {
+  constructor (services: { drive: Drive, logger: Logger, clock?: () => number, diskFree?: () => Promise<number> }, opts: DriveFilesystemOptions) {
     this.#drive = services.drive
     this.#log = services.logger
     this.#clock = services.clock ?? Date.now
+    this.#diskFree = services.diskFree ?? null
     this.#opts = opts
     this.#deadlines = new Deadlines({ tick: Math.max(10, Math.min(1000, opts.readTimeout / 10)) })
   }
@@ -188,17 +190,20 @@ export class DriveFilesystem implements FuseFilesystem {
 
   async statfs (): Promise<Statfs> {
     const info = await this.#bounded('statfs', () => this.#drive.info())
-    // Size is all content of the drive, "used" what this machine holds, and
-    // "free" what could still be fetched from peers. That is what `df`
-    // should tell about a p2p drive.
-    const blocks = Math.ceil(info.byteLength / BLOCK)
-    const missing = Math.max(0, Math.floor((info.byteLength - info.localBytes) / BLOCK))
+    // With the disk under the storage known: "used" is what this machine
+    // holds of the drive and "free" what that disk can still take, so df
+    // warns before a write fails with ENOSPC. Without it (a drive held in
+    // memory): size is all content of the drive, and "free" what could still
+    // be fetched from peers.
+    const free = this.#diskFree === null ? null : await this.#bounded('statfs of the storage', this.#diskFree)
+    const blocks = free === null ? Math.ceil(info.byteLength / BLOCK) : Math.ceil(info.localBytes / BLOCK) + Math.floor(free / BLOCK)
+    const available = free === null ? Math.max(0, Math.floor((info.byteLength - info.localBytes) / BLOCK)) : Math.floor(free / BLOCK)
     return {
       bsize: BLOCK,
       frsize: BLOCK,
       blocks: clampU32(blocks),
-      bfree: clampU32(missing),
-      bavail: clampU32(missing),
+      bfree: clampU32(available),
+      bavail: clampU32(available),
       files: 0,
       ffree: 0,
       favail: 0,

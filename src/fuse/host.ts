@@ -8,6 +8,7 @@
 // FuseBridge (the per-op rules), and a binding from the factory the caller
 // passes, which speaks to the kernel: by default our libfuse3 addon (native/)
 // where it was built, else fuse-native (HYPERFS_FUSE=fuse-native forces it).
+import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
 import type { Drive } from '../drive/types.js'
@@ -35,6 +36,7 @@ export interface FuseHostOptions {
   nonEmpty?: boolean // mount over a folder that has entries (default off: FUSE_FAILED)
   force?: boolean // replace a live mount at the path (a dead one is always cleared)
   debug?: boolean // the binding's debug output on stderr
+  storage?: string // the folder the drive is stored in: statfs reports its disk's free space
 }
 
 export interface FuseHostServices {
@@ -78,7 +80,9 @@ export class FuseHost {
     await checkMountpoint(mnt, { nonEmpty: opts.nonEmpty ?? false, helper: factory.helper })
 
     const readOnly = opts.readOnly ?? !drive.writable
-    const filesystem = new DriveFilesystem({ drive, logger, clock: services.clock }, {
+    const storage = opts.storage
+    const diskFree = storage === undefined ? undefined : async () => { const s = await statfs(storage); return s.bavail * s.bsize }
+    const filesystem = new DriveFilesystem({ drive, logger, clock: services.clock, diskFree }, {
       readOnly,
       readTimeout: opts.readTimeout ?? 5000,
       readAhead: { min: opts.readAheadMin ?? 256 * 1024, max: opts.readAheadMax ?? 8 * 1024 * 1024 },

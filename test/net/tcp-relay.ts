@@ -19,6 +19,7 @@ export async function tcpRelay (t: TestContext, targetPort: number): Promise<Tcp
   let isDown = false
   let accepted = 0
   const legs = new Set<Leg>()
+  const closing = new Set<net.Socket>() // closed on the other side while the link was down
   const sockets = new Set<net.Socket>()
   const track = (s: net.Socket) => {
     sockets.add(s)
@@ -37,7 +38,13 @@ export async function tcpRelay (t: TestContext, targetPort: number): Promise<Tcp
         if (isDown) leg.held.push(chunk)
         else to.write(chunk)
       })
-      from.once('close', () => { legs.delete(leg); to.destroy() })
+      // a close does not cross a link that is down either: the far end would
+      // otherwise learn of it at once, where a real outage tells it nothing
+      from.once('close', () => {
+        legs.delete(leg)
+        if (isDown) closing.add(to)
+        else to.destroy()
+      })
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -51,6 +58,8 @@ export async function tcpRelay (t: TestContext, targetPort: number): Promise<Tcp
     up () {
       isDown = false
       for (const leg of legs) for (const chunk of leg.held.splice(0)) leg.to.write(chunk)
+      for (const s of closing) s.destroy()
+      closing.clear()
     },
     connections: () => sockets.size / 2,
     accepted: () => accepted
