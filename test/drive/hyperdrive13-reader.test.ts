@@ -94,3 +94,21 @@ test('a hyperdrive13 entry whose blob id disagrees with the blobs core\'s tree g
   assert.equal(good.readInto(target, 900, 100), 100)
   assert.ok(target.equals(Buffer.alloc(100, 0x62)))
 })
+
+test('hyperdrive13 reads and streams of local bytes come from the data file in chunks, not block by block', async (t) => {
+  const store = DriveStore.memory()
+  t.after(() => store.close())
+  const drive = await store.create({ format: 'hyperdrive13' })
+  const data = randomBytes(3 * 1024 * 1024 + 5)
+  await drive.writeFile('/f.bin', data)
+  const blobs = drive.content!
+  let gets = 0
+  const get = blobs.get.bind(blobs)
+  blobs.get = ((...args: Parameters<typeof get>) => { gets++; return get(...args) }) as typeof get
+  assert.ok((await drive.read('/f.bin')).equals(data))
+  assert.ok((await drive.read('/f.bin', { start: 100_000, length: 2_000_000 })).equals(data.subarray(100_000, 2_100_000)))
+  const streamed: Buffer[] = []
+  for await (const c of drive.createReadStream('/f.bin', { start: 7, end: 1_500_000 })) streamed.push(c)
+  assert.ok(Buffer.concat(streamed).equals(data.subarray(7, 1_500_001)))
+  assert.equal(gets, 0)
+})
