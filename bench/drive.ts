@@ -1,14 +1,19 @@
-// Drive benchmarks: ours (DriveStore on disk) against hyperdrive@13 on
-// corestore@7, side by side in one run, on the same data, each in its own temp
-// folder. Prints ours/real ratios as speedups (> 1 means ours is faster).
-//   write then read a large file; readdir of a 10,000-entry folder; stat of
-//   1,000 random paths. `--quick` shrinks the sizes.
+// Drive benchmarks: ours (DriveStore on disk, in each drive format) against
+// hyperdrive@13 on corestore@7, side by side in one run, on the same data,
+// each in its own temp folder. Prints ours/real ratios as speedups (> 1 means
+// ours is faster), one table per format of ours.
+//   write then read a large file; readdir of a 10,000-entry folder, local and
+//   on a cold replica; 1 MB at 50 MB on a cold replica; stat of 1,000 random
+//   paths. `--quick` shrinks the sizes; `--format hypertrie|hyperdrive13` runs
+//   only that format of ours (against the real one, which always runs).
 // Self-contained on purpose: it needs nothing from bench/ but node and the oracles.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { DriveStore } from '../src/drive/drive-store.js'
+import type { DriveFormatName } from '../src/drive/drive-format.js'
+import { DRIVE_FORMATS } from '../src/drive/drive-formats.js'
 
 const oracle = createRequire(import.meta.url)
 const RealHyperdrive = oracle('hyperdrive')
@@ -18,6 +23,9 @@ const quick = process.argv.includes('--quick')
 const FILE_MB = quick ? 10 : 100
 const ENTRIES = quick ? 2_000 : 10_000
 const STATS = 1_000
+const only = process.argv.includes('--format') ? process.argv[process.argv.indexOf('--format') + 1] as DriveFormatName : null
+if (only !== null && !DRIVE_FORMATS.includes(only)) throw new Error(`--format is one of ${DRIVE_FORMATS.join(', ')}`)
+const formats = only ? [only] : [...DRIVE_FORMATS]
 
 async function time (fn: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint()
@@ -54,11 +62,11 @@ const impls: Impl[] = [
       return { drive, close: async () => { await drive.close(); await store.close() }, replica }
     }
   },
-  {
-    name: 'ours',
+  ...formats.map((format): Impl => ({
+    name: format,
     async open (dir) {
       const store = DriveStore.directory(dir)
-      const drive = await store.create()
+      const drive = await store.create({ format })
       const replica = async (rdir: string) => {
         const rstore = DriveStore.directory(rdir)
         const unlink = link(store.replicate(true), rstore.replicate(false))
@@ -68,7 +76,7 @@ const impls: Impl[] = [
       }
       return { drive, close: () => store.close(), replica }
     }
-  }
+  }))
 ]
 
 async function readAll (stream: AsyncIterable<Buffer>): Promise<number> {
@@ -154,19 +162,23 @@ async function run (impl: Impl): Promise<Record<string, number>> {
 const results: Record<string, Record<string, number>> = {}
 for (const impl of impls) results[impl.name] = await run(impl)
 const mb = FILE_MB * 1024 * 1024 / 1e6
-console.log(`\ndrive: ${FILE_MB} MB file, ${ENTRIES}-entry folder, ${STATS} stats (real = hyperdrive@13 + corestore@7)`)
-console.log('| measure | ours | real | ours/real |')
-console.log('| --- | --- | --- | --- |')
-const row = (name: string, key: string, unit: string, f: (ms: number) => number, higher: boolean) => {
-  const o = f(results.ours[key])
-  const r = f(results.real[key])
-  console.log(`| ${name} | ${o.toFixed(1)} ${unit} | ${r.toFixed(1)} ${unit} | ${(higher ? o / r : r / o).toFixed(2)} |`)
+for (const format of formats) table(format)
+
+function table (format: string): void {
+  console.log(`\ndrive, ours in the ${format} format: ${FILE_MB} MB file, ${ENTRIES}-entry folder, ${STATS} stats (real = hyperdrive@13 + corestore@7)`)
+  console.log('| measure | ours | real | ours/real |')
+  console.log('| --- | --- | --- | --- |')
+  const row = (name: string, key: string, unit: string, f: (ms: number) => number, higher: boolean) => {
+    const o = f(results[format][key])
+    const r = f(results.real[key])
+    console.log(`| ${name} | ${o.toFixed(1)} ${unit} | ${r.toFixed(1)} ${unit} | ${(higher ? o / r : r / o).toFixed(2)} |`)
+  }
+  row('write file', 'write', 'MB/s', (ms) => mb / (ms / 1000), true)
+  row('read file', 'read', 'MB/s', (ms) => mb / (ms / 1000), true)
+  row(`readdir ${ENTRIES}, local (real: + entry() per name)`, 'readdir', 'ms', (ms) => ms, false)
+  row(`readdir ${ENTRIES}, local (real: names only)`, 'readdirNames', 'ms', (ms) => ms, false)
+  row(`readdir ${ENTRIES}, cold replica (real: + entry() per name)`, 'coldReaddir', 'ms', (ms) => ms, false)
+  row(`readdir ${ENTRIES}, cold replica (real: names only)`, 'coldReaddirNames', 'ms', (ms) => ms, false)
+  row(`1 MB at ${Math.min(50, FILE_MB - 1)} MB, cold replica`, 'coldRange', 'ms', (ms) => ms, false)
+  row(`stat ${STATS} random`, 'stat', 'ms', (ms) => ms, false)
 }
-row('write file', 'write', 'MB/s', (ms) => mb / (ms / 1000), true)
-row('read file', 'read', 'MB/s', (ms) => mb / (ms / 1000), true)
-row(`readdir ${ENTRIES}, local (real: + entry() per name)`, 'readdir', 'ms', (ms) => ms, false)
-row(`readdir ${ENTRIES}, local (real: names only)`, 'readdirNames', 'ms', (ms) => ms, false)
-row(`readdir ${ENTRIES}, cold replica (real: + entry() per name)`, 'coldReaddir', 'ms', (ms) => ms, false)
-row(`readdir ${ENTRIES}, cold replica (real: names only)`, 'coldReaddirNames', 'ms', (ms) => ms, false)
-row(`1 MB at ${Math.min(50, FILE_MB - 1)} MB, cold replica`, 'coldRange', 'ms', (ms) => ms, false)
-row(`stat ${STATS} random`, 'stat', 'ms', (ms) => ms, false)

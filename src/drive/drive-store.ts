@@ -19,6 +19,8 @@ import { detectFormat, openFormat } from './drive-formats.js'
 import type { DriveFormatName } from './drive-format.js'
 import type { Drive } from './types.js'
 
+// ms between looks for a first peer of a drive opened by key
+const FIRST_PEER_POLL_MS = 100
 
 export interface DriveStoreOptions {
   blockSize?: number
@@ -101,6 +103,19 @@ export class DriveStore {
     await core.update({ timeout: this.opts.timeout ?? 10_000 })
   }
 
+  // A drive opened by key takes its format from its first block, so an empty
+  // core is not enough to go on while no peer has spoken: update() answers at
+  // once when none is connected (a swarm still looking the drive up), and the
+  // drive would be taken for an empty one in the default format. Wait, within
+  // the timeout, for a first peer; one that has spoken says what is there.
+  private async firstPeer (core: Hypercore): Promise<void> {
+    const deadline = Date.now() + (this.opts.timeout ?? 10_000)
+    while (!core.writable && core.length === 0 && core.peers === 0 && !this.closed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, FIRST_PEER_POLL_MS))
+      await core.update({ timeout: Math.max(1, deadline - Date.now()) })
+    }
+  }
+
   // A raw core, new and writable, that can be mounted as a file.
   async createCore (): Promise<Hypercore> {
     const kp = keyPair()
@@ -128,6 +143,8 @@ export class DriveStore {
     if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
     const metadata = await this.store.get({ key, ...(kp ? { keyPair: kp } : {}) })
     await this.firstVersion(metadata)
+    if (format === null) await this.firstPeer(metadata)
+    if (this.closed) throw HyperfsError.SESSION_CLOSED('the drive store is closed')
     const kind = format ?? await detectFormat(metadata, this.opts.timeout ?? 10_000)
     const drive = openFormat(kind, metadata, this.store, this.driveOptions())
     await drive.ready()

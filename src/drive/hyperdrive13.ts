@@ -28,6 +28,7 @@ import { DecodeError } from '../codec/decode-error.js'
 import { uint } from '../codec/primitives.js'
 import { beeHeader, BEE_PROTOCOL } from '../codec/bee-node.js'
 import { keyFromManifest } from '../core/signer.js'
+import * as flat from '../core/flat-tree.js'
 import { Mutex } from '../core/mutex.js'
 import { Hyperbee, type BeeEntry } from '../bee/hyperbee.js'
 import { coreExtension } from '../bee/extension.js'
@@ -59,6 +60,10 @@ const MAX_MAP_ENTRIES = 8192
 const DEFAULT_TIMEOUT = 10_000
 // newest history entries searched for the time of the drive's last change
 const ROOT_TIME_LOOKBACK = 16
+// bytes a read copies from local blobs at a time
+const LOCAL_CHUNK = 1024 * 1024
+// levels of a core's tree a descent may take (2^64 blocks is more than a core holds)
+const MAX_TREE_DEPTH = 64
 // the end of the files\0 keyspace
 const FILES_END = Buffer.from('files\x01')
 
@@ -416,6 +421,18 @@ export class Drive13Format implements DriveFormat {
     const blobs = await this.blobsCore()
     const blob = this.blob(st)
     await this.checkBlob(blobs, blob.id, opts)
+    // bytes held here come straight from the data file, a chunk at a time,
+    // until one is not (then block by block, fetching)
+    if (!blob.map && blob.id.byteLength === st.size) {
+      const copy = localCopier(blobs, blob.id)
+      while (start < end) {
+        const buf = Buffer.allocUnsafe(Math.min(LOCAL_CHUNK, end - start))
+        if (copy(buf, start, buf.byteLength) !== buf.byteLength) break
+        start += buf.byteLength
+        yield buf
+      }
+      if (start >= end) return
+    }
     const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
     const { first, last, skip } = blob.map ? mapSpan(blob.map, start, end) : await this.blobSpan(blobs, blob.id, start, end, getOpts)
     const indexOf = (i: number) => blob.map ? blob.map[i].index : i
@@ -450,8 +467,14 @@ export class Drive13Format implements DriveFormat {
     return { first, last, skip }
   }
 
-  async openReader (): Promise<FileReader | null> {
-    return null // reads go through chunks(); blocks of any size have no offset arithmetic to copy by
+  // A reader that copies local file bytes straight into the caller's buffer
+  // (the kernel's, through a mount). Block-mapped blobs have none.
+  async openReader (stat: Stat): Promise<FileReader | null> {
+    const blobs = await this.blobsCore()
+    const blob = this.blob(stat)
+    if (blob.map || blob.id.byteLength !== stat.size || blob.id.blockLength === 0) return null
+    const copy = localCopier(blobs, blob.id)
+    return { size: stat.size, readInto: copy }
   }
 
   async fetchFiles (files: Stat[], opts: FetchFilesOptions): Promise<void> {
@@ -800,6 +823,64 @@ function under (name: string, at: string): boolean {
 
 function isObject (x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x)
+}
+
+// Copies bytes of the plain blob `id` held in `blobs` into a target (see
+// FileReader): null when some are not local. Blocks have any size here, so
+// the blocks holding a range are found by a descent of the blobs core's tree
+// from local nodes; the core then checks that the bytes lie in those blocks
+// and hashes each block the first time it is read. The id comes from the
+// writer and must agree with the tree at both ends, or a wrong one would send
+// us to bytes of other files: until the tree can tell (a replica that has
+// not got the nodes yet), and when it disagrees, the answer is null and the
+// read takes the checked path, block by block.
+function localCopier (blobs: Hypercore, id: BlobId): FileReader['readInto'] {
+  const { blockOffset, blockLength, byteOffset, byteLength } = id
+  let agrees: boolean | null = null // null: the tree cannot tell yet
+  const check = (): boolean | null => {
+    try {
+      const tree = blobs.tree
+      return tree.byteOffsetSync(2 * blockOffset) === byteOffset && tree.byteOffsetSync(2 * (blockOffset + blockLength)) === byteOffset + byteLength
+    } catch (err) {
+      if (!isHyperfsError(err, 'INVALID_OPERATION', 'SESSION_CLOSED')) throw err
+      return null // a node on the way is not stored here, or the blob lies past the core
+    }
+  }
+  return (target, position, length) => {
+    const end = Math.min(byteLength, position + length, target.byteLength + position)
+    if (position >= end) return 0
+    if (blockLength === 0) return null
+    if (agrees === null) agrees = check()
+    if (!agrees) return null
+    const first = blockAtSync(blobs, byteOffset + position)
+    const last = first === null ? null : blockAtSync(blobs, byteOffset + end - 1)
+    if (first === null || last === null || first < blockOffset || last >= blockOffset + blockLength) return null
+    return blobs.readBytesInto(byteOffset + position, target, 0, end - position, first, last + 1)
+  }
+}
+
+// The block of `core` that holds byte `at`, by a descent of its tree through
+// locally stored nodes; null when one on the way is not stored (or `at` is
+// past the end). A damaged node can only make this name the wrong block,
+// which readBytesInto refuses.
+function blockAtSync (core: Hypercore, at: number): number | null {
+  const tree = core.tree
+  if (at >= tree.byteLength) return null
+  let bytes = at
+  for (const r of tree.roots) {
+    if (bytes >= r.size) { bytes -= r.size; continue }
+    let ite = r.index
+    for (let depth = 0; ite % 2 === 1; depth++) {
+      if (depth >= MAX_TREE_DEPTH) return null
+      const [l, rr] = flat.children(ite)!
+      const left = tree.nodeSync(l)
+      if (!left) return null
+      if (bytes < left.size) ite = l
+      else { bytes -= left.size; ite = rr }
+    }
+    return ite / 2
+  }
+  return null
 }
 
 // The map entries holding bytes [start, end) of a block-mapped blob.

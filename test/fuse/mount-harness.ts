@@ -20,10 +20,11 @@ import { clearStaleMount, isMounted } from '../../src/fuse/stale-mount.js'
 export interface Fixture {
   name: string // the drive kind, shown in test names
   script: string // path of the compiled serve-*.js
+  args?: string[] // given to the script before the host's own options
 }
 
-function fixture (name: string, file: string): Fixture {
-  return { name, script: fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url)) }
+function fixture (name: string, file: string, args: string[] = []): Fixture {
+  return { name, script: fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url)), args }
 }
 
 export const MEMORY_FIXTURE: Fixture = process.env.HYPERFS_FUSE_FIXTURE
@@ -31,6 +32,9 @@ export const MEMORY_FIXTURE: Fixture = process.env.HYPERFS_FUSE_FIXTURE
   : fixture('memory drive', 'serve-memory-drive.js')
 export const HYPERDRIVE_FIXTURE = fixture('hyperdrive on disk', 'serve-hyperdrive.js')
 export const REPLICA_FIXTURE = fixture('hyperdrive replica', 'serve-replica.js')
+// the same two, their drive in the format of hyperdrive@13
+export const HYPERDRIVE13_FIXTURE = fixture('hyperdrive13 on disk', 'serve-hyperdrive.js', ['--format', 'hyperdrive13'])
+export const HYPERDRIVE13_REPLICA_FIXTURE = fixture('hyperdrive13 replica', 'serve-replica.js', ['--format', 'hyperdrive13'])
 
 // node:test takes a string as the reason to skip
 export const FUSE_SKIP: string | false = existsSync('/dev/fuse')
@@ -77,7 +81,8 @@ export async function startHost (t: TestContext, opts: HostOptions = {}): Promis
   // a given mount point may hold a dead mount, which even mkdir fails on
   if (base) mkdirSync(mnt)
 
-  const args = [(opts.fixture ?? MEMORY_FIXTURE).script, '--mount', mnt]
+  const fx = opts.fixture ?? MEMORY_FIXTURE
+  const args = [fx.script, ...(fx.args ?? []), '--mount', mnt]
   if (opts.seed) args.push('--seed', opts.seed)
   for (const [path, size] of Object.entries(opts.generated ?? {})) args.push('--generated', `${path}=${size}`)
   if (opts.readOnly) args.push('--read-only')
