@@ -31,13 +31,14 @@ import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
 import { pathString, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, mountStat } from './stat-entry.js'
-import { ContentWriter } from './content-writer.js'
+import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
+import { fileExtents, extentStarts, findExtent, patchExtents, cheapestWindow, joinExtents, type PlacedExtent } from './extent-map.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFREG, S_IFDIR, S_IFLNK
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type Extent, type FilePatch, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
@@ -45,7 +46,12 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
-const ROOT_TIME_LOOKBACK = 16 // newest history entries searched for the time of the drive's last change
+const ROOT_TIME_LOOKBACK = 16
+// extents one entry keeps before its cheapest neighbours are rewritten as one
+// run, how many are rewritten at a time, and how many such rewrites one change makes
+const MAX_EXTENTS = 256
+const COMPACT_WINDOW = 64
+const MAX_COMPACT_ROUNDS = 8 // newest history entries searched for the time of the drive's last change
 
 export interface DriveCores {
   metadata: Hypercore
@@ -319,32 +325,56 @@ export class TrieFormat implements DriveFormat {
     else this.s.opts.onwarning(`${drive}: ${msg}`)
   }
 
-  // The file's bytes [start, end), block by block: a chunk of whole local
-  // blocks at a time while they are here, then the rest from peers, fetching
-  // a few blocks ahead and nothing outside the range.
+  // The file's bytes [start, end), extent by extent: a hole as zeros, a run
+  // of blocks as in runBytes.
   async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
     const { core, blockSize } = await this.contentCore()
+    yield * this.extentBytes(core, blockSize, fileExtents(st), start, end, opts)
+  }
+
+  private async * extentBytes (core: Hypercore, blockSize: number, list: Extent[], start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
+    let pos = 0
+    for (const e of list) {
+      const s = pos
+      pos += e.length
+      if (pos <= start) continue
+      if (s >= end) break
+      const from = Math.max(start, s) - s
+      const to = Math.min(end, pos) - s
+      if (e.blocks > 0) { yield * this.runBytes(core, blockSize, e, from, to, opts); continue }
+      for (let at = from; at < to; at += LOCAL_CHUNK) yield Buffer.alloc(Math.min(LOCAL_CHUNK, to - at))
+    }
+  }
+
+  // Bytes [from, to) of a data extent: a chunk of whole local blocks at a
+  // time while they are here, then the rest from peers, fetching a few blocks
+  // ahead and nothing outside the range. Block indexes come from arithmetic
+  // (every block of a run but the last is blockSize), so no seek is needed.
+  private async * runBytes (core: Hypercore, blockSize: number, e: Extent, from: number, to: number, opts: ReadOptions): AsyncIterable<Buffer> {
+    const a = e.skip + from
+    const b = e.skip + to
+    if (Math.ceil(b / blockSize) > e.blocks) throw HyperfsError.DECODE_ERROR(`an extent at block ${e.offset} names bytes past its ${e.blocks} blocks`)
     const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
-    let pos = start
-    const base = await this.fileBase(core, st)
+    let pos = a
+    const base = await runBase(core, e.offset)
     if (base !== null) {
-      for (const chunk of this.localChunks(core, st, base, blockSize, start, end)) {
+      for (const chunk of localChunks(core, e.offset, base, blockSize, a, b)) {
         pos += chunk.byteLength
         yield chunk
       }
-      if (pos >= end) return
+      if (pos >= b) return
     }
     const first = Math.floor(pos / blockSize)
-    const last = Math.floor((end - 1) / blockSize)
+    const last = Math.floor((b - 1) / blockSize)
     const ahead: Array<Promise<Buffer | null>> = []
     let next = first
-    for (let b = first; b <= last; b++) {
-      while (next <= last && next < b + FETCH_AHEAD) ahead.push(handled(core.get(st.offset + next++, getOpts)))
+    for (let i = first; i <= last; i++) {
+      while (next <= last && next < i + FETCH_AHEAD) ahead.push(handled(core.get(e.offset + next++, getOpts)))
       const block = (await ahead.shift())!
-      const from = b === first ? pos - b * blockSize : 0
-      const to = Math.min(blockSize, end - b * blockSize)
-      if (block.byteLength < to) throw HyperfsError.STORAGE_CORRUPT(`content block ${st.offset + b} is ${block.byteLength} bytes, expected at least ${to}`)
-      yield block.subarray(from, to)
+      const lo = i === first ? pos - i * blockSize : 0
+      const hi = Math.min(blockSize, b - i * blockSize)
+      if (block.byteLength < hi) throw HyperfsError.STORAGE_CORRUPT(`content block ${e.offset + i} is ${block.byteLength} bytes, expected at least ${hi}`)
+      yield block.subarray(lo, hi)
     }
   }
 
@@ -355,60 +385,61 @@ export class TrieFormat implements DriveFormat {
   async openReader (stat: Stat): Promise<FileReader | null> {
     const st = stat
     const { core, blockSize } = await this.contentCore()
-    const base = await this.fileBase(core, st)
-    if (base === null) return null
+    const list = fileExtents(st)
+    const starts = extentStarts(list)
+    // where each run starts in the core, from local tree nodes; null: not known here
+    const bases = await Promise.all(list.map((e) => e.blocks > 0 ? runBase(core, e.offset) : Promise.resolve(0)))
+    if (list.length > 0 && list.every((e, i) => e.blocks > 0 && bases[i] === null)) return null
     return {
       size: st.size,
       readInto (target, position, length) {
         const end = Math.min(st.size, position + length, target.byteLength + position)
         if (position >= end) return 0
-        const first = st.offset + Math.floor(position / blockSize)
-        const last = st.offset + Math.floor((end - 1) / blockSize)
-        return core.readBytesInto(base + position, target, 0, end - position, first, last + 1)
+        let pos = position
+        for (let i = findExtent(starts, pos); pos < end && i < list.length; i++) {
+          const e = list[i]
+          const from = pos - starts[i]
+          const to = Math.min(e.length, end - starts[i])
+          if (e.blocks === 0) {
+            target.fill(0, pos - position, pos - position + to - from)
+          } else {
+            const base = bases[i]
+            if (base === null) return null
+            const a = e.skip + from
+            const b = e.skip + to
+            if (Math.ceil(b / blockSize) > e.blocks) return null
+            const n = core.readBytesInto(base + a, target, pos - position, b - a, e.offset + Math.floor(a / blockSize), e.offset + Math.floor((b - 1) / blockSize) + 1)
+            if (n !== b - a) return null
+          }
+          pos += to - from
+        }
+        return pos - position
       }
     }
   }
 
-  // Where the file's first block starts in the content core. The Stat's
-  // byteOffset comes from the writer and must agree with the content tree: a
-  // wrong one must not send us to bytes of other blocks. Null: it does not
-  // (or the tree cannot tell yet), so read block by block.
-  private async fileBase (core: Hypercore, st: Stat): Promise<number | null> {
-    if (st.offset >= core.length) return null
-    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
-    return base === st.byteOffset ? base : null
-  }
-
-  // File bytes [start, end) read from the content core's data file a chunk of
-  // whole blocks at a time, while they are local. The core checks each block
-  // against its tree the first time it is read (STORAGE_CORRUPT on a writer);
-  // stops early where a block is missing or a replica dropped a damaged one.
-  private * localChunks (core: Hypercore, st: Stat, base: number, blockSize: number, start: number, end: number): Generator<Buffer> {
-    const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
-    for (let pos = start; pos < end;) {
-      const b = Math.floor(pos / blockSize)
-      const chunkEnd = Math.min(end, (b + perChunk) * blockSize)
-      const buf = Buffer.allocUnsafe(chunkEnd - pos)
-      const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, st.offset + b, st.offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
-      if (n !== buf.byteLength) return
-      pos = chunkEnd
-      yield buf
-    }
-  }
-
-  // Each file is a run of content blocks: one range per file, fetched together.
+  // Each file is one or more runs of content blocks, fetched together.
   async fetchFiles (files: Stat[], opts: FetchFilesOptions): Promise<void> {
-    const withBlocks = files.filter((f) => f.blocks > 0)
-    if (withBlocks.length === 0) return
-    const { core, blockSize } = await this.contentCore()
+    const runs: BlockRange[] = []
     let held = 0
-    for (const f of withBlocks) {
+    let core: Hypercore | null = null
+    let blockSize = 0
+    for (const f of files) {
+      const list = fileExtents(f).filter((e) => e.blocks > 0)
+      if (list.length === 0) continue
+      if (!core) ({ core, blockSize } = await this.contentCore())
       let n = 0
-      for (let i = 0; i < f.blocks; i++) if (core.has(f.offset + i)) n++
-      held += n === f.blocks ? f.size : Math.min(f.size, n * blockSize)
+      let total = 0
+      for (const e of list) {
+        runs.push([e.offset, e.offset + e.blocks])
+        total += e.blocks
+        for (let i = 0; i < e.blocks; i++) if (core.has(e.offset + i)) n++
+      }
+      held += n === total ? f.size : Math.min(f.size, n * blockSize)
     }
+    if (!core) return
     opts.onbytes(held)
-    await fetchRanges(core, withBlocks.map((f): BlockRange => [f.offset, f.offset + f.blocks]), {
+    await fetchRanges(core, runs, {
       signal: opts.signal,
       timeout: opts.timeout,
       onblock: opts.onbytes
@@ -439,16 +470,7 @@ export class TrieFormat implements DriveFormat {
     this.assertWritable()
     await this.checkFileTarget(comps)
     const { core, blockSize } = await this.contentCore()
-    const writer = await ContentWriter.open(core, blockSize, this.s.contentLock)
-    let range
-    try {
-      if (Buffer.isBuffer(data) || data instanceof Uint8Array) await writer.write(data)
-      else for await (const chunk of data) await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-      range = await writer.finish()
-    } catch (err) {
-      writer.abort()
-      throw err
-    }
+    const range = await this.appendContent(core, blockSize, data)
     await this.s.meta.run(async () => {
       const prev = await this.checkFileTarget(comps)
       const st = statEntry({
@@ -461,6 +483,78 @@ export class TrieFormat implements DriveFormat {
       })
       await this.trie.batch([...await this.parentOps(comps), { type: 'put', key: comps.join('/'), value: encodeStat(st) }])
     })
+  }
+
+  // Appends bytes to the content core as one run of blocks (ContentWriter).
+  private async appendContent (core: Hypercore, blockSize: number, data: Buffer | AsyncIterable<Uint8Array>): Promise<ContentRange> {
+    const writer = await ContentWriter.open(core, blockSize, this.s.contentLock)
+    try {
+      if (Buffer.isBuffer(data) || data instanceof Uint8Array) await writer.write(data)
+      else for await (const chunk of data) await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      return await writer.finish()
+    } catch (err) {
+      writer.abort()
+      throw err
+    }
+  }
+
+  // Changes part of a file (FilePatch, types.ts) as one new version: only the
+  // written bytes go to the content core; the new entry's extents point at
+  // them, and the bytes kept point at the blocks they already are in.
+  async patchFile (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void> {
+    this.assertWritable()
+    checkPatch(patch)
+    await this.fileToChange(comps)
+    const { core, blockSize } = await this.contentCore()
+    const written: PlacedExtent[] = []
+    for (const w of patch.writes) {
+      if (w.length === 0) continue
+      const r = await this.appendContent(core, blockSize, w.data)
+      if (r.size !== w.length) throw HyperfsError.EINVAL(`a write of ${w.length} bytes at ${w.offset} brought ${r.size}`)
+      written.push({ at: w.offset, extent: { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size } })
+    }
+    await this.s.meta.run(async () => {
+      const prev = await this.fileToChange(comps)
+      const list = await this.compact(core, blockSize, patchExtents(fileExtents(prev), prev.size, patch.keep, patch.size, written, blockSize))
+      const { extents: _, ...rest } = prev
+      const now = Date.now()
+      const st: Stat = {
+        ...rest,
+        mode: S_IFREG | ((opts.mode ?? prev.mode) & 0o7777),
+        uid: opts.uid ?? prev.uid,
+        gid: opts.gid ?? prev.gid,
+        mtime: opts.mtime ?? now,
+        ctime: now,
+        metadata: opts.metadata ?? prev.metadata,
+        ...await layout(core, blockSize, list)
+      }
+      await this.trie.put(comps.join('/'), encodeStat(st))
+    })
+  }
+
+  // The regular file at comps, which a patch or truncate changes.
+  private async fileToChange (comps: string[]): Promise<Stat> {
+    const st = await this.entry(comps)
+    if (!st) throw HyperfsError.ENOENT(pathString(comps))
+    if (isDir(st)) throw HyperfsError.EISDIR(pathString(comps))
+    if (st.mount) throw HyperfsError.EROFS(`${pathString(comps)} is a mount point`)
+    if (!isFile(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
+    return st
+  }
+
+  // Keeps an entry's extent list short: past MAX_EXTENTS, the neighbours that
+  // hold the fewest bytes are rewritten as one run (so appends of a few bytes
+  // each cost a rewrite of a few bytes now and then, not an ever longer entry).
+  private async compact (core: Hypercore, blockSize: number, list: Extent[]): Promise<Extent[]> {
+    for (let round = 0; list.length > MAX_EXTENTS && round < MAX_COMPACT_ROUNDS; round++) {
+      const { start, end } = cheapestWindow(list, COMPACT_WINDOW)
+      const part = list.slice(start, end)
+      const bytes = part.reduce((n, e) => n + e.length, 0)
+      const r = await this.appendContent(core, blockSize, this.extentBytes(core, blockSize, part, 0, bytes, {}))
+      if (r.size !== bytes) throw HyperfsError.STORAGE_CORRUPT(`rewrote ${r.size} bytes of ${bytes}`)
+      list = joinExtents([...list.slice(0, start), { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size }, ...list.slice(end)], blockSize)
+    }
+    return list
   }
 
   // A file may be (re)written at comps: not over a folder or mount point.
@@ -481,29 +575,11 @@ export class TrieFormat implements DriveFormat {
     })
   }
 
+  // Stores no content: a shorter file keeps part of its extents, a longer one
+  // ends in a hole.
   async truncate (comps: string[], size: number): Promise<void> {
     this.assertWritable()
-    const st = await this.entry(comps)
-    if (!st) throw HyperfsError.ENOENT(pathString(comps))
-    if (isDir(st)) throw HyperfsError.EISDIR(pathString(comps))
-    if (st.mount) throw HyperfsError.EROFS(`${pathString(comps)} is a mount point`)
-    if (!isFile(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
-    if (size <= st.size) {
-      const { blockSize } = await this.contentCore()
-      return this.update(comps, (s) => ({ ...s, size, blocks: Math.ceil(size / blockSize), mtime: Date.now() }))
-    }
-    // growing: the file's blocks are a contiguous run, so it is rewritten with the zeros
-    const self = this
-    async function * grown () {
-      yield * self.chunks(st!, 0, st!.size, {})
-      let left = size - st!.size
-      while (left > 0) {
-        const n = Math.min(left, 1024 * 1024)
-        yield Buffer.alloc(n)
-        left -= n
-      }
-    }
-    await this.writeFile(comps, grown(), { mode: st.mode, uid: st.uid, gid: st.gid, metadata: st.metadata })
+    await this.patchFile(comps, { keep: size, size, writes: [] }, { mtime: Date.now() })
   }
 
   async mkdir (comps: string[], mode: number): Promise<void> {
@@ -652,16 +728,74 @@ export class TrieFormat implements DriveFormat {
   }
 }
 
+function checkPatch (patch: FilePatch): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0
+  if (!ok(patch.keep) || !ok(patch.size)) throw HyperfsError.EINVAL(`bad patch size ${patch.size} (keep ${patch.keep})`)
+  for (const w of patch.writes) {
+    if (!ok(w.offset) || !ok(w.length) || w.offset + w.length > patch.size) throw HyperfsError.EINVAL(`bad write of ${w.length} bytes at ${w.offset} in a file of ${patch.size}`)
+  }
+}
+
+// The size and block fields of an entry whose content is `list`: the one run
+// of an entry written before extents when it is one (every reader reads
+// those), else the extents.
+async function layout (core: Hypercore, blockSize: number, list: Extent[]): Promise<Pick<Stat, 'size' | 'blocks' | 'offset' | 'byteOffset' | 'extents'>> {
+  let size = 0
+  let blocks = 0
+  for (const e of list) { size += e.length; blocks += e.blocks }
+  if (list.length === 0) return { size: 0, blocks: 0, offset: 0, byteOffset: 0 }
+  const e = list[0]
+  if (list.length === 1 && e.blocks > 0 && e.skip === 0) {
+    const byteOffset = await runBase(core, e.offset)
+    if (byteOffset !== null) return { size, blocks: e.blocks, offset: e.offset, byteOffset }
+  }
+  return { size, blocks, offset: 0, byteOffset: 0, extents: list }
+}
+
+// Where content block `offset` starts in the core, from local tree nodes;
+// null when the tree cannot tell here (a replica without those nodes): then
+// the bytes come block by block.
+async function runBase (core: Hypercore, offset: number): Promise<number | null> {
+  if (offset >= core.length) return null
+  return core.tree.byteOffset(2 * offset).catch(() => null)
+}
+
+// Bytes [a, b) of the run of blocks from `offset` (which starts at byte
+// `base` of the core), read from the content core's data file a chunk of
+// whole blocks at a time, while they are local. The core checks each block
+// against its tree the first time it is read (STORAGE_CORRUPT on a writer),
+// and refuses bytes outside the blocks named; stops early where a block is
+// missing or a replica dropped a damaged one.
+function * localChunks (core: Hypercore, offset: number, base: number, blockSize: number, a: number, b: number): Generator<Buffer> {
+  const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
+  for (let pos = a; pos < b;) {
+    const i = Math.floor(pos / blockSize)
+    const chunkEnd = Math.min(b, (i + perChunk) * blockSize)
+    const buf = Buffer.allocUnsafe(chunkEnd - pos)
+    const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, offset + i, offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
+    if (n !== buf.byteLength) return
+    pos = chunkEnd
+    yield buf
+  }
+}
+
 function encodeStat (st: Stat): Buffer {
   return encode(driveStat, st)
 }
 
 function decodeStat (b: Buffer): Stat {
+  let st: Stat
   try {
-    return decode(driveStat, b)
+    st = decode(driveStat, b)
   } catch (err) {
     throw HyperfsError.DECODE_ERROR('drive entry: ' + (err as Error).message)
   }
+  if (st.extents) {
+    let total = 0
+    for (const e of st.extents) total += e.length
+    if (total !== st.size) throw HyperfsError.DECODE_ERROR(`drive entry: extents of ${total} bytes for a file of ${st.size}`)
+  }
+  return st
 }
 
 function decodeMount (b: Buffer): MountInfo {
