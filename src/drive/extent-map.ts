@@ -109,16 +109,22 @@ export function findExtent (starts: number[], pos: number): number {
   return lo
 }
 
-// The longest-spanning window of `width` neighbours holding the fewest bytes:
-// what compaction rewrites into one extent to keep an entry's list short.
-export function cheapestWindow (list: Extent[], width: number): { start: number, end: number } {
-  let best = 0
-  let bestBytes = Infinity
-  let sum = 0
-  for (let i = 0; i < list.length; i++) {
-    sum += list[i].length
-    if (i >= width) sum -= list[i - width].length
-    if (i >= width - 1 && sum < bestBytes) { bestBytes = sum; best = i - width + 1 }
+// Which neighbours to rewrite as one run each so that `list` keeps at most
+// `target` extents: pairs of neighbouring groups are joined cheapest first
+// (fewest bytes), but only while a join costs at most `maxBytes`. Returns
+// the groups of more than one extent, as [start, end) indexes of `list`.
+export function planMerges (list: Extent[], target: number, maxBytes: number): Array<[number, number]> {
+  const groups = list.map((e, i) => ({ start: i, end: i + 1, bytes: e.length }))
+  while (groups.length > target) {
+    let best = -1
+    for (let i = 0; i + 1 < groups.length; i++) {
+      const cost = groups[i].bytes + groups[i + 1].bytes
+      if (cost <= maxBytes && (best < 0 || cost < groups[best].bytes + groups[best + 1].bytes)) best = i
+    }
+    if (best < 0) break
+    const a = groups[best]
+    const b = groups[best + 1]
+    groups.splice(best, 2, { start: a.start, end: b.end, bytes: a.bytes + b.bytes })
   }
-  return { start: best, end: Math.min(list.length, best + width) }
+  return groups.filter((g) => g.end - g.start > 1).map((g) => [g.start, g.end])
 }

@@ -33,7 +33,7 @@ import { pathString, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, mountStat } from './stat-entry.js'
 import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
-import { fileExtents, extentStarts, findExtent, patchExtents, cheapestWindow, joinExtents, type PlacedExtent } from './extent-map.js'
+import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, type PlacedExtent } from './extent-map.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
@@ -47,11 +47,10 @@ const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
 const ROOT_TIME_LOOKBACK = 16
-// extents one entry keeps before its cheapest neighbours are rewritten as one
-// run, how many are rewritten at a time, and how many such rewrites one change makes
-const MAX_EXTENTS = 256
-const COMPACT_WINDOW = 64
-const MAX_COMPACT_ROUNDS = 8 // newest history entries searched for the time of the drive's last change
+// extents an entry keeps before small neighbours are rewritten as one run,
+// and before any neighbours are (see compact())
+const SOFT_EXTENTS = 64
+const MAX_EXTENTS = 1024 // newest history entries searched for the time of the drive's last change
 
 export interface DriveCores {
   metadata: Hypercore
@@ -542,19 +541,29 @@ export class TrieFormat implements DriveFormat {
     return st
   }
 
-  // Keeps an entry's extent list short: past MAX_EXTENTS, the neighbours that
-  // hold the fewest bytes are rewritten as one run (so appends of a few bytes
-  // each cost a rewrite of a few bytes now and then, not an ever longer entry).
+  // Keeps an entry's extent list short, since every change stores the whole
+  // list again: past SOFT_EXTENTS, neighbours of a block or less in all are
+  // rewritten as one run (appends of a few bytes each cost a rewrite of a few
+  // bytes now and then); past MAX_EXTENTS, the cheapest neighbours whatever
+  // their size (many small writes spread over a big file).
   private async compact (core: Hypercore, blockSize: number, list: Extent[]): Promise<Extent[]> {
-    for (let round = 0; list.length > MAX_EXTENTS && round < MAX_COMPACT_ROUNDS; round++) {
-      const { start, end } = cheapestWindow(list, COMPACT_WINDOW)
+    let groups: Array<[number, number]> = []
+    if (list.length > MAX_EXTENTS) groups = planMerges(list, Math.floor(MAX_EXTENTS * 3 / 4), Infinity)
+    else if (list.length > SOFT_EXTENTS) groups = planMerges(list, Math.floor(SOFT_EXTENTS * 3 / 4), blockSize)
+    if (groups.length === 0) return list
+    const out: Extent[] = []
+    let at = 0
+    for (const [start, end] of groups) {
+      out.push(...list.slice(at, start))
       const part = list.slice(start, end)
       const bytes = part.reduce((n, e) => n + e.length, 0)
       const r = await this.appendContent(core, blockSize, this.extentBytes(core, blockSize, part, 0, bytes, {}))
       if (r.size !== bytes) throw HyperfsError.STORAGE_CORRUPT(`rewrote ${r.size} bytes of ${bytes}`)
-      list = joinExtents([...list.slice(0, start), { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size }, ...list.slice(end)], blockSize)
+      out.push({ offset: r.offset, blocks: r.blocks, skip: 0, length: r.size })
+      at = end
     }
-    return list
+    out.push(...list.slice(at))
+    return joinExtents(out, blockSize)
   }
 
   // A file may be (re)written at comps: not over a folder or mount point.
