@@ -2,8 +2,10 @@
 // cores. The metadata core holds a Hypertrie whose header (block 0) names the
 // content core and its block size (codec/drive-header.ts); each path is a trie
 // key whose value is a Stat (codec/drive-stat.ts). The content core holds file
-// bytes, each file as a run of blockSize blocks named by its Stat. The drive
-// key is the metadata key.
+// bytes: a file written whole is one run of blockSize blocks named by its
+// Stat; a file changed in part (patchFile, truncate) is a list of extents
+// (extent-map.ts) that reuse the blocks the change kept, so a change stores
+// only the bytes written. The drive key is the metadata key.
 //
 // TrieFormat is the format (drive-format.ts): entries, content and mount
 // records. Routing through mounts and symlinks is RoutedDrive's
@@ -19,8 +21,8 @@
 // (onwarning), wherever entries are listed.
 //
 // Nothing assumes blocks are local: metadata operations read only trie nodes,
-// and reads map byte offsets to content blocks with arithmetic (no seek) and
-// fetch only the blocks they return.
+// and reads map byte offsets to content blocks with arithmetic, extent by
+// extent (no seek), and fetch only the blocks they return.
 import type { Hypercore } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'

@@ -210,6 +210,16 @@ test('gc keeps every block the latest extents use and frees the ones only old ve
     assert.equal(plan.free.get(i), !used.get(i), `block ${i} freed iff only an old version uses it`)
   }
   assert.equal([...plan.free.runs()].reduce((n, [s, e]) => n + e - s, 0), 2, 'the two overwritten blocks')
+
+  // freeing them leaves the latest version whole, through both read paths
+  const content = (d as unknown as { content: { clear: (s: number, e: number) => Promise<unknown> } }).content
+  for (const [s, e] of [...plan.free.runs()]) await content.clear(s, e)
+  const want = Buffer.from(ref)
+  want.fill(7, 3 * BLOCK, 5 * BLOCK)
+  assert.ok((await d.read('/f')).equals(want))
+  const local = await readLocal(d, '/f', 0, want.length)
+  assert.ok(local && local.equals(want))
+  assert.equal(await readLocal(d.checkout(2), '/f', 3 * BLOCK, 10), null, 'the old version\'s freed bytes are not read locally')
 })
 
 test('an entry of a newer format version is refused with DECODE_ERROR', () => {
