@@ -327,55 +327,54 @@ export class TrieFormat implements DriveFormat {
   }
 
   // The file's bytes [start, end), extent by extent: a hole as zeros, a run
-  // of blocks as in runBytes.
+  // of blocks as extentBytes says.
   async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
     const { core, blockSize } = await this.contentCore()
     yield * this.extentBytes(core, blockSize, fileExtents(st), start, end, opts)
   }
 
+  // While the blocks are local, each extent is read a chunk of whole blocks
+  // at a time; from the first block that is not, the rest comes block by
+  // block from peers, a few blocks ahead across extents (a file of many
+  // extents streams without a round trip per extent), and nothing outside the
+  // range. Block indexes come from arithmetic (every block of a run but the
+  // last is blockSize), so no seek is needed.
   private async * extentBytes (core: Hypercore, blockSize: number, list: Extent[], start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
-    let pos = 0
-    for (const e of list) {
-      const s = pos
-      pos += e.length
-      if (pos <= start) continue
-      if (s >= end) break
-      const from = Math.max(start, s) - s
-      const to = Math.min(end, pos) - s
-      if (e.blocks > 0) { yield * this.runBytes(core, blockSize, e, from, to, opts); continue }
-      for (let at = from; at < to; at += LOCAL_CHUNK) yield Buffer.alloc(Math.min(LOCAL_CHUNK, to - at))
-    }
-  }
-
-  // Bytes [from, to) of a data extent: a chunk of whole local blocks at a
-  // time while they are here, then the rest from peers, fetching a few blocks
-  // ahead and nothing outside the range. Block indexes come from arithmetic
-  // (every block of a run but the last is blockSize), so no seek is needed.
-  private async * runBytes (core: Hypercore, blockSize: number, e: Extent, from: number, to: number, opts: ReadOptions): AsyncIterable<Buffer> {
-    const a = e.skip + from
-    const b = e.skip + to
-    if (Math.ceil(b / blockSize) > e.blocks) throw HyperfsError.DECODE_ERROR(`an extent at block ${e.offset} names bytes past its ${e.blocks} blocks`)
-    const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
-    let pos = a
-    const base = await runBase(core, e.offset)
-    if (base !== null) {
-      for (const chunk of localChunks(core, e.offset, base, blockSize, a, b)) {
-        pos += chunk.byteLength
+    const pieces = rangePieces(list, start, end, blockSize)
+    let k = 0
+    for (; k < pieces.length; k++) {
+      const p = pieces[k]
+      if (p.e.blocks === 0) { yield * zeros(p.b - p.a); continue }
+      const base = await runBase(core, p.e.offset)
+      if (base === null) break
+      for (const chunk of localChunks(core, p.e.offset, base, blockSize, p.a, p.b)) {
+        p.a += chunk.byteLength
         yield chunk
       }
-      if (pos >= b) return
+      if (p.a < p.b) break
     }
-    const first = Math.floor(pos / blockSize)
-    const last = Math.floor((b - 1) / blockSize)
+    if (k >= pieces.length) return
+    const rest = pieces.slice(k)
+    const order = (function * () {
+      for (const p of rest) if (p.e.blocks > 0) for (let i = Math.floor(p.a / blockSize); i <= Math.floor((p.b - 1) / blockSize); i++) yield p.e.offset + i
+    })()
+    const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
     const ahead: Array<Promise<Buffer | null>> = []
-    let next = first
-    for (let i = first; i <= last; i++) {
-      while (next <= last && next < i + FETCH_AHEAD) ahead.push(handled(core.get(e.offset + next++, getOpts)))
-      const block = (await ahead.shift())!
-      const lo = i === first ? pos - i * blockSize : 0
-      const hi = Math.min(blockSize, b - i * blockSize)
-      if (block.byteLength < hi) throw HyperfsError.STORAGE_CORRUPT(`content block ${e.offset + i} is ${block.byteLength} bytes, expected at least ${hi}`)
-      yield block.subarray(lo, hi)
+    for (const p of rest) {
+      if (p.e.blocks === 0) { yield * zeros(p.b - p.a); continue }
+      const first = Math.floor(p.a / blockSize)
+      for (let i = first; i <= Math.floor((p.b - 1) / blockSize); i++) {
+        for (let n = ahead.length; n < FETCH_AHEAD; n++) {
+          const next = order.next()
+          if (next.done) break
+          ahead.push(handled(core.get(next.value, getOpts)))
+        }
+        const block = (await ahead.shift())!
+        const lo = i === first ? p.a - i * blockSize : 0
+        const hi = Math.min(blockSize, p.b - i * blockSize)
+        if (block.byteLength < hi) throw HyperfsError.STORAGE_CORRUPT(`content block ${p.e.offset + i} is ${block.byteLength} bytes, expected at least ${hi}`)
+        yield block.subarray(lo, hi)
+      }
     }
   }
 
@@ -761,6 +760,28 @@ async function layout (core: Hypercore, blockSize: number, list: Extent[]): Prom
     if (byteOffset !== null) return { size, blocks: e.blocks, offset: e.offset, byteOffset }
   }
   return { size, blocks, offset: 0, byteOffset: 0, extents: list }
+}
+
+// The parts of the extents that bytes [start, end) of a file are in: each
+// extent's bytes [a, b) counted from the start of its first block.
+function rangePieces (list: Extent[], start: number, end: number, blockSize: number): Array<{ e: Extent, a: number, b: number }> {
+  const pieces: Array<{ e: Extent, a: number, b: number }> = []
+  let pos = 0
+  for (const e of list) {
+    const s = pos
+    pos += e.length
+    if (pos <= start) continue
+    if (s >= end) break
+    const a = e.skip + Math.max(start, s) - s
+    const b = e.skip + Math.min(end, pos) - s
+    if (e.blocks > 0 && Math.ceil(b / blockSize) > e.blocks) throw HyperfsError.DECODE_ERROR(`an extent at block ${e.offset} names bytes past its ${e.blocks} blocks`)
+    pieces.push({ e, a, b })
+  }
+  return pieces
+}
+
+function * zeros (n: number): Generator<Buffer> {
+  for (let at = 0; at < n; at += LOCAL_CHUNK) yield Buffer.alloc(Math.min(LOCAL_CHUNK, n - at))
 }
 
 // Where content block `offset` starts in the core, from local tree nodes;
