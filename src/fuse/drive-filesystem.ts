@@ -539,7 +539,7 @@ export class DriveFilesystem implements FuseFilesystem {
   // unless the change replaces it all (truncate to 0).
   #change<T> (file: OpenFile, fn: (stage: StagedFile) => Promise<T>, discardsContent = false): Promise<T> {
     return this.#serial(file, async () => {
-      if (!file.stage && discardsContent) file.stage = this.#newStage()
+      if (!file.stage && discardsContent) [file.stage, file.base] = [this.#newStage(), null]
       if (!file.stage) [file.stage, file.base] = await this.#load(file.path)
       const result = await fn(file.stage)
       file.gen++
