@@ -48,11 +48,11 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
-const ROOT_TIME_LOOKBACK = 16
-// extents an entry keeps before small neighbours are rewritten as one run,
-// and before any neighbours are (see compact())
-const SOFT_EXTENTS = 64
-const MAX_EXTENTS = 1024 // newest history entries searched for the time of the drive's last change
+const ROOT_TIME_LOOKBACK = 16 // newest history entries searched for the time of the drive's last change
+// extents an entry keeps before small neighbours are rewritten as one run
+// (down to half as many), and before any neighbours are (see compact())
+const SOFT_EXTENTS = 32
+const MAX_EXTENTS = 1024
 
 export interface DriveCores {
   metadata: Hypercore
@@ -550,7 +550,7 @@ export class TrieFormat implements DriveFormat {
   private async compact (core: Hypercore, blockSize: number, list: Extent[]): Promise<Extent[]> {
     let groups: Array<[number, number]> = []
     if (list.length > MAX_EXTENTS) groups = planMerges(list, Math.floor(MAX_EXTENTS * 3 / 4), Infinity)
-    else if (list.length > SOFT_EXTENTS) groups = planMerges(list, Math.floor(SOFT_EXTENTS * 3 / 4), blockSize)
+    else if (list.length > SOFT_EXTENTS) groups = planMerges(list, Math.floor(SOFT_EXTENTS / 2), blockSize)
     if (groups.length === 0) return list
     const out: Extent[] = []
     let at = 0

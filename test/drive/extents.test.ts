@@ -81,7 +81,7 @@ test('500 appends of 100 bytes store each appended byte once, plus a bounded rew
   // compaction rewrites windows of small extents now and then, never the file's old blocks
   assert.ok(grown < 4 * 50_000, `${grown} bytes stored for 50,000 appended`)
   const st = await d.stat('/log')
-  assert.ok(st.extents && st.extents.length <= 65, `${st.extents?.length} extents`)
+  assert.ok(st.extents && st.extents.length <= 33, `${st.extents?.length} extents`)
   assert.ok((await readAll(d, '/log')).equals(ref))
 })
 
