@@ -1,6 +1,7 @@
 // Which content blocks a drive's versions reference, found through the Drive
-// interface alone (drive/types.ts): a file's Stat names its run of content
-// blocks, [offset, offset + blocks). gc frees what only older versions
+// interface alone (drive/types.ts): a file's Stat names its runs of content
+// blocks, each extent's [offset, offset + blocks), or for an entry without
+// extents the one run [offset, offset + blocks). gc frees what only older versions
 // reference; pins keep what a path references now.
 //
 // Every entry of every version was put at some version, so the puts of the
@@ -18,12 +19,19 @@ import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { Bitfield } from '../core/bitfield.js'
 import { HyperfsError } from '../errors.js'
 
-// The one place that maps an entry to its content blocks (extents will add runs here).
+// The one place that maps an entry to its content blocks.
 export function statBlocks (st: Stat, bound: number): Array<[number, number]> {
-  if ((st.mode & S_IFMT) !== S_IFREG || st.mount || st.blocks <= 0) return []
-  const s = Math.min(Math.max(0, st.offset), bound)
-  const e = Math.min(st.offset + st.blocks, bound)
-  return s < e ? [[s, e]] : []
+  if ((st.mode & S_IFMT) !== S_IFREG || st.mount) return []
+  const runs: Array<[number, number]> = []
+  const add = (offset: number, blocks: number): void => {
+    if (blocks <= 0) return
+    const s = Math.min(Math.max(0, offset), bound)
+    const e = Math.min(offset + blocks, bound)
+    if (s < e) runs.push([s, e])
+  }
+  if (st.extents) for (const x of st.extents) add(x.offset, x.blocks)
+  else add(st.offset, st.blocks)
+  return runs
 }
 
 // Marks in `into` the blocks of the files at or under `path` (symlinks and

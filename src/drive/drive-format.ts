@@ -12,7 +12,7 @@
 // write lock.
 import type { Hypercore } from '../core/hypercore.js'
 import type {
-  DirEntry, DiffEntry, DriveInfo, FileReader, HistoryEntry, MountInfo, ReadOptions, Stat, WatchEvent, WriteOptions
+  DirEntry, DiffEntry, DriveInfo, FileReader, FilePatch, HistoryEntry, MountInfo, ReadOptions, Stat, WatchEvent, WriteOptions
 } from './types.js'
 
 export type DriveFormatName = 'hypertrie' | 'hyperdrive13'
@@ -60,6 +60,8 @@ export interface DriveFormat {
   // ---- writes (comps is never the root) ----
   writeFile (comps: string[], data: Buffer | AsyncIterable<Uint8Array>, opts: WriteOptions): Promise<void>
   truncate (comps: string[], size: number): Promise<void>
+  // A change to part of a file (types.ts FilePatch); a format without extents has none.
+  patchFile? (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void>
   mkdir (comps: string[], mode: number): Promise<void>
   rmdir (comps: string[]): Promise<void>
   unlink (comps: string[]): Promise<void>

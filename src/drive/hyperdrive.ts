@@ -2,8 +2,10 @@
 // cores. The metadata core holds a Hypertrie whose header (block 0) names the
 // content core and its block size (codec/drive-header.ts); each path is a trie
 // key whose value is a Stat (codec/drive-stat.ts). The content core holds file
-// bytes, each file as a run of blockSize blocks named by its Stat. The drive
-// key is the metadata key.
+// bytes: a file written whole is one run of blockSize blocks named by its
+// Stat; a file changed in part (patchFile, truncate) is a list of extents
+// (extent-map.ts) that reuse the blocks the change kept, so a change stores
+// only the bytes written. The drive key is the metadata key.
 //
 // TrieFormat is the format (drive-format.ts): entries, content and mount
 // records. Routing through mounts and symlinks is RoutedDrive's
@@ -19,8 +21,8 @@
 // (onwarning), wherever entries are listed.
 //
 // Nothing assumes blocks are local: metadata operations read only trie nodes,
-// and reads map byte offsets to content blocks with arithmetic (no seek) and
-// fetch only the blocks they return.
+// and reads map byte offsets to content blocks with arithmetic, extent by
+// extent (no seek), and fetch only the blocks they return.
 import type { Hypercore } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
@@ -31,13 +33,14 @@ import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
 import { pathString, keyProblem } from './drive-path.js'
 import { statEntry, ROOT_STAT, isDir, isFile, mountStat } from './stat-entry.js'
-import { ContentWriter } from './content-writer.js'
+import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
+import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, type PlacedExtent } from './extent-map.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFREG, S_IFDIR, S_IFLNK
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type Extent, type FilePatch, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
@@ -46,6 +49,10 @@ const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
 const ROOT_TIME_LOOKBACK = 16 // newest history entries searched for the time of the drive's last change
+// extents an entry keeps before small neighbours are rewritten as one run
+// (down to half as many), and before any neighbours are (see compact())
+const SOFT_EXTENTS = 32
+const MAX_EXTENTS = 1024
 
 export interface DriveCores {
   metadata: Hypercore
@@ -319,32 +326,55 @@ export class TrieFormat implements DriveFormat {
     else this.s.opts.onwarning(`${drive}: ${msg}`)
   }
 
-  // The file's bytes [start, end), block by block: a chunk of whole local
-  // blocks at a time while they are here, then the rest from peers, fetching
-  // a few blocks ahead and nothing outside the range.
+  // The file's bytes [start, end), extent by extent: a hole as zeros, a run
+  // of blocks as extentBytes says.
   async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
     const { core, blockSize } = await this.contentCore()
-    const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
-    let pos = start
-    const base = await this.fileBase(core, st)
-    if (base !== null) {
-      for (const chunk of this.localChunks(core, st, base, blockSize, start, end)) {
-        pos += chunk.byteLength
+    yield * this.extentBytes(core, blockSize, fileExtents(st), start, end, opts)
+  }
+
+  // While the blocks are local, each extent is read a chunk of whole blocks
+  // at a time; from the first block that is not, the rest comes block by
+  // block from peers, a few blocks ahead across extents (a file of many
+  // extents streams without a round trip per extent), and nothing outside the
+  // range. Block indexes come from arithmetic (every block of a run but the
+  // last is blockSize), so no seek is needed.
+  private async * extentBytes (core: Hypercore, blockSize: number, list: Extent[], start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
+    const pieces = rangePieces(list, start, end, blockSize)
+    let k = 0
+    for (; k < pieces.length; k++) {
+      const p = pieces[k]
+      if (p.e.blocks === 0) { yield * zeros(p.b - p.a); continue }
+      const base = await runBase(core, p.e.offset)
+      if (base === null) break
+      for (const chunk of localChunks(core, p.e.offset, base, blockSize, p.a, p.b)) {
+        p.a += chunk.byteLength
         yield chunk
       }
-      if (pos >= end) return
+      if (p.a < p.b) break
     }
-    const first = Math.floor(pos / blockSize)
-    const last = Math.floor((end - 1) / blockSize)
+    if (k >= pieces.length) return
+    const rest = pieces.slice(k)
+    const order = (function * () {
+      for (const p of rest) if (p.e.blocks > 0) for (let i = Math.floor(p.a / blockSize); i <= Math.floor((p.b - 1) / blockSize); i++) yield p.e.offset + i
+    })()
+    const getOpts = { timeout: opts.timeout ?? this.s.opts.timeout, signal: opts.signal }
     const ahead: Array<Promise<Buffer | null>> = []
-    let next = first
-    for (let b = first; b <= last; b++) {
-      while (next <= last && next < b + FETCH_AHEAD) ahead.push(handled(core.get(st.offset + next++, getOpts)))
-      const block = (await ahead.shift())!
-      const from = b === first ? pos - b * blockSize : 0
-      const to = Math.min(blockSize, end - b * blockSize)
-      if (block.byteLength < to) throw HyperfsError.STORAGE_CORRUPT(`content block ${st.offset + b} is ${block.byteLength} bytes, expected at least ${to}`)
-      yield block.subarray(from, to)
+    for (const p of rest) {
+      if (p.e.blocks === 0) { yield * zeros(p.b - p.a); continue }
+      const first = Math.floor(p.a / blockSize)
+      for (let i = first; i <= Math.floor((p.b - 1) / blockSize); i++) {
+        for (let n = ahead.length; n < FETCH_AHEAD; n++) {
+          const next = order.next()
+          if (next.done) break
+          ahead.push(handled(core.get(next.value, getOpts)))
+        }
+        const block = (await ahead.shift())!
+        const lo = i === first ? p.a - i * blockSize : 0
+        const hi = Math.min(blockSize, p.b - i * blockSize)
+        if (block.byteLength < hi) throw HyperfsError.STORAGE_CORRUPT(`content block ${p.e.offset + i} is ${block.byteLength} bytes, expected at least ${hi}`)
+        yield block.subarray(lo, hi)
+      }
     }
   }
 
@@ -355,60 +385,61 @@ export class TrieFormat implements DriveFormat {
   async openReader (stat: Stat): Promise<FileReader | null> {
     const st = stat
     const { core, blockSize } = await this.contentCore()
-    const base = await this.fileBase(core, st)
-    if (base === null) return null
+    const list = fileExtents(st)
+    const starts = extentStarts(list)
+    // where each run starts in the core, from local tree nodes; null: not known here
+    const bases = await Promise.all(list.map((e) => e.blocks > 0 ? runBase(core, e.offset) : Promise.resolve(0)))
+    if (list.length > 0 && list.every((e, i) => e.blocks > 0 && bases[i] === null)) return null
     return {
       size: st.size,
       readInto (target, position, length) {
         const end = Math.min(st.size, position + length, target.byteLength + position)
         if (position >= end) return 0
-        const first = st.offset + Math.floor(position / blockSize)
-        const last = st.offset + Math.floor((end - 1) / blockSize)
-        return core.readBytesInto(base + position, target, 0, end - position, first, last + 1)
+        let pos = position
+        for (let i = findExtent(starts, pos); pos < end && i < list.length; i++) {
+          const e = list[i]
+          const from = pos - starts[i]
+          const to = Math.min(e.length, end - starts[i])
+          if (e.blocks === 0) {
+            target.fill(0, pos - position, pos - position + to - from)
+          } else {
+            const base = bases[i]
+            if (base === null) return null
+            const a = e.skip + from
+            const b = e.skip + to
+            if (Math.ceil(b / blockSize) > e.blocks) return null
+            const n = core.readBytesInto(base + a, target, pos - position, b - a, e.offset + Math.floor(a / blockSize), e.offset + Math.floor((b - 1) / blockSize) + 1)
+            if (n !== b - a) return null
+          }
+          pos += to - from
+        }
+        return pos - position
       }
     }
   }
 
-  // Where the file's first block starts in the content core. The Stat's
-  // byteOffset comes from the writer and must agree with the content tree: a
-  // wrong one must not send us to bytes of other blocks. Null: it does not
-  // (or the tree cannot tell yet), so read block by block.
-  private async fileBase (core: Hypercore, st: Stat): Promise<number | null> {
-    if (st.offset >= core.length) return null
-    const base = await core.tree.byteOffset(2 * st.offset).catch(() => null)
-    return base === st.byteOffset ? base : null
-  }
-
-  // File bytes [start, end) read from the content core's data file a chunk of
-  // whole blocks at a time, while they are local. The core checks each block
-  // against its tree the first time it is read (STORAGE_CORRUPT on a writer);
-  // stops early where a block is missing or a replica dropped a damaged one.
-  private * localChunks (core: Hypercore, st: Stat, base: number, blockSize: number, start: number, end: number): Generator<Buffer> {
-    const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
-    for (let pos = start; pos < end;) {
-      const b = Math.floor(pos / blockSize)
-      const chunkEnd = Math.min(end, (b + perChunk) * blockSize)
-      const buf = Buffer.allocUnsafe(chunkEnd - pos)
-      const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, st.offset + b, st.offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
-      if (n !== buf.byteLength) return
-      pos = chunkEnd
-      yield buf
-    }
-  }
-
-  // Each file is a run of content blocks: one range per file, fetched together.
+  // Each file is one or more runs of content blocks, fetched together.
   async fetchFiles (files: Stat[], opts: FetchFilesOptions): Promise<void> {
-    const withBlocks = files.filter((f) => f.blocks > 0)
-    if (withBlocks.length === 0) return
-    const { core, blockSize } = await this.contentCore()
+    const runs: BlockRange[] = []
     let held = 0
-    for (const f of withBlocks) {
+    let core: Hypercore | null = null
+    let blockSize = 0
+    for (const f of files) {
+      const list = fileExtents(f).filter((e) => e.blocks > 0)
+      if (list.length === 0) continue
+      if (!core) ({ core, blockSize } = await this.contentCore())
       let n = 0
-      for (let i = 0; i < f.blocks; i++) if (core.has(f.offset + i)) n++
-      held += n === f.blocks ? f.size : Math.min(f.size, n * blockSize)
+      let total = 0
+      for (const e of list) {
+        runs.push([e.offset, e.offset + e.blocks])
+        total += e.blocks
+        for (let i = 0; i < e.blocks; i++) if (core.has(e.offset + i)) n++
+      }
+      held += n === total ? f.size : Math.min(f.size, n * blockSize)
     }
+    if (!core) return
     opts.onbytes(held)
-    await fetchRanges(core, withBlocks.map((f): BlockRange => [f.offset, f.offset + f.blocks]), {
+    await fetchRanges(core, runs, {
       signal: opts.signal,
       timeout: opts.timeout,
       onblock: opts.onbytes
@@ -439,16 +470,7 @@ export class TrieFormat implements DriveFormat {
     this.assertWritable()
     await this.checkFileTarget(comps)
     const { core, blockSize } = await this.contentCore()
-    const writer = await ContentWriter.open(core, blockSize, this.s.contentLock)
-    let range
-    try {
-      if (Buffer.isBuffer(data) || data instanceof Uint8Array) await writer.write(data)
-      else for await (const chunk of data) await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-      range = await writer.finish()
-    } catch (err) {
-      writer.abort()
-      throw err
-    }
+    const range = await this.appendContent(core, blockSize, data)
     await this.s.meta.run(async () => {
       const prev = await this.checkFileTarget(comps)
       const st = statEntry({
@@ -461,6 +483,88 @@ export class TrieFormat implements DriveFormat {
       })
       await this.trie.batch([...await this.parentOps(comps), { type: 'put', key: comps.join('/'), value: encodeStat(st) }])
     })
+  }
+
+  // Appends bytes to the content core as one run of blocks (ContentWriter).
+  private async appendContent (core: Hypercore, blockSize: number, data: Buffer | AsyncIterable<Uint8Array>): Promise<ContentRange> {
+    const writer = await ContentWriter.open(core, blockSize, this.s.contentLock)
+    try {
+      if (Buffer.isBuffer(data) || data instanceof Uint8Array) await writer.write(data)
+      else for await (const chunk of data) await writer.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      return await writer.finish()
+    } catch (err) {
+      writer.abort()
+      throw err
+    }
+  }
+
+  // Changes part of a file (FilePatch, types.ts) as one new version: only the
+  // written bytes go to the content core; the new entry's extents point at
+  // them, and the bytes kept point at the blocks they already are in.
+  async patchFile (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void> {
+    this.assertWritable()
+    checkPatch(patch)
+    await this.fileToChange(comps)
+    const { core, blockSize } = await this.contentCore()
+    const written: PlacedExtent[] = []
+    for (const w of patch.writes) {
+      if (w.length === 0) continue
+      const r = await this.appendContent(core, blockSize, w.data)
+      if (r.size !== w.length) throw HyperfsError.EINVAL(`a write of ${w.length} bytes at ${w.offset} brought ${r.size}`)
+      written.push({ at: w.offset, extent: { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size } })
+    }
+    await this.s.meta.run(async () => {
+      const prev = await this.fileToChange(comps)
+      const list = await this.compact(core, blockSize, patchExtents(fileExtents(prev), prev.size, patch.keep, patch.size, written, blockSize))
+      const { extents: _, ...rest } = prev
+      const now = Date.now()
+      const st: Stat = {
+        ...rest,
+        mode: S_IFREG | ((opts.mode ?? prev.mode) & 0o7777),
+        uid: opts.uid ?? prev.uid,
+        gid: opts.gid ?? prev.gid,
+        mtime: opts.mtime ?? now,
+        ctime: now,
+        metadata: opts.metadata ?? prev.metadata,
+        ...await layout(core, blockSize, list)
+      }
+      await this.trie.put(comps.join('/'), encodeStat(st))
+    })
+  }
+
+  // The regular file at comps, which a patch or truncate changes.
+  private async fileToChange (comps: string[]): Promise<Stat> {
+    const st = await this.entry(comps)
+    if (!st) throw HyperfsError.ENOENT(pathString(comps))
+    if (isDir(st)) throw HyperfsError.EISDIR(pathString(comps))
+    if (st.mount) throw HyperfsError.EROFS(`${pathString(comps)} is a mount point`)
+    if (!isFile(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
+    return st
+  }
+
+  // Keeps an entry's extent list short, since every change stores the whole
+  // list again: past SOFT_EXTENTS, neighbours of a block or less in all are
+  // rewritten as one run (appends of a few bytes each cost a rewrite of a few
+  // bytes now and then); past MAX_EXTENTS, the cheapest neighbours whatever
+  // their size (many small writes spread over a big file).
+  private async compact (core: Hypercore, blockSize: number, list: Extent[]): Promise<Extent[]> {
+    let groups: Array<[number, number]> = []
+    if (list.length > MAX_EXTENTS) groups = planMerges(list, Math.floor(MAX_EXTENTS * 3 / 4), Infinity)
+    else if (list.length > SOFT_EXTENTS) groups = planMerges(list, Math.floor(SOFT_EXTENTS / 2), blockSize)
+    if (groups.length === 0) return list
+    const out: Extent[] = []
+    let at = 0
+    for (const [start, end] of groups) {
+      out.push(...list.slice(at, start))
+      const part = list.slice(start, end)
+      const bytes = part.reduce((n, e) => n + e.length, 0)
+      const r = await this.appendContent(core, blockSize, this.extentBytes(core, blockSize, part, 0, bytes, {}))
+      if (r.size !== bytes) throw HyperfsError.STORAGE_CORRUPT(`rewrote ${r.size} bytes of ${bytes}`)
+      out.push({ offset: r.offset, blocks: r.blocks, skip: 0, length: r.size })
+      at = end
+    }
+    out.push(...list.slice(at))
+    return joinExtents(out, blockSize)
   }
 
   // A file may be (re)written at comps: not over a folder or mount point.
@@ -481,29 +585,11 @@ export class TrieFormat implements DriveFormat {
     })
   }
 
+  // Stores no content: a shorter file keeps part of its extents, a longer one
+  // ends in a hole.
   async truncate (comps: string[], size: number): Promise<void> {
     this.assertWritable()
-    const st = await this.entry(comps)
-    if (!st) throw HyperfsError.ENOENT(pathString(comps))
-    if (isDir(st)) throw HyperfsError.EISDIR(pathString(comps))
-    if (st.mount) throw HyperfsError.EROFS(`${pathString(comps)} is a mount point`)
-    if (!isFile(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
-    if (size <= st.size) {
-      const { blockSize } = await this.contentCore()
-      return this.update(comps, (s) => ({ ...s, size, blocks: Math.ceil(size / blockSize), mtime: Date.now() }))
-    }
-    // growing: the file's blocks are a contiguous run, so it is rewritten with the zeros
-    const self = this
-    async function * grown () {
-      yield * self.chunks(st!, 0, st!.size, {})
-      let left = size - st!.size
-      while (left > 0) {
-        const n = Math.min(left, 1024 * 1024)
-        yield Buffer.alloc(n)
-        left -= n
-      }
-    }
-    await this.writeFile(comps, grown(), { mode: st.mode, uid: st.uid, gid: st.gid, metadata: st.metadata })
+    await this.patchFile(comps, { keep: size, size, writes: [] }, { mtime: Date.now() })
   }
 
   async mkdir (comps: string[], mode: number): Promise<void> {
@@ -652,16 +738,96 @@ export class TrieFormat implements DriveFormat {
   }
 }
 
+function checkPatch (patch: FilePatch): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0
+  if (!ok(patch.keep) || !ok(patch.size)) throw HyperfsError.EINVAL(`bad patch size ${patch.size} (keep ${patch.keep})`)
+  for (const w of patch.writes) {
+    if (!ok(w.offset) || !ok(w.length) || w.offset + w.length > patch.size) throw HyperfsError.EINVAL(`bad write of ${w.length} bytes at ${w.offset} in a file of ${patch.size}`)
+  }
+}
+
+// The size and block fields of an entry whose content is `list`: the one run
+// of an entry written before extents when it is one (every reader reads
+// those), else the extents.
+async function layout (core: Hypercore, blockSize: number, list: Extent[]): Promise<Pick<Stat, 'size' | 'blocks' | 'offset' | 'byteOffset' | 'extents'>> {
+  let size = 0
+  let blocks = 0
+  for (const e of list) { size += e.length; blocks += e.blocks }
+  if (list.length === 0) return { size: 0, blocks: 0, offset: 0, byteOffset: 0 }
+  const e = list[0]
+  if (list.length === 1 && e.blocks > 0 && e.skip === 0) {
+    const byteOffset = await runBase(core, e.offset)
+    if (byteOffset !== null) return { size, blocks: e.blocks, offset: e.offset, byteOffset }
+  }
+  return { size, blocks, offset: 0, byteOffset: 0, extents: list }
+}
+
+// The parts of the extents that bytes [start, end) of a file are in: each
+// extent's bytes [a, b) counted from the start of its first block.
+function rangePieces (list: Extent[], start: number, end: number, blockSize: number): Array<{ e: Extent, a: number, b: number }> {
+  const pieces: Array<{ e: Extent, a: number, b: number }> = []
+  let pos = 0
+  for (const e of list) {
+    const s = pos
+    pos += e.length
+    if (pos <= start) continue
+    if (s >= end) break
+    const a = e.skip + Math.max(start, s) - s
+    const b = e.skip + Math.min(end, pos) - s
+    if (e.blocks > 0 && Math.ceil(b / blockSize) > e.blocks) throw HyperfsError.DECODE_ERROR(`an extent at block ${e.offset} names bytes past its ${e.blocks} blocks`)
+    pieces.push({ e, a, b })
+  }
+  return pieces
+}
+
+function * zeros (n: number): Generator<Buffer> {
+  for (let at = 0; at < n; at += LOCAL_CHUNK) yield Buffer.alloc(Math.min(LOCAL_CHUNK, n - at))
+}
+
+// Where content block `offset` starts in the core, from local tree nodes;
+// null when the tree cannot tell here (a replica without those nodes): then
+// the bytes come block by block.
+async function runBase (core: Hypercore, offset: number): Promise<number | null> {
+  if (offset >= core.length) return null
+  return core.tree.byteOffset(2 * offset).catch(() => null)
+}
+
+// Bytes [a, b) of the run of blocks from `offset` (which starts at byte
+// `base` of the core), read from the content core's data file a chunk of
+// whole blocks at a time, while they are local. The core checks each block
+// against its tree the first time it is read (STORAGE_CORRUPT on a writer),
+// and refuses bytes outside the blocks named; stops early where a block is
+// missing or a replica dropped a damaged one.
+function * localChunks (core: Hypercore, offset: number, base: number, blockSize: number, a: number, b: number): Generator<Buffer> {
+  const perChunk = Math.max(1, Math.floor(LOCAL_CHUNK / blockSize))
+  for (let pos = a; pos < b;) {
+    const i = Math.floor(pos / blockSize)
+    const chunkEnd = Math.min(b, (i + perChunk) * blockSize)
+    const buf = Buffer.allocUnsafe(chunkEnd - pos)
+    const n = core.readBytesInto(base + pos, buf, 0, buf.byteLength, offset + i, offset + Math.floor((chunkEnd - 1) / blockSize) + 1)
+    if (n !== buf.byteLength) return
+    pos = chunkEnd
+    yield buf
+  }
+}
+
 function encodeStat (st: Stat): Buffer {
   return encode(driveStat, st)
 }
 
 function decodeStat (b: Buffer): Stat {
+  let st: Stat
   try {
-    return decode(driveStat, b)
+    st = decode(driveStat, b)
   } catch (err) {
     throw HyperfsError.DECODE_ERROR('drive entry: ' + (err as Error).message)
   }
+  if (st.extents) {
+    let total = 0
+    for (const e of st.extents) total += e.length
+    if (total !== st.size) throw HyperfsError.DECODE_ERROR(`drive entry: extents of ${total} bytes for a file of ${st.size}`)
+  }
+  return st
 }
 
 function decodeMount (b: Buffer): MountInfo {

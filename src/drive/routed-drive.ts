@@ -25,7 +25,7 @@ import { ChunkQueue } from './chunk-queue.js'
 import { fetchRanges } from './range-fetch.js'
 import type { DriveFormat, DriveFormatName } from './drive-format.js'
 import {
-  type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
+  type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions, type FilePatch,
   type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type DownloadOptions, type DownloadStatus, S_IFMT
 } from './types.js'
 
@@ -319,6 +319,19 @@ export class RoutedDrive implements Drive {
     if ('drive' in w) return w.drive.truncate(w.path, size)
     if (w.comps.length === 0) throw HyperfsError.EISDIR(path)
     return this.fmt.truncate(w.comps, size)
+  }
+
+  // EOPNOTSUPP where the file's drive is of a format without extents: the
+  // caller writes the whole file instead.
+  async patchFile (path: string, patch: FilePatch, opts: WriteOptions = {}): Promise<void> {
+    const w = await this.writeRoute(path)
+    if ('drive' in w) {
+      if (!w.drive.patchFile) throw HyperfsError.EOPNOTSUPP(`${path}: this drive cannot change part of a file`)
+      return w.drive.patchFile(w.path, patch, opts)
+    }
+    if (w.comps.length === 0) throw HyperfsError.EISDIR(path)
+    if (!this.fmt.patchFile) throw HyperfsError.EOPNOTSUPP(`${path}: a ${this.fmt.format} drive cannot change part of a file`)
+    return this.fmt.patchFile(w.comps, patch, opts)
   }
 
   async mkdir (path: string, opts: { mode?: number } = {}): Promise<void> {

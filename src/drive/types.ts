@@ -22,14 +22,27 @@ export interface MountInfo {
   kind: 'drive' | 'core'
 }
 
+// A run of a file's bytes: `length` bytes starting `skip` bytes into content
+// block `offset`, over `blocks` blocks that are all the drive's block size but
+// the last. A hole (blocks 0) is `length` zero bytes that store nothing.
+export interface Extent {
+  offset: number
+  blocks: number
+  skip: number
+  length: number
+}
+
 export interface Stat {
   mode: number // file type bits (S_IF*) | permission bits
   uid: number
   gid: number
   size: number // bytes of the file (0 for directories)
   blocks: number // content blocks the file spans
-  offset: number // first content block
-  byteOffset: number // byte offset of the file in the content core
+  offset: number // first content block (0 when extents is set)
+  byteOffset: number // byte offset of the file in the content core (0 when extents is set)
+  // The file's bytes in order, when they are not the one run [offset, offset + blocks):
+  // a file changed in place or appended to reuses the blocks it did not change.
+  extents?: Extent[]
   mtime: number // ms since the epoch
   ctime: number // ms since the epoch
   linkname: string | null // symlink target
@@ -55,6 +68,15 @@ export interface WriteOptions {
   gid?: number
   mtime?: number
   metadata?: Record<string, Buffer>
+}
+
+// A change to a file, applied to its current content: bytes [0, keep) stay
+// (keep is clamped to the file's size), [keep, size) become zeros, then each
+// write lands at its offset (in order; all inside [0, size)).
+export interface FilePatch {
+  keep: number
+  size: number
+  writes: Array<{ offset: number, length: number, data: Buffer | AsyncIterable<Uint8Array> }>
 }
 
 export type DiffEntry =
@@ -140,6 +162,10 @@ export interface Drive {
   writeFile (path: string, data: Buffer | AsyncIterable<Uint8Array>, opts?: WriteOptions): Promise<void>
   createWriteStream (path: string, opts?: WriteOptions): Writable
   truncate (path: string, size: number): Promise<void>
+  // Changes part of an existing file as one new version, storing only the
+  // bytes written (a format without extents leaves it out; callers then
+  // write the whole file).
+  patchFile? (path: string, patch: FilePatch, opts?: WriteOptions): Promise<void>
   mkdir (path: string, opts?: { mode?: number }): Promise<void>
   rmdir (path: string): Promise<void>
   unlink (path: string): Promise<void>

@@ -22,12 +22,16 @@
 // fixed lifetime (50,000 entries: over 10 s) and must hit to its last entry.
 // At most MAX_CACHED_STATS stats are kept, oldest listings going first.
 //
-// Commit rule: the drive sees a file change only through one
-// drive.writeFile() of the whole content, on flush, fsync or release (and at
-// once for truncate(2), which POSIX makes visible immediately). If that write
-// fails (a full disk), the drive still holds the old content, whole.
+// Commit rule: the drive sees a file change only as one new version, on
+// flush, fsync or release (and at once for truncate(2), which POSIX makes
+// visible immediately): drive.patchFile() of only the ranges written, when
+// the staged copy was loaded from (or last committed as) the content the
+// drive still holds and the drive can change part of a file; otherwise one
+// drive.writeFile() of the whole content (a new file, one opened with
+// O_TRUNC, one changed behind our back). If that write fails (a full disk),
+// the drive still holds the old content, whole.
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
-import type { DirEntry, Drive, FileReader, Stat } from '../drive/types.js'
+import type { DirEntry, Drive, FilePatch, FileReader, Stat, WriteOptions } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
 import type { Attr, FuseFilesystem, Logger, MaybePromise, Statfs } from './api.js'
@@ -51,6 +55,7 @@ interface OpenFile {
   path: string // updated when the file, or a folder above it, is renamed
   refs: number
   stage: StagedFile | null // null until the first change; reads go to the drive
+  base: string | null // contentId() of the drive's content the stage holds plus its changes; null: none (a new file)
   gen: number // bumped on every change to the stage
   committedGen: number
   mtime: number | null // set by utimens while changes are pending, kept by the commit
@@ -513,7 +518,7 @@ export class DriveFilesystem implements FuseFilesystem {
   #newHandle (path: string, writable: boolean): number {
     let file = this.#files.get(path)
     if (!file) {
-      file = { path, refs: 0, stage: null, gen: 0, committedGen: 0, mtime: null, queue: Promise.resolve(), handles: new Set() }
+      file = { path, refs: 0, stage: null, base: null, gen: 0, committedGen: 0, mtime: null, queue: Promise.resolve(), handles: new Set() }
       this.#files.set(path, file)
     }
     file.refs++
@@ -539,7 +544,8 @@ export class DriveFilesystem implements FuseFilesystem {
   // unless the change replaces it all (truncate to 0).
   #change<T> (file: OpenFile, fn: (stage: StagedFile) => Promise<T>, discardsContent = false): Promise<T> {
     return this.#serial(file, async () => {
-      if (!file.stage) file.stage = discardsContent ? this.#newStage() : await this.#load(file.path)
+      if (!file.stage && discardsContent) [file.stage, file.base] = [this.#newStage(), null]
+      if (!file.stage) [file.stage, file.base] = await this.#load(file.path)
       const result = await fn(file.stage)
       file.gen++
       for (const h of file.handles) h.reader?.close()
@@ -547,7 +553,7 @@ export class DriveFilesystem implements FuseFilesystem {
     })
   }
 
-  async #load (path: string): Promise<StagedFile> {
+  async #load (path: string): Promise<[StagedFile, string]> {
     const st = await this.#lstat(path)
     const stage = this.#newStage()
     try {
@@ -560,25 +566,51 @@ export class DriveFilesystem implements FuseFilesystem {
       await stage.close()
       throw err
     }
-    return stage
+    stage.markClean()
+    return [stage, contentId(st)]
   }
 
   #commit (file: OpenFile): Promise<void> {
     return this.#serial(file, async () => {
       if (!file.stage || file.gen === file.committedGen) return
       const gen = file.gen
+      const stage = file.stage
       this.#changing()
       const prev = await this.#drive.lstat(file.path).catch(() => null)
-      await this.#drive.writeFile(file.path, file.stage.content(), {
+      const opts: WriteOptions = {
         mode: prev ? prev.mode & 0o7777 : 0o644,
         uid: prev?.uid,
         gid: prev?.gid,
         metadata: prev?.metadata,
         mtime: file.mtime ?? Date.now()
-      })
+      }
+      const patched = prev !== null && file.base !== null && file.base === contentId(prev) && await this.#patch(file.path, stage, opts)
+      if (!patched) await this.#drive.writeFile(file.path, stage.content(), opts)
+      stage.markClean()
+      const now = await this.#drive.lstat(file.path).catch(() => null)
+      file.base = now ? contentId(now) : null
       file.committedGen = gen
       file.mtime = null
     })
+  }
+
+  // Commits only what changed in the stage; false when the drive cannot
+  // change part of a file (then the whole file is written).
+  async #patch (path: string, stage: StagedFile, opts: WriteOptions): Promise<boolean> {
+    if (!this.#drive.patchFile) return false
+    const ch = stage.changes()
+    const patch: FilePatch = {
+      keep: ch.keep,
+      size: ch.size,
+      writes: ch.dirty.map(([start, end]) => ({ offset: start, length: end - start, data: stage.range(start, end) }))
+    }
+    try {
+      await this.#drive.patchFile(path, patch, opts)
+      return true
+    } catch (err) {
+      if (isHyperfsError(err, 'EOPNOTSUPP')) return false
+      throw err
+    }
   }
 
   // ---- the stat cache (see the top of this file)
@@ -773,4 +805,10 @@ function rootStat (): Stat {
 
 function clampU32 (n: number): number {
   return Math.min(n, 0xffffffff)
+}
+
+// What names a file's content in the drive: two entries with the same one
+// hold the same bytes (their blocks are never rewritten).
+function contentId (st: Stat): string {
+  return JSON.stringify([st.size, st.offset, st.blocks, st.byteOffset, st.extents ?? null])
 }

@@ -6,6 +6,11 @@
 // a temp file, which is unlinked right after it is opened: the kernel frees it
 // when we close it or when the process dies, so a kill -9 leaves nothing.
 // The temp file is sparse, so a write at 5 GiB costs one block, not 5 GiB.
+//
+// It also keeps what changed since markClean(): the byte ranges written
+// (dirty), and the smallest size the file had (keep: bytes past it that are
+// not dirty are zeros now, not the old content). A commit to a drive that
+// can change part of a file sends only those.
 import { open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -17,6 +22,15 @@ export interface StagedFileOptions {
 }
 
 const CHUNK = 1024 * 1024
+// dirty ranges kept apart; past this the two closest are joined (the bytes
+// between them are sent again, which is right, only less sparing)
+const MAX_DIRTY_RANGES = 1024
+
+export interface StagedChanges {
+  keep: number // bytes [0, keep) not in a dirty range are the committed ones
+  size: number
+  dirty: Array<[number, number]> // [start, end), sorted, apart
+}
 
 export class StagedFile {
   readonly #opts: StagedFileOptions
@@ -24,6 +38,8 @@ export class StagedFile {
   #file: FileHandle | null = null
   #size = 0
   #closed = false
+  #dirty: Array<[number, number]> = []
+  #keep = 0
 
   constructor (opts: StagedFileOptions) {
     this.#opts = opts
@@ -51,6 +67,7 @@ export class StagedFile {
       this.#mem!.set(data, offset)
     }
     if (end > this.#size) this.#size = end
+    this.#markDirty(offset, end)
     return data.byteLength
   }
 
@@ -82,6 +99,20 @@ export class StagedFile {
       this.#mem!.fill(0, size, this.#size)
     }
     this.#size = size
+    this.#keep = Math.min(this.#keep, size)
+    this.#dirty = this.#dirty.filter(([s]) => s < size).map(([s, e]) => [s, Math.min(e, size)])
+  }
+
+  // What changed since the last markClean().
+  changes (): StagedChanges {
+    return { keep: this.#keep, size: this.#size, dirty: this.#dirty.map(([s, e]) => [s, e]) }
+  }
+
+  // The content as it is now is what the drive holds (it was loaded from it,
+  // or committed to it).
+  markClean (): void {
+    this.#dirty = []
+    this.#keep = this.#size
   }
 
   // The whole content, for drive.writeFile: a Buffer when small, otherwise
@@ -89,7 +120,14 @@ export class StagedFile {
   content (): Buffer | AsyncIterable<Uint8Array> {
     this.#assertOpen()
     if (!this.#file) return Buffer.from(this.#mem!.subarray(0, this.#size))
-    return this.#chunks(this.#file, this.#size)
+    return this.#chunks(0, this.#size)
+  }
+
+  // Bytes [start, end), like content().
+  range (start: number, end: number): Buffer | AsyncIterable<Uint8Array> {
+    this.#assertOpen()
+    if (!this.#file) return Buffer.from(this.#mem!.subarray(start, end))
+    return this.#chunks(start, end)
   }
 
   async close (): Promise<void> {
@@ -101,12 +139,37 @@ export class StagedFile {
     if (file) await file.close()
   }
 
-  async * #chunks (file: FileHandle, size: number): AsyncIterable<Uint8Array> {
-    for (let pos = 0; pos < size; pos += CHUNK) {
-      const buf = Buffer.alloc(Math.min(CHUNK, size - pos))
+  async * #chunks (start: number, end: number): AsyncIterable<Uint8Array> {
+    for (let pos = start; pos < end; pos += CHUNK) {
+      const buf = Buffer.alloc(Math.min(CHUNK, end - pos))
       await this.read(buf, pos, buf.length)
       yield buf
     }
+  }
+
+  #markDirty (start: number, end: number): void {
+    if (end <= start) return
+    const out: Array<[number, number]> = []
+    let s = start
+    let e = end
+    let placed = false
+    for (const r of this.#dirty) {
+      if (r[1] < s) { out.push(r); continue }
+      if (r[0] > e) {
+        if (!placed) { out.push([s, e]); placed = true }
+        out.push(r)
+        continue
+      }
+      s = Math.min(s, r[0])
+      e = Math.max(e, r[1])
+    }
+    if (!placed) out.push([s, e])
+    while (out.length > MAX_DIRTY_RANGES) {
+      let best = 0
+      for (let i = 1; i < out.length - 1; i++) if (out[i + 1][0] - out[i][1] < out[best + 1][0] - out[best][1]) best = i
+      out.splice(best, 2, [out[best][0], out[best + 1][1]])
+    }
+    this.#dirty = out
   }
 
   async #reserve (end: number): Promise<void> {

@@ -139,7 +139,9 @@ export const otherCases: CodecCase[] = [
     for (let n = r.int(3); n > 0; n--) metadata['k' + r.int(100)] = r.bytes(r.int(10))
     return {
       mode: r.int(0o200000), uid: r.small(), gid: r.small(), size: r.uint(), blocks: r.small(), offset: r.uint(), byteOffset: r.uint(),
-      mtime: r.int(2 ** 41), ctime: r.int(2 ** 41), linkname: r.bool() ? null : str(r), metadata, mount: r.bool() ? null : mount(r)
+      mtime: r.int(2 ** 41), ctime: r.int(2 ** 41), linkname: r.bool() ? null : str(r), metadata, mount: r.bool() ? null : mount(r),
+      // version 1 entries: extents, holes (blocks 0) among runs anywhere in the core
+      ...(r.bool() ? {} : { extents: Array.from({ length: r.int(5) }, () => r.bool() ? { offset: 0, blocks: 0, skip: 0, length: r.uint() } : { offset: r.uint(), blocks: 1 + r.small(), skip: r.small(), length: r.uint() }) })
     }
   }),
   kase('muxOpenHead', muxOpenHead, (r) => ({ localId: r.small(), protocol: str(r), id: r.bool() ? null : r.bytes(1 + r.int(33)) })),

@@ -18,6 +18,8 @@ export const values: Record<string, [Codec<any>, unknown]> = {
   driveMount: [driveMount, mount],
   driveStatFile: [driveStat, { mode: 0o100644, uid: 1000, gid: 1000, size: 70000, blocks: 2, offset: 5, byteOffset: 327680, mtime: 1795000000000, ctime: 1795000000001, linkname: null, metadata: { 'user.tag': Buffer.from('blue') }, mount: null }],
   driveStatLink: [driveStat, { mode: 0o120777, uid: 0, gid: 0, size: 0, blocks: 0, offset: 0, byteOffset: 0, mtime: 1, ctime: 2, linkname: '../target', metadata: {}, mount: null }],
+  // version 1: extents (a run, a hole, a run that starts inside a block, a run before the previous one)
+  driveStatExtents: [driveStat, { mode: 0o100600, uid: 1000, gid: 1000, size: 70000 + 5000 + 300 + 1, blocks: 4, offset: 0, byteOffset: 0, mtime: 1795000000000, ctime: 1795000000002, linkname: null, metadata: {}, mount: null, extents: [{ offset: 5, blocks: 2, skip: 0, length: 70000 }, { offset: 0, blocks: 0, skip: 0, length: 5000 }, { offset: 9, blocks: 1, skip: 100, length: 300 }, { offset: 2, blocks: 1, skip: 0, length: 1 }] }],
   driveStatMount: [driveStat, { mode: 0o40755, uid: 0, gid: 0, size: 0, blocks: 0, offset: 0, byteOffset: 0, mtime: 3, ctime: 4, linkname: null, metadata: {}, mount }]
 }
 
