@@ -32,7 +32,7 @@ import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
 import { pathString, keyProblem } from './drive-path.js'
-import { statEntry, ROOT_STAT, isDir, isFile, mountStat } from './stat-entry.js'
+import { statEntry, RootStat, isDir, isFile, mountStat } from './stat-entry.js'
 import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
 import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, type PlacedExtent } from './extent-map.js'
@@ -48,7 +48,6 @@ export const DEFAULT_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
-const ROOT_TIME_LOOKBACK = 16 // newest history entries searched for the time of the drive's last change
 // extents an entry keeps before small neighbours are rewritten as one run
 // (down to half as many), and before any neighbours are (see compact())
 const SOFT_EXTENTS = 32
@@ -94,7 +93,7 @@ export class TrieFormat implements DriveFormat {
   private s: DriveState
   private trie: Hypertrie
   private readonly checkedOut: boolean
-  private rootTime: { version: number, ms: number } | null = null
+  private readonly root = new RootStat()
 
   constructor (cores: DriveCores, opts: HyperdriveOptions = {}, shared?: { state: DriveState, version: number }) {
     if (shared) {
@@ -262,23 +261,9 @@ export class TrieFormat implements DriveFormat {
 
   // ---- reading ----
 
-  // The root has no entry of its own. It shows the time of the drive's last
-  // change (the newest of the latest entries' times), not 1970.
-  private async rootStat (): Promise<Stat> {
-    const version = this.version
-    if (this.rootTime === null || this.rootTime.version !== version) {
-      let ms = 0
-      for await (const h of this.history({ gte: Math.max(1, version - ROOT_TIME_LOOKBACK + 1) })) {
-        if (h.value) ms = Math.max(ms, h.value.mtime, h.value.ctime)
-      }
-      this.rootTime = { version, ms }
-    }
-    return { ...ROOT_STAT, mtime: this.rootTime.ms, ctime: this.rootTime.ms }
-  }
-
   async entry (comps: string[]): Promise<Stat | null> {
     await this.ready()
-    if (comps.length === 0) return this.rootStat()
+    if (comps.length === 0) return this.root.at(this.version, (o) => this.history(o))
     const e = await this.trie.closest(comps.join('/'))
     const depth = e ? e.key.split('/').length : 0
     if (e && depth === comps.length) return decodeStat(e.value!)

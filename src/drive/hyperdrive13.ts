@@ -34,7 +34,7 @@ import { Hyperbee, type BeeEntry } from '../bee/hyperbee.js'
 import { coreExtension } from '../bee/extension.js'
 import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
 import { pathString, keyProblem, nameProblem } from './drive-path.js'
-import { statEntry, ROOT_STAT, isDir, isLink } from './stat-entry.js'
+import { statEntry, RootStat, isDir, isLink } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
@@ -58,8 +58,6 @@ const FETCH_AHEAD = 8
 const MAX_MAP_ENTRIES = 8192
 // ms to wait for the header or the blobs core's length when the caller gave no timeout
 const DEFAULT_TIMEOUT = 10_000
-// newest history entries searched for the time of the drive's last change
-const ROOT_TIME_LOOKBACK = 16
 // bytes a read copies from local blobs at a time
 const LOCAL_CHUNK = 1024 * 1024
 // levels of a core's tree a descent may take (2^64 blocks is more than a core holds)
@@ -115,7 +113,7 @@ export class Drive13Format implements DriveFormat {
   private readonly checkedOut: boolean
   // the blob of each Stat this format handed out (a block map's entries are not in a Stat)
   private blobOf = new WeakMap<Stat, Blob>()
-  private rootTime: { version: number, ms: number } | null = null
+  private readonly root = new RootStat()
 
   constructor (cores: Drive13Cores, opts: Hyperdrive13Options = {}, shared?: { state: DriveState, version: number }) {
     if (shared) {
@@ -277,23 +275,10 @@ export class Drive13Format implements DriveFormat {
     }
   }
 
-  // The root has no entry: it shows the time of the drive's last change that
-  // says one (our entries do; a real app's have none, and the root stays at 0).
-  private async rootStat (): Promise<Stat> {
-    const version = this.version
-    if (this.rootTime === null || this.rootTime.version !== version) {
-      let ms = 0
-      for await (const h of this.history({ gte: Math.max(1, version - ROOT_TIME_LOOKBACK + 1) })) {
-        if (h.value) ms = Math.max(ms, h.value.mtime, h.value.ctime)
-      }
-      this.rootTime = { version, ms }
-    }
-    return { ...ROOT_STAT, mtime: this.rootTime.ms, ctime: this.rootTime.ms }
-  }
 
   async entry (comps: string[]): Promise<Stat | null> {
     await this.ready()
-    if (comps.length === 0) return this.rootStat()
+    if (comps.length === 0) return this.root.at(this.version, (o) => this.history(o))
     const f = await this.fileEntry(comps)
     if (f) return this.stat(f.entry)
     const dir = await this.folder(comps)
