@@ -13,7 +13,8 @@
 //     same operations on a folder of the same disk: bytes stored per 1-byte
 //     write into a 64 MiB file, per 100-byte append, the growth from a sqlite
 //     workload, and `rsync -a` of small files, twice (the second run copies
-//     nothing, so should store about nothing).
+//     nothing, so should store about nothing); then all of it together,
+//     before and after a gc that keeps only the latest version.
 // Bytes on disk are what du counts (blocks * 512, not the apparent size).
 // Absolute times on shared machines are noise; the ratios and bytes count.
 // --only NAME runs one part: gc, clear, eviction or per-write.
@@ -206,14 +207,14 @@ async function serveDrive (storeDir: string, mnt: string): Promise<never> {
   const store = DriveStore.directory(storeDir)
   const drive = await store.create()
   const host = await FuseHost.mount(drive, mnt, {})
-  process.stdout.write('ready\n')
+  process.stdout.write(`ready ${drive.key.toString('hex')}\n`)
   await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
   await host.unmount()
   await store.close()
   process.exit(0)
 }
 
-function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ proc: ChildProcess, stop: () => Promise<void> }> {
+function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ proc: ChildProcess, key: Buffer, stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
     let out = ''
@@ -225,12 +226,14 @@ function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ pro
       clearTimeout(killer)
     }
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('the mount was not ready in time')) }, SERVER_READY_MS)
+    const ready = (): RegExpExecArray | null => /^ready ([0-9a-f]{64})\n/.exec(out)
     proc.stdout!.on('data', (d) => {
       out += d
-      if (out.startsWith('ready\n')) { clearTimeout(timer); resolve({ proc, stop }) }
+      const m = ready()
+      if (m) { clearTimeout(timer); resolve({ proc, key: Buffer.from(m[1], 'hex'), stop }) }
     })
     proc.on('error', reject)
-    proc.on('exit', (code) => { clearTimeout(timer); if (!out.startsWith('ready\n')) reject(new Error(`the mount exited with ${code}`)) })
+    proc.on('exit', (code) => { clearTimeout(timer); if (!ready()) reject(new Error(`the mount exited with ${code}`)) })
   })
 }
 
@@ -310,7 +313,8 @@ async function perWriteBench (): Promise<void> {
       writeFileSync(join(src, `f${i}.txt`), small.subarray(0, 1 + x % RSYNC_FILE_MAX))
     }
     const floor = await workloads(plain, plain, src, ref)
-    server = await startServer(storeDir, mnt, tmp)
+    const started = await startServer(storeDir, mnt, tmp)
+    server = started
     const ours = await workloads(mnt, storeDir, src, ref)
     // the figures are of a filesystem that kept the data right
     await exec('cmp', [join(plain, 'big.bin'), join(mnt, 'big.bin')])
@@ -319,6 +323,18 @@ async function perWriteBench (): Promise<void> {
     await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
     await server.stop()
     server = null
+    // what all of it takes once gc keeps only the latest version
+    const totalBefore = du(storeDir)
+    const drives = DriveStore.directory(storeDir)
+    try {
+      const drive = await drives.open(started.key)
+      const content = (drive as Hyperdrive).content!
+      const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
+      for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
+    } finally {
+      await drives.close()
+    }
+    const totalAfter = du(storeDir)
 
     const per = (n: number, count: number): string => (n / count).toFixed(0) + ' B'
     const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
@@ -332,6 +348,8 @@ async function perWriteBench (): Promise<void> {
     row(`sqlite: ${SQL_INSERTS} inserts (${SQL_INSERTS / SQL_INSERTS_PER_COMMIT} commits), ${SQL_UPDATES} updates`, kib(ours.sqlite), kib(floor.sqlite), 'rollback journal, python3 sqlite3')
     row(`rsync -a of ${RSYNC_FILES} small files`, kib(ours['rsync 1']), kib(floor['rsync 1']))
     row('the same rsync again (nothing to copy)', kib(ours['rsync 2']), kib(floor['rsync 2']))
+    row('all of the above, on disk', mib(totalBefore), mib(du(plain)), 'hyperfs keeps every version until gc')
+    row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
   } finally {
     await server?.stop().catch((err) => console.error('stopping the mount failed:', err))
     // whatever a crashed server left mounted
