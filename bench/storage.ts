@@ -8,12 +8,22 @@
 //     peer in memory; MB/s with the cap against no cap, and the disk it ends
 //     with (the floor: the same bytes written to a file, holes punched behind
 //     at the cap).
-// The per-write figures of the issue (bytes stored per 1-byte write, per
-// 100-byte append, sqlite and rsync workloads) depend on copy-on-write extents
-// in the drive entry format, which are not built yet: they come with them.
+//   - per write, through a real mount of a drive on disk (a FuseHost in a
+//     child process: a process must not block on its own mount) against the
+//     same operations on a folder of the same disk: bytes stored per 1-byte
+//     write into a 64 MiB file, per 100-byte append, the growth from a sqlite
+//     workload, and `rsync -a` of small files, twice (the second run copies
+//     nothing, so should store about nothing); then all of it together,
+//     before and after a gc that keeps only the latest version.
+// Bytes on disk are what du counts (blocks * 512, not the apparent size).
 // Absolute times on shared machines are noise; the ratios and bytes count.
-import { writeFileSync, rmSync, statSync, openSync, writeSync, closeSync, readdirSync, lstatSync } from 'node:fs'
+// --only NAME runs one part: gc, clear, eviction or per-write.
+import { writeFileSync, rmSync, statSync, openSync, writeSync, closeSync, readdirSync, lstatSync, mkdirSync, copyFileSync, appendFileSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { FuseHost } from '../src/fuse/host.js'
 import { Hypercore } from '../src/core/hypercore.js'
 import { MemoryStorage, FileStorage } from '../src/core/storage.js'
 import { DriveStore } from '../src/drive/drive-store.js'
@@ -29,6 +39,17 @@ const FILE = 64 * MiB
 const STREAM = (quick ? 64 : 256) * MiB
 const CAP = 32 * MiB
 const BLOCK = 64 * 1024
+const ONE_BYTE_WRITES = 20
+const APPENDS = 500
+const APPEND_SIZE = 100
+const SQL_INSERTS = 10_000
+const SQL_INSERTS_PER_COMMIT = 100 // 100 transactions of inserts, as an app that commits as it goes
+const SQL_UPDATES = 100 // each its own transaction
+const RSYNC_FILES = 3000
+const RSYNC_FILE_MAX = 4096 // small files: sizes spread over 1 .. this
+const SERVER_READY_MS = 30_000
+const SERVER_STOP_MS = 10_000
+const SELF = fileURLToPath(import.meta.url)
 
 function du (path: string): number {
   const st = lstatSync(path)
@@ -177,7 +198,171 @@ async function evictionBench (): Promise<void> {
   console.log(`capped/uncapped throughput: ${(res.uncapped.ms / res.capped.ms).toFixed(2)}`)
 }
 
-await gcBench()
-await clearBench()
-await evictionBench()
-console.log('\nper-write figures (1-byte writes, 100-byte appends, sqlite, rsync): not measured yet; they need copy-on-write extents (issue 10, section 1)')
+// ---- per write, through a mount
+
+// Child mode: creates a drive in storeDir, mounts it at mnt, and serves until
+// stdin closes; then unmounts. Staged copies of open files go to TMPDIR,
+// which the parent keeps outside storeDir so that du counts only the drive.
+async function serveDrive (storeDir: string, mnt: string): Promise<never> {
+  const store = DriveStore.directory(storeDir)
+  const drive = await store.create()
+  const host = await FuseHost.mount(drive, mnt, {})
+  process.stdout.write(`ready ${drive.key.toString('hex')}\n`)
+  await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
+  await host.unmount()
+  await store.close()
+  process.exit(0)
+}
+
+function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ proc: ChildProcess, key: Buffer, stop: () => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
+    let out = ''
+    const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()))
+    const stop = async (): Promise<void> => {
+      proc.stdin!.end()
+      const killer = setTimeout(() => proc.kill('SIGKILL'), SERVER_STOP_MS)
+      await exited
+      clearTimeout(killer)
+    }
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('the mount was not ready in time')) }, SERVER_READY_MS)
+    const ready = (): RegExpExecArray | null => /^ready ([0-9a-f]{64})\n/.exec(out)
+    proc.stdout!.on('data', (d) => {
+      out += d
+      const m = ready()
+      if (m) { clearTimeout(timer); resolve({ proc, key: Buffer.from(m[1], 'hex'), stop }) }
+    })
+    proc.on('error', reject)
+    proc.on('exit', (code) => { clearTimeout(timer); if (!ready()) reject(new Error(`the mount exited with ${code}`)) })
+  })
+}
+
+function exec (cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 16 * MiB }, (err, _out, stderr) => err ? reject(new Error(`${cmd}: ${err.message} ${stderr}`)) : resolve())
+  })
+}
+
+// 10k inserts in transactions of 100, then 100 updates, each its own
+// transaction, in the default (rollback journal) mode
+const SQLITE_SCRIPT = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute('create table t (id integer primary key, name text, n integer)')
+db.commit()
+for b in range(0, ${SQL_INSERTS}, ${SQL_INSERTS_PER_COMMIT}):
+    db.executemany('insert into t (name, n) values (?, ?)', [('name %d' % i, i) for i in range(b, b + ${SQL_INSERTS_PER_COMMIT})])
+    db.commit()
+for i in range(${SQL_UPDATES}):
+    db.execute('update t set n = n + 1, name = ? where id = ?', ('updated %d' % i, 1 + (i * 97) % ${SQL_INSERTS}))
+    db.commit()
+db.close()
+`
+
+// what the workload leaves in the database, or exits 1
+const SQLITE_CHECK = `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+assert db.execute('pragma integrity_check').fetchone()[0] == 'ok'
+assert db.execute('select count(*), sum(n) from t').fetchone() == (${SQL_INSERTS}, ${SQL_INSERTS * (SQL_INSERTS - 1) / 2 + SQL_UPDATES})
+assert db.execute("select count(*) from t where name like 'updated %'").fetchone()[0] == ${SQL_UPDATES}
+`
+
+// The same workload on a folder: each step's growth in bytes on disk of `measured`.
+async function workloads (root: string, measured: string, src: string, ref: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+    const before = du(measured)
+    await fn()
+    out[name] = du(measured) - before
+  }
+  const big = join(root, 'big.bin')
+  await step('write 64 MiB', () => { copyFileSync(ref, big) })
+  await step('1-byte writes', () => {
+    for (let i = 0; i < ONE_BYTE_WRITES; i++) {
+      const fd = openSync(big, 'r+')
+      writeSync(fd, Buffer.from([i]), 0, 1, (i * 3_333_331 + 17) % FILE)
+      closeSync(fd)
+    }
+  })
+  const line = Buffer.alloc(APPEND_SIZE, 0x61)
+  await step('appends', () => { for (let i = 0; i < APPENDS; i++) appendFileSync(join(root, 'app.log'), line) })
+  await step('sqlite', () => exec('python3', ['-c', SQLITE_SCRIPT, join(root, 'app.db')]))
+  mkdirSync(join(root, 'copy'))
+  await step('rsync 1', () => exec('rsync', ['-a', src + '/', join(root, 'copy') + '/']))
+  await step('rsync 2', () => exec('rsync', ['-a', src + '/', join(root, 'copy') + '/']))
+  return out
+}
+
+async function perWriteBench (): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'bench-per-write-'))
+  const storeDir = join(base, 'store')
+  const mnt = join(base, 'mnt')
+  const plain = join(base, 'plain')
+  const src = join(base, 'src')
+  const tmp = join(base, 'tmp')
+  for (const d of [storeDir, mnt, plain, src, tmp]) mkdirSync(d)
+  let server: { stop: () => Promise<void> } | null = null
+  try {
+    const ref = join(base, 'ref.bin')
+    writeFileSync(ref, data(FILE))
+    const small = data(RSYNC_FILE_MAX)
+    let x = 1
+    for (let i = 0; i < RSYNC_FILES; i++) {
+      x = (x * 1103515245 + 12345) % 2147483648
+      writeFileSync(join(src, `f${i}.txt`), small.subarray(0, 1 + x % RSYNC_FILE_MAX))
+    }
+    const floor = await workloads(plain, plain, src, ref)
+    const started = await startServer(storeDir, mnt, tmp)
+    server = started
+    const ours = await workloads(mnt, storeDir, src, ref)
+    // the figures are of a filesystem that kept the data right
+    await exec('cmp', [join(plain, 'big.bin'), join(mnt, 'big.bin')])
+    await exec('cmp', [join(plain, 'app.log'), join(mnt, 'app.log')])
+    await exec('diff', ['-r', src, join(mnt, 'copy')])
+    await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
+    await server.stop()
+    server = null
+    // what all of it takes once gc keeps only the latest version
+    const totalBefore = du(storeDir)
+    const drives = DriveStore.directory(storeDir)
+    try {
+      const drive = await drives.open(started.key)
+      const content = (drive as Hyperdrive).content!
+      const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
+      for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
+    } finally {
+      await drives.close()
+    }
+    const totalAfter = du(storeDir)
+
+    const per = (n: number, count: number): string => (n / count).toFixed(0) + ' B'
+    const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
+    console.log('\nper write, through a mount of a drive on disk, against a folder on the same disk (growth on disk, as du counts it)')
+    console.log('| measure | hyperfs | ext4 folder (floor) | note |')
+    console.log('| --- | --- | --- | --- |')
+    row('64 MiB file written (cp)', mib(ours['write 64 MiB']), mib(floor['write 64 MiB']))
+    row(`per 1-byte write (${ONE_BYTE_WRITES} into the 64 MiB file)`, per(ours['1-byte writes'], ONE_BYTE_WRITES), per(floor['1-byte writes'], ONE_BYTE_WRITES),
+      `${kib(ours['1-byte writes'])} in all; ext4 writes in place`)
+    row(`per ${APPEND_SIZE}-byte append (${APPENDS})`, per(ours.appends, APPENDS), per(floor.appends, APPENDS), `${kib(ours.appends)} in all, for ${kib(APPENDS * APPEND_SIZE)} of log`)
+    row(`sqlite: ${SQL_INSERTS} inserts (${SQL_INSERTS / SQL_INSERTS_PER_COMMIT} commits), ${SQL_UPDATES} updates`, kib(ours.sqlite), kib(floor.sqlite), 'rollback journal, python3 sqlite3')
+    row(`rsync -a of ${RSYNC_FILES} small files`, kib(ours['rsync 1']), kib(floor['rsync 1']))
+    row('the same rsync again (nothing to copy)', kib(ours['rsync 2']), kib(floor['rsync 2']))
+    row('all of the above, on disk', mib(totalBefore), mib(du(plain)), 'hyperfs keeps every version until gc')
+    row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
+  } finally {
+    await server?.stop().catch((err) => console.error('stopping the mount failed:', err))
+    // whatever a crashed server left mounted
+    await new Promise((resolve) => execFile('fusermount', ['-uz', mnt], () => resolve(null)))
+    rmSync(base, { recursive: true, force: true })
+  }
+}
+
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
+if (process.argv[2] === '--serve-drive') await serveDrive(process.argv[3], process.argv[4])
+else {
+  if (!only || only === 'gc') await gcBench()
+  if (!only || only === 'clear') await clearBench()
+  if (!only || only === 'eviction') await evictionBench()
+  if (!only || only === 'per-write') await perWriteBench()
+}

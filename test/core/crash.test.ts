@@ -4,12 +4,15 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Hypercore } from '../../src/core/hypercore.js'
 import { expectedBlock, EVICTOR_BLOCKS } from '../fixtures/crash-blocks.js'
+import { PATCHED_FILE, firstContent, patchFor, applyPatch } from '../fixtures/crash-patches.js'
+import { DriveStore } from '../../src/drive/drive-store.js'
 import { tmpDir, prng } from '../helpers/tmp.js'
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}.js`, import.meta.url))
 const KILLS = 50
 const CLEAR_KILLS = 30
 const EVICT_KILLS = 20
+const PATCH_KILLS = 20
 
 // Runs a child fixture until it has printed a line that `ready` accepts,
 // then kills it with SIGKILL `delayMs` later. Every line goes to `online`.
@@ -32,7 +35,8 @@ function runAndKill (script: string, args: string[], delayMs: number, online: (l
     })
     child.stderr.on('data', (d) => { stderr += d })
     const guard = setTimeout(kill, 20000) // bounded even if the child never gets going
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': every line the child wrote before it died is read
+    child.on('close', (code, signal) => {
       clearTimeout(guard)
       if (signal !== 'SIGKILL') reject(new Error(`${script} exited on its own (${code}): ${stderr}`))
       else resolve()
@@ -140,4 +144,69 @@ test('kill -9 in the middle of evictions from a reader\'s cache: the replica reo
     }
   }
   assert.ok(evicted > 0)
+})
+
+// The file as it stands after patch `n` and after patch n - 1, built from the
+// one after patch `from` (the last state a reopen found) and the one before.
+function fileAfter (file: Buffer, prev: Buffer, from: number, n: number): [Buffer, Buffer] {
+  for (let i = from + 1; i <= n; i++) [prev, file] = [file, applyPatch(file, patchFor(i, file.length))]
+  return [file, prev]
+}
+
+test('kill -9 in the middle of copy-on-write writes (patchFile): the drive reopens with the last acknowledged file or the one after, whole, and its cores verify', async (t) => {
+  const dir = tmpDir(t)
+  const rand = prng(2024)
+  let keyHex = '-'
+  let state = 0 // the patches in the file as the last reopen found it
+  let file = firstContent()
+  let prev = file // the file one patch before
+  let ahead = 0
+  for (let k = 0; k < PATCH_KILLS; k++) {
+    let lastAck = -1
+    await runAndKill(fixture('crash-patcher'), [dir, keyHex, String(state)], Math.floor(rand() * 150), (line) => {
+      const key = /^key ([0-9a-f]{64})$/.exec(line)
+      if (key) keyHex = key[1]
+      const m = /^ack (\d+)$/.exec(line)
+      if (m) lastAck = Number(m[1])
+      return lastAck >= 0
+    })
+    assert.ok(lastAck >= state, `kill ${k}: acknowledged ${lastAck}, before ${state}`)
+    const store = DriveStore.directory(dir)
+    try {
+      const drive = await store.open(Buffer.from(keyHex, 'hex'))
+      const read = await drive.read(PATCHED_FILE)
+      // a patch is one entry: the file is the acknowledged one, or the one
+      // whose patch was in flight, never part of it
+      const [acked, beforeAcked] = fileAfter(file, prev, state, lastAck)
+      const inFlight = applyPatch(acked, patchFor(lastAck + 1, acked.length))
+      if (read.equals(acked)) {
+        state = lastAck
+        ;[file, prev] = [acked, beforeAcked]
+      } else {
+        assert.ok(read.equals(inFlight), `kill ${k}: the file is neither patch ${lastAck} (acknowledged) nor ${lastAck + 1}`)
+        state = lastAck + 1
+        ;[file, prev] = [inFlight, acked]
+        ahead++
+      }
+      assert.equal((await drive.stat(PATCHED_FILE)).size, file.length)
+      // the version before holds the patch before, read through the same extents
+      if (state > 0) {
+        const before = await drive.checkout(drive.version - 1).read(PATCHED_FILE)
+        assert.ok(before.equals(prev), `kill ${k}: version ${drive.version - 1} is not patch ${state - 1}`)
+      }
+      // nothing claimed that is not held: every block of both cores reads and hashes right
+      for (const core of [drive.metadata, drive.content!]) {
+        const report = await core.verify()
+        assert.deepEqual(report.corrupt.map((c) => c.error.message), [], `kill ${k}: claimed blocks that are not held`)
+        let held = 0
+        for (let i = 0; i < core.length; i++) if (core.has(i)) held++
+        assert.equal(held, core.length, `kill ${k}: a writer holds every block it wrote`)
+        assert.equal(report.checked, held)
+      }
+    } finally {
+      await store.close()
+    }
+  }
+  assert.ok(state > PATCH_KILLS, `only ${state} patches in ${PATCH_KILLS} runs`)
+  t.diagnostic(`${state} patches, ${ahead} kills found the patch in flight stored`)
 })
