@@ -7,6 +7,7 @@
 // root and every later root whole; a block past the requester's length replaces
 // the upgrade node that contains it. `additionalNodes` extend the upgrade to the
 // responder's signed length.
+import { ownCopy } from '../own-copy.js'
 import * as flat from './flat-tree.js'
 import type { TreeNode } from './tree-node.js'
 import type { StorageFile } from './storage.js'
@@ -52,8 +53,6 @@ export interface TreeBatch {
 }
 
 const MAX_CACHE = 65536
-// a cached hash may share a backing store up to Node's Buffer pool size (8 KiB), no larger
-const MAX_PINNED_BACKING = 8192
 const MAX_DEPTH = 128
 
 class NodeQueue {
@@ -264,9 +263,10 @@ export class MerkleTree {
 
   private remember (n: TreeNode): void {
     if (this.cache.size >= MAX_CACHE) this.cache.clear()
-    // a hash decoded from a proof is a view into the message that carried it,
-    // which also holds a block: caching the view would pin the whole message
-    if (n.hash.buffer.byteLength > MAX_PINNED_BACKING) n = { index: n.index, size: n.size, hash: Buffer.from(n.hash) }
+    // a hash decoded from a proof is a view into the message that carried it
+    // (which also holds a block), one read from disk a view into the read, and
+    // a small copy a slice of Node's shared pool: the cache keeps its own
+    if (n.hash.buffer.byteLength !== n.hash.byteLength) n = { index: n.index, size: n.size, hash: ownCopy(n.hash) }
     this.cache.set(n.index, n)
   }
 

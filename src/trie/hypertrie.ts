@@ -16,6 +16,7 @@
 // older node (so no walk can loop), and a node reached through one is used
 // only if its path really starts with the digits the pointer stands for (so a
 // listing never shows keys from elsewhere, and visits each node at most once).
+import { ownCopy } from '../own-copy.js'
 import type { Hypercore, GetOptions } from '../core/hypercore.js'
 import { encode, decode } from '../codec/state.js'
 import { trieHeader, TRIE_PROTOCOL, type TrieHeader } from '../codec/trie-header.js'
@@ -224,7 +225,7 @@ export class Hypertrie {
         const hidden = op.hidden === true
         if (op.type === 'put' && !op.value) throw HyperfsError.BAD_ARGUMENT(`put of ${op.key} has no value`)
         if (oversizeKey(joinKey(comps))) throw HyperfsError.BAD_ARGUMENT(`a key is at most ${MAX_KEY_BYTES} bytes`)
-        const value = op.type === 'put' ? Buffer.from(op.value!) : null
+        const value = op.type === 'put' ? ownCopy(op.value!) : null
         const built = await buildNode(head, joinKey(comps), hidden, value, keyPath(comps, hidden), headNode, get)
         if (op.type === 'del' && (!built.replaced || built.replaced.value === null)) continue
         pending.set(head, built.node)

@@ -9,6 +9,7 @@
 // first MAX_KEY_COMPONENTS components (enough to route any valid key past it)
 // and is marked `oversize`, so that readers skip it but can still follow its
 // pointers to the keys around it.
+import { ownCopy } from '../own-copy.js'
 import { type TrieNodeRecord, type TrieLevel, TRIE_DIGITS } from '../codec/trie-node.js'
 import { keyPath, prefixPath, splitKey } from './key-path.js'
 
@@ -52,9 +53,9 @@ export function fromRecord (seq: number, r: TrieNodeRecord): TrieNode {
     for (let d = 0; d < TRIE_DIGITS; d++) if (l.bitmap & (1 << d)) b[d] = l.seqs[k++]
     trie[l.depth] = b
   }
-  // a copy: a view would keep the whole block (and the pool slab it was read
-  // into) alive for as long as the node sits in the cache
-  const value = r.value === null ? null : Buffer.from(r.value)
+  // a copy of its own: a view would keep the whole block (and the pool slab
+  // it was read into) alive for as long as the node sits in the cache
+  const value = r.value === null ? null : ownCopy(r.value)
   return { seq, key: r.key, hidden: r.hidden, value, path, trie, oversize }
 }
 

@@ -255,3 +255,19 @@ test('a corrupt node block is a coded decode error, not a crash', async (t) => {
   await core.append(Buffer.from([0xff, 0xff, 0xff]))
   await assert.rejects(trie.get('a'), { code: 'DECODE_ERROR' })
 })
+
+test('values the node cache keeps have backing stores of their own, not slabs of a read or of the Buffer pool', async (t) => {
+  const { core, trie } = await open(t)
+  for (let i = 0; i < 20; i++) await trie.put('dir/f' + i, Buffer.from('value ' + i))
+  // a second trie on the same core decodes every node from its block
+  const again = new Hypertrie(core)
+  await again.ready()
+  for (let i = 0; i < 20; i++) {
+    const e = await again.get('dir/f' + i)
+    assert.equal(val(e), 'value ' + i)
+    assert.equal(e!.value!.buffer.byteLength, e!.value!.byteLength, `dir/f${i}'s value sits in a ${e!.value!.buffer.byteLength}-byte backing store`)
+  }
+  // and what a writer caches for its own puts
+  const own = await trie.get('dir/f3')
+  assert.equal(own!.value!.buffer.byteLength, own!.value!.byteLength)
+})
