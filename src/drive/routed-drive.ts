@@ -532,21 +532,9 @@ export class RoutedDrive implements Drive {
           else if (isFile(e.stat)) add(e.stat)
         }
       } else if (isFile(st)) add(st)
-      status.state = 'fetching'
-      walk.opts.onprogress?.({ ...status })
-      if (files.length > 0) {
-        await this.fmt.fetchFiles(files, {
-          signal: walk.opts.signal,
-          timeout: walk.timeout,
-          onbytes: (bytes) => {
-            status.bytes = Math.min(status.total, status.bytes + bytes)
-            walk.opts.onprogress?.({ ...status })
-          }
-        })
-      }
-      status.bytes = status.total
-      status.state = 'done'
-      walk.opts.onprogress?.({ ...status })
+      await fetchPart(status, walk, async (onbytes) => {
+        if (files.length > 0) await this.fmt.fetchFiles(files, { signal: walk.opts.signal, timeout: walk.timeout, onbytes })
+      })
     } catch (err) {
       failPart(status, err, walk)
     }
@@ -598,22 +586,9 @@ export class RoutedDrive implements Drive {
         if (c.length === 0) throw HyperfsError.from('DRIVE_NOT_FOUND', `no peer sent this core within ${walk.timeout} ms (${holders(c.core)})`)
       }
       status.total = c.byteLength
-      let n = 0
-      for (let i = 0; i < c.length; i++) if (c.core.has(i)) n++
-      status.bytes = n === c.length ? c.byteLength : Math.floor(c.byteLength * n / c.length)
-      status.state = 'fetching'
-      walk.opts.onprogress?.({ ...status })
-      await fetchRanges(c.core, [[0, c.length]], {
-        signal: walk.opts.signal,
-        timeout: walk.timeout,
-        onblock: (bytes) => {
-          status.bytes = Math.min(status.total, status.bytes + bytes)
-          walk.opts.onprogress?.({ ...status })
-        }
-      })
-      status.bytes = status.total
-      status.state = 'done'
-      walk.opts.onprogress?.({ ...status })
+      status.bytes = await c.core.heldBytes(0, c.length)
+      await fetchPart(status, walk, (onblock) =>
+        fetchRanges(c.core, [[0, c.length]], { signal: walk.opts.signal, timeout: walk.timeout, onblock }))
     } catch (err) {
       failPart(status, err, walk)
     }
@@ -631,6 +606,19 @@ interface DownloadWalk {
 
 // A part failed: reported, and the walk goes on, unless the caller stopped it
 // or the error is a bug.
+// One part's fetch, reported as it goes: 'fetching', bytes as they arrive, 'done'.
+async function fetchPart (status: DownloadStatus, walk: DownloadWalk, fetch: (onbytes: (bytes: number) => void) => Promise<unknown>): Promise<void> {
+  status.state = 'fetching'
+  walk.opts.onprogress?.({ ...status })
+  await fetch((bytes) => {
+    status.bytes = Math.min(status.total, status.bytes + bytes)
+    walk.opts.onprogress?.({ ...status })
+  })
+  status.bytes = status.total
+  status.state = 'done'
+  walk.opts.onprogress?.({ ...status })
+}
+
 function failPart (status: DownloadStatus, err: unknown, walk: DownloadWalk): void {
   if (walk.opts.signal?.aborted || isHyperfsError(err, 'WALK_TOO_DEEP')) throw err
   safetyCatch(err)
