@@ -1242,6 +1242,46 @@ static napi_value reply_err (napi_env env, napi_callback_info info) {
   return ret_bool(env, true);
 }
 
+// The node a lookup-like answer (lookup, mkdir, create...) names, counted as
+// looked up, and as open when `opening` (before the answer, as in replyOpen),
+// with its attributes and timeouts in `e`. Without its parent any more, the
+// request is answered with an error here and NULL comes back.
+static hf_node *entry_take (hf_mount *m, hf_req *r, const double *at, struct fuse_entry_param *e, int opening) {
+  pthread_mutex_lock(&m->lock);
+  hf_node *parent = node_get(&m->tab, r->ino);
+  hf_node *n = parent ? node_entry(&m->tab, parent, r->name, (uint32_t)at[0] & S_IFMT) : NULL;
+  if (n) {
+    n->nlookup++;
+    e->ino = n->ino;
+    fill_stat(&e->attr, at, n->ino);
+    if (opening) {
+      n->opens++;
+      seen_same(n, at);
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  if (!n) {
+    fuse_reply_err(r->req, parent ? ENOMEM : ESTALE);
+    return NULL;
+  }
+  e->attr_timeout = m->attr_timeout;
+  e->entry_timeout = m->entry_timeout;
+  return n;
+}
+
+// The kernel did not take the answer (its caller was interrupted): undo what
+// entry_take counted.
+static void entry_undo (hf_mount *m, fuse_ino_t ino, int opening) {
+  pthread_mutex_lock(&m->lock);
+  hf_node *n = node_get(&m->tab, ino);
+  if (n) {
+    if (opening && n->opens > 0) n->opens--;
+    n->nlookup--;
+    node_release(&m->tab, n);
+  }
+  pthread_mutex_unlock(&m->lock);
+}
+
 // replyEntry(h, id, attrs): lookup, mkdir, mknod, symlink.
 static napi_value reply_entry (napi_env env, napi_callback_info info) {
   hf_args a;
@@ -1250,31 +1290,9 @@ static napi_value reply_entry (napi_env env, napi_callback_info info) {
   if (!at) { napi_throw_type_error(env, NULL, "hyperfs_fuse: attributes must be a Float64Array"); return NULL; }
   hf_req *r = take(&a);
   if (!r) return ret_bool(env, false);
-  hf_mount *m = a.m;
   struct fuse_entry_param e;
   memset(&e, 0, sizeof(e));
-  pthread_mutex_lock(&m->lock);
-  hf_node *parent = node_get(&m->tab, r->ino);
-  hf_node *n = parent ? node_entry(&m->tab, parent, r->name, (uint32_t)at[0] & S_IFMT) : NULL;
-  if (n) {
-    n->nlookup++;
-    e.ino = n->ino;
-    fill_stat(&e.attr, at, n->ino);
-  }
-  pthread_mutex_unlock(&m->lock);
-  if (!n) {
-    fuse_reply_err(r->req, parent ? ENOMEM : ESTALE);
-  } else {
-    e.attr_timeout = m->attr_timeout;
-    e.entry_timeout = m->entry_timeout;
-    if (fuse_reply_entry(r->req, &e) != 0) {
-      // the kernel did not take it (the caller was interrupted): undo the lookup
-      pthread_mutex_lock(&m->lock);
-      hf_node *again = node_get(&m->tab, e.ino);
-      if (again) { again->nlookup--; node_release(&m->tab, again); }
-      pthread_mutex_unlock(&m->lock);
-    }
-  }
+  if (entry_take(a.m, r, at, &e, 0) && fuse_reply_entry(r->req, &e) != 0) entry_undo(a.m, e.ino, 0);
   req_free(r);
   return ret_bool(env, true);
 }
@@ -1345,33 +1363,7 @@ static napi_value reply_create (napi_env env, napi_callback_info info) {
   memset(&fi, 0, sizeof(fi));
   fi.fh = (uint64_t)arg_num(&a, 2);
   fi.flags = r->flags;
-  pthread_mutex_lock(&m->lock);
-  hf_node *parent = node_get(&m->tab, r->ino);
-  hf_node *n = parent ? node_entry(&m->tab, parent, r->name, (uint32_t)at[0] & S_IFMT) : NULL;
-  if (n) {
-    n->nlookup++;
-    n->opens++; // before the answer, as in replyOpen
-    e.ino = n->ino;
-    fill_stat(&e.attr, at, n->ino);
-    seen_same(n, at);
-  }
-  pthread_mutex_unlock(&m->lock);
-  if (!n) {
-    fuse_reply_err(r->req, parent ? ENOMEM : ESTALE);
-  } else {
-    e.attr_timeout = m->attr_timeout;
-    e.entry_timeout = m->entry_timeout;
-    if (fuse_reply_create(r->req, &e, &fi) != 0) {
-      pthread_mutex_lock(&m->lock);
-      hf_node *again = node_get(&m->tab, e.ino);
-      if (again) {
-        if (again->opens > 0) again->opens--;
-        again->nlookup--;
-        node_release(&m->tab, again);
-      }
-      pthread_mutex_unlock(&m->lock);
-    }
-  }
+  if (entry_take(m, r, at, &e, 1) && fuse_reply_create(r->req, &e, &fi) != 0) entry_undo(m, e.ino, 1);
   req_free(r);
   return ret_bool(env, true);
 }
