@@ -548,6 +548,8 @@ function printStatus (ctx: Ctx, a: Args, s: any): void {
   out(`listening: ${s.network.listening.join(', ') || 'no'}`)
   for (const p of s.network.peers) out(`peer ${p.address}: ${p.connected ? 'connected' : `not connected (${p.attempts} attempts)`}`)
   out(`connections: ${s.network.connections}; DHT: ${s.network.dht}; MDNS: ${s.network.mdns}`)
+  const shutOut = [...(s.network.penalised ?? []), ...(s.network.swarmPenalised ?? []).map((k: string) => `swarm peer ${k.slice(0, 16)}…`)]
+  if (shutOut.length > 0 || s.network.refused > 0) out(`refused for sending data that does not verify: ${shutOut.join(', ') || 'none now'} (${s.network.refused ?? 0} connections refused)`)
   for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
   for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
   if (s.cache) out(`cache: ${bytes(s.cache.used)} of ${bytes(s.cache.capacity)} held, ${bytes(s.cache.evicted)} evicted since start`)

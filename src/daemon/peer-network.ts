@@ -4,6 +4,10 @@
 // discovery key; every connection, whichever way it came, replicates every
 // core of the store.
 //
+// A swarm peer whose data does not verify is refused, dialling or dialled,
+// for a while that doubles with each fault in a row (peer-penalties.ts, by
+// its Noise key), and logged.
+//
 // With HYPERFS_LOCAL_ONLY=1 in the environment (the test runner sets it) the
 // daemon refuses to start a DHT on the public bootstrap nodes or MDNS on the
 // host's network, so no test can send traffic off this machine by mistake.
@@ -14,6 +18,8 @@ import { HyperfsError } from '../errors.js'
 import type { DaemonConfig } from './daemon-config.js'
 import type { Logger } from './logger.js'
 import { TcpNetwork, type TcpNetworkStatus } from './tcp-network.js'
+import { PeerPenalties, backoff } from './peer-penalties.js'
+import { isPeerFault } from '../replication/replicator.js'
 
 export interface JoinOptions {
   server: boolean // announce: we serve this drive
@@ -25,6 +31,7 @@ export interface NetworkStatus extends TcpNetworkStatus {
   dht: 'off' | 'on'
   mdns: 'off' | 'on'
   swarmPeers: number
+  swarmPenalised: string[] // Noise keys (hex) of swarm peers shut out now
 }
 
 export interface PeerNetwork {
@@ -42,7 +49,9 @@ export interface NetworkServices {
   logger: Logger
 }
 
-function openSwarm (config: DaemonConfig, services: NetworkServices): Swarm | null {
+const SWARM = 'swarm ' // penalty ids of swarm peers, by Noise key
+
+function openSwarm (config: DaemonConfig, services: NetworkServices, penalties: PeerPenalties): Swarm | null {
   if (!config.dht && !config.mdns) return null
   const localOnly = process.env.HYPERFS_LOCAL_ONLY === '1'
   if (localOnly && config.dht && !config.bootstrap) {
@@ -50,14 +59,28 @@ function openSwarm (config: DaemonConfig, services: NetworkServices): Swarm | nu
   }
   if (localOnly && config.mdns) throw HyperfsError.BAD_ARGUMENT('HYPERFS_LOCAL_ONLY is set: MDNS would multicast on this network; use --no-mdns')
   const bootstrap = !config.dht ? [] : (config.bootstrap ?? [...DEFAULT_BOOTSTRAP])
-  const swarm = new Swarm({ bootstrap, host: config.host ?? undefined, mdns: config.mdns })
-  swarm.on('connection', (conn: Duplex & { isInitiator: boolean }) => services.replicate(conn, conn.isInitiator))
+  const swarm = new Swarm({
+    bootstrap,
+    host: config.host ?? undefined,
+    mdns: config.mdns,
+    firewall: (remotePublicKey) => penalties.refuses(SWARM + remotePublicKey.toString('hex'))
+  })
+  swarm.on('connection', (conn: Duplex & { isInitiator: boolean, remotePublicKey: Buffer }) => {
+    const key = conn.remotePublicKey.toString('hex')
+    conn.once('error', (err: Error) => {
+      if (!isPeerFault(err)) return
+      const p = penalties.record(SWARM + key)
+      services.logger.warn(`swarm peer ${key.slice(0, 16)}… sent data that does not verify (${err.message}); ${p.faults} time${p.faults === 1 ? '' : 's'} in a row, refused for ${Math.round(backoff(p.faults) / 1000)} s`)
+    })
+    services.replicate(conn, conn.isInitiator)
+  })
   swarm.on('connect-error', (err: Error) => services.logger.info(`swarm: ${err.message}`))
   return swarm
 }
 
 export async function openNetwork (config: DaemonConfig, services: NetworkServices): Promise<PeerNetwork> {
-  const tcp = new TcpNetwork(services)
+  const penalties = new PeerPenalties()
+  const tcp = new TcpNetwork({ ...services, penalties })
   const topics = new Map<string, number>()
   try {
     for (const a of config.listen) await tcp.listen(a)
@@ -68,7 +91,7 @@ export async function openNetwork (config: DaemonConfig, services: NetworkServic
   for (const p of config.peers) void tcp.addPeer(p)
   let swarm: Swarm | null
   try {
-    swarm = openSwarm(config, services)
+    swarm = openSwarm(config, services, penalties)
   } catch (err) {
     await tcp.close()
     throw err
@@ -98,7 +121,8 @@ export async function openNetwork (config: DaemonConfig, services: NetworkServic
       topics: topics.size,
       dht: config.dht ? 'on' : 'off',
       mdns: config.mdns ? 'on' : 'off',
-      swarmPeers: swarm ? swarm.connections.size : 0
+      swarmPeers: swarm ? swarm.connections.size : 0,
+      swarmPenalised: penalties.active().filter((id) => id.startsWith(SWARM)).map((id) => id.slice(SWARM.length))
     }),
     close: async () => {
       await Promise.all([tcp.close(), swarm?.destroy()])

@@ -4,22 +4,25 @@
 // of a configured peer stays within a few seconds, so reads resume soon after
 // it comes back, and redialNow() skips the wait when a read finds no peer.
 // A peer whose data fails verification is backed off from for longer, and
-// longer each time in a row, and this is logged. Replication itself belongs
-// to the Store; this file only owns sockets and timers.
+// longer each time in a row, and this is logged; one that dialled us is
+// refused at accept for as long (peer-penalties.ts, by remote address).
+// Replication itself belongs to the Store; this file only owns sockets and
+// timers.
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { EventEmitter } from 'node:events'
 import { type Address, formatAddress } from './daemon-config.js'
 import type { Logger } from './logger.js'
 import { HyperfsError } from '../errors.js'
 import { isPeerFault } from '../replication/replicator.js'
+import { PeerPenalties, backoff } from './peer-penalties.js'
 
 export type Replicate = (socket: Socket, isInitiator: boolean) => void
+
+const INBOUND = 'tcp-in ' // penalty ids of sockets that dialled us, by remote address
 
 const DIAL_TIMEOUT = 5000 // SYNs unanswered this long: start over (a link back up answers the next one)
 const BACKOFF_MIN = 500
 const BACKOFF_MAX = 2000 // a configured peer is worth a dial every few seconds
-const FAULT_BACKOFF_MIN = 5000 // after a peer sent data that does not verify
-const FAULT_BACKOFF_MAX = 10 * 60_000
 
 interface Dialled {
   address: Address
@@ -36,6 +39,8 @@ export interface TcpNetworkStatus {
   listening: string[]
   peers: Array<{ address: string, connected: boolean, attempts: number, faults: number }>
   connections: number
+  refused: number // accepted sockets closed at once: their address sent bad data lately
+  penalised: string[] // addresses that dialled us and are shut out now
 }
 
 export class TcpNetwork {
@@ -45,10 +50,13 @@ export class TcpNetwork {
   private dialled = new Map<string, Dialled>()
   private sockets = new Set<Socket>()
   private closed = false
+  private readonly penalties: PeerPenalties
+  private refused = 0
 
-  constructor (services: { replicate: Replicate, logger: Logger }) {
+  constructor (services: { replicate: Replicate, logger: Logger, penalties?: PeerPenalties }) {
     this.replicate = services.replicate
     this.logger = services.logger
+    this.penalties = services.penalties ?? new PeerPenalties()
   }
 
   get connections (): number {
@@ -61,7 +69,7 @@ export class TcpNetwork {
     const id = formatAddress(address)
     const have = this.servers.get(id) ?? [...this.servers.values()].find((s) => formatAddress(s.bound) === id)
     if (have) return have.bound
-    const server = createServer((socket) => this.adopt(socket, false, `from ${socket.remoteAddress}:${socket.remotePort}`))
+    const server = createServer((socket) => this.accept(socket))
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(HyperfsError.from('LISTEN_FAILED', `cannot listen on ${id}: ${err.code ?? err.message}`, err))
@@ -101,7 +109,9 @@ export class TcpNetwork {
     return {
       listening: [...this.servers.values()].map((s) => formatAddress(s.bound)),
       peers: [...this.dialled.values()].map((d) => ({ address: formatAddress(d.address), connected: d.connected, attempts: d.attempts, faults: d.faults })),
-      connections: this.sockets.size
+      connections: this.sockets.size,
+      refused: this.refused,
+      penalised: this.penalties.active().filter((id) => id.startsWith(INBOUND))
     }
   }
 
@@ -146,7 +156,7 @@ export class TcpNetwork {
       let delay: number
       if (fault) {
         d.faults++
-        delay = Math.min(FAULT_BACKOFF_MAX, FAULT_BACKOFF_MIN * 2 ** Math.min(d.faults - 1, 16))
+        delay = backoff(d.faults)
         this.logger.warn(`peer ${id} sent data that does not verify (${fault.message}); ${d.faults} time${d.faults === 1 ? '' : 's'} in a row, next dial in ${Math.round(delay / 1000)} s`)
       } else {
         if (wasConnected) d.faults = 0
@@ -157,7 +167,23 @@ export class TcpNetwork {
     })
   }
 
-  private adopt (socket: Socket, isInitiator: boolean, what: string, onfault?: (err: Error) => void): void {
+  // A socket that dialled us. Its address is shut out for a while after it
+  // sent bad data: closed before a byte of the handshake, and logged once
+  // per shut-out so a peer that keeps dialling cannot flood the log.
+  private accept (socket: Socket): void {
+    const id = INBOUND + (socket.remoteAddress ?? '?')
+    if (this.penalties.refuses(id)) {
+      this.refused++
+      socket.destroy()
+      return
+    }
+    this.adopt(socket, false, `from ${socket.remoteAddress}:${socket.remotePort}`, (err) => {
+      const p = this.penalties.record(id)
+      this.logger.warn(`connection from ${socket.remoteAddress}:${socket.remotePort} sent data that does not verify (${err.message}); ${p.faults} time${p.faults === 1 ? '' : 's'} in a row, ${socket.remoteAddress} refused for ${Math.round(backoff(p.faults) / 1000)} s`)
+    })
+  }
+
+  private adopt (socket: Socket, isInitiator: boolean, what: string, onfault: (err: Error) => void): void {
     if (this.closed) { socket.destroy(); return }
     this.sockets.add(socket)
     socket.setNoDelay(true)
@@ -178,9 +204,7 @@ export class TcpNetwork {
     // ends with the peer's fault when its data does not verify
     const secret = (socket as Socket & { noiseStream?: EventEmitter }).noiseStream
     secret?.once('error', (err: Error) => {
-      if (!isPeerFault(err)) return
-      if (onfault) onfault(err)
-      else this.logger.warn(`connection ${what} sent data that does not verify: ${err.message}`)
+      if (isPeerFault(err)) onfault(err)
     })
   }
 

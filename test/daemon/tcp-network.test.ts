@@ -4,7 +4,7 @@
 // and logged. Everything runs on 127.0.0.1, with cores held in memory.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { TcpNetwork } from '../../src/daemon/tcp-network.js'
 import type { Logger } from '../../src/daemon/logger.js'
 import { Store } from '../../src/store/store.js'
@@ -12,6 +12,7 @@ import type { Hypercore } from '../../src/core/hypercore.js'
 import type { Proof } from '../../src/core/merkle-tree.js'
 import { connect, writer, reader, blocks } from '../helpers/replication.js'
 import { tcpRelay } from '../net/tcp-relay.js'
+import { isPeerFault } from '../../src/replication/replicator.js'
 
 const KEEP_ALIVE = 100
 const SILENCE = 1000
@@ -118,4 +119,59 @@ test('a peer that sends blocks that do not verify is named to the reader, logged
   const before = net.status().peers[0].attempts
   net.redialNow()
   assert.equal(net.status().peers[0].attempts, before, 'a lying peer waits out its backoff')
+})
+
+// A lying peer whose `proof` flips a byte of every block it sends.
+async function liar (t: any, w: Hypercore): Promise<Hypercore> {
+  const evil = await reader(t, w.key!)
+  connect(t, w, evil)
+  await evil.update()
+  await evil.download({ start: 0, end: w.length })
+  const honest = evil.proof.bind(evil)
+  evil.proof = async (req) => {
+    const p: Proof = await honest(req)
+    if (p.block?.value) { p.block.value = Buffer.from(p.block.value); p.block.value[0] ^= 1 }
+    return p
+  }
+  return evil
+}
+
+// Dials `port` from `localAddress` and replicates `core` over it, as a peer
+// that found us would.
+function dialFrom (t: any, core: Hypercore, port: number, localAddress: string): Socket {
+  const sock = createConnection({ host: '127.0.0.1', port, localAddress })
+  sock.on('error', () => {})
+  core.replicate(sock, { isInitiator: true, keepAlive: KEEP_ALIVE, timeout: SILENCE })
+  t.after(() => sock.destroy())
+  return sock
+}
+
+test('a peer that dialled us and sent blocks that do not verify is logged, and its address is refused at accept for a while', { timeout: 60_000 }, async (t) => {
+  const data = blocks(32)
+  const w = await writer(t, data)
+  const evil = await liar(t, w)
+  const { core, net, logger } = await readerNetwork(t, w.key!)
+  const { port } = await net.listen({ host: '127.0.0.1', port: 0 })
+
+  dialFrom(t, evil, port, '127.0.0.2')
+  // INVALID_PROOF, or INVALID_SIGNATURE when the bad block came with the upgrade
+  await assert.rejects(core.get(3, { timeout: 5000 }), (err) => isPeerFault(err))
+  await until('the address is shut out', () => net.status().penalised.length === 1)
+  assert.deepEqual(net.status().penalised, ['tcp-in 127.0.0.2'])
+  assert.ok(logger.lines.some((l) => l.startsWith('warn') && /from 127\.0\.0\.2:\d+ sent data that does not verify/.test(l) && /refused for 5 s/.test(l)), logger.lines.join('\n'))
+  await until('the lying connection is gone', () => net.connections === 0)
+
+  // it dials again at once: closed before the handshake, nothing replicated
+  const again = dialFrom(t, evil, port, '127.0.0.2')
+  await new Promise((resolve) => again.once('close', resolve))
+  assert.equal(net.status().refused, 1)
+
+  // another address is not shut out, and serves the block
+  const honest = await reader(t, w.key!)
+  connect(t, w, honest)
+  await honest.update()
+  await honest.download({ start: 0, end: w.length })
+  dialFrom(t, honest, port, '127.0.0.3')
+  assert.ok((await core.get(3, { timeout: 5000 }))!.equals(data[3]))
+  assert.equal(net.status().refused, 1)
 })
