@@ -23,7 +23,9 @@ const ENOENT = 2
 const ENOTDIR = 20
 const ENOTEMPTY = 39
 // how long a change made elsewhere may take to reach another mount's
-// kernel cache: the attribute timeout (1 s) with room for a loaded machine
+// kernel cache: the invalidation makes it at once, and this is room for a
+// loaded machine; well under the 60 s the kernel may keep watched attributes,
+// so only the invalidation can make it in time
 const SETTLE_MS = 10_000
 const BIG_READ = 8 * 1024 * 1024
 // longer than the 1 s entry and attribute timeouts of content that may change unannounced
