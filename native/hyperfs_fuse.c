@@ -560,6 +560,15 @@ static void ll_init (void *userdata, struct fuse_conn_info *conn) {
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // No writeback cache. With it the kernel keeps, for a regular file it
+  // has cached, its own size, mtime and ctime and ignores ours
+  // (fuse_get_cache_mask), even after notify_inval_inode. Tried: a mount
+  // then reads a file another mount of the drive made longer at the old
+  // size ("two," for "two, and longer\n"), a replica's mount (had it been
+  // on there too) tears a replicated change, and after a save that failed on
+  // a full disk the mount shows the unsaved bytes instead of the old content
+  // the drive kept. It also ignores FOPEN_NOFLUSH, so every close would
+  // FLUSH again.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // O_TRUNC reaches open(): the filesystem empties only its staged copy, so
   // a save that fails keeps the old content (a setattr(size 0) first would
