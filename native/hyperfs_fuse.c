@@ -56,7 +56,7 @@
 #define SLOT_LIMIT (1u << 22)            // requests awaiting JS at once
 #define SLOT_GEN_LIMIT (1u << 30)        // id = gen * SLOT_LIMIT + slot stays below 2^53
 #define MOUNT_LOG_MAX 2048               // libfuse's messages kept to explain a failed mount
-#define ATTR_FIELDS 10                   // numbers per attribute record from JS
+#define ATTR_FIELDS 11                   // numbers per attribute record from JS: the stat, then how long the kernel may keep it
 #define MAX_XATTR_PREFIXES 8
 #define NAME_MAX_BYTES 255
 #define INO_MASK ((1ULL << 53) - 1)     // inode numbers a JS number holds exactly
@@ -543,6 +543,12 @@ static void fill_stat (struct stat *st, const double *a, uint64_t ino) {
   st->st_ctim = ms_ts(a[9]);
 }
 
+// Seconds the kernel may keep a name and its attributes: what JS said for
+// this record (a[10]), else the mount's default.
+static double ttl_of (const double *a, double def) {
+  return a[10] > 0 ? a[10] : def;
+}
+
 // ---- the kernel's requests (on libfuse's worker threads)
 
 static void ll_init (void *userdata, struct fuse_conn_info *conn) {
@@ -554,6 +560,15 @@ static void ll_init (void *userdata, struct fuse_conn_info *conn) {
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // No writeback cache. With it the kernel keeps, for a regular file it
+  // has cached, its own size, mtime and ctime and ignores ours
+  // (fuse_get_cache_mask), even after notify_inval_inode. Tried: a mount
+  // then reads a file another mount of the drive made longer at the old
+  // size ("two," for "two, and longer\n"), a replica's mount (had it been
+  // on there too) tears a replicated change, and after a save that failed on
+  // a full disk the mount shows the unsaved bytes instead of the old content
+  // the drive kept. It also ignores FOPEN_NOFLUSH, so every close would
+  // FLUSH again.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   // O_TRUNC reaches open(): the filesystem empties only its staged copy, so
   // a save that fails keeps the old content (a setattr(size 0) first would
@@ -811,8 +826,8 @@ static char *dir_page (hf_mount *m, fuse_req_t req, fuse_ino_t ino, hf_dir *d, s
       if (!n) break;
       fill_stat(&e.attr, a, n->ino);
       e.ino = n->ino;
-      e.attr_timeout = m->attr_timeout;
-      e.entry_timeout = m->entry_timeout;
+      e.attr_timeout = ttl_of(a, m->attr_timeout);
+      e.entry_timeout = ttl_of(a, m->entry_timeout);
     }
     size_t need = plus
       ? fuse_add_direntry_plus(req, buf + pos, size - pos, name, &e, (off_t)(i + 1))
@@ -1264,8 +1279,8 @@ static hf_node *entry_take (hf_mount *m, hf_req *r, const double *at, struct fus
     fuse_reply_err(r->req, parent ? ENOMEM : ESTALE);
     return NULL;
   }
-  e->attr_timeout = m->attr_timeout;
-  e->entry_timeout = m->entry_timeout;
+  e->attr_timeout = ttl_of(at, m->attr_timeout);
+  e->entry_timeout = ttl_of(at, m->entry_timeout);
   return n;
 }
 
@@ -1307,7 +1322,7 @@ static napi_value reply_attr (napi_env env, napi_callback_info info) {
   if (!r) return ret_bool(env, false);
   struct stat st;
   fill_stat(&st, at, r->ino);
-  fuse_reply_attr(r->req, &st, a.m->attr_timeout);
+  fuse_reply_attr(r->req, &st, ttl_of(at, a.m->attr_timeout));
   req_free(r);
   return ret_bool(env, true);
 }
@@ -1333,6 +1348,10 @@ static napi_value reply_open (napi_env env, napi_callback_info info) {
   if (n) n->opens++;
   pthread_mutex_unlock(&m->lock);
   fi.keep_cache = m->kernel_cache || same;
+  // A close of a file opened read-only sends no FLUSH: the filesystem has
+  // nothing to commit for it (it holds no POSIX locks either), and each
+  // FLUSH is a round trip to JS that close() waits for.
+  fi.noflush = (r->flags & O_ACCMODE) == O_RDONLY;
   // Changed since the kernel last looked: its pages go (keep_cache 0), and
   // so must its cached size, or a reader would stop at the old end. Dropping
   // attributes only (offset -1) locks no page, so it cannot wait on a read

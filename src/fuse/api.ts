@@ -29,6 +29,11 @@ export interface Attr {
   atime: number
   mtime: number
   ctime: number
+  // How long a binding may let the kernel keep this (see native-binding.ts):
+  // 'fixed' when it can never change (a past version), 'watched' when every
+  // change to it shows in the drive's watch(); absent: it may change
+  // without notice (a drive mounted inside the drive).
+  stability?: 'fixed' | 'watched'
 }
 
 export interface Statfs {

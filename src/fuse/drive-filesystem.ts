@@ -157,7 +157,23 @@ export class DriveFilesystem implements FuseFilesystem {
       attr.blocks = Math.ceil(attr.size / 512)
       if (file.mtime !== null) attr.mtime = file.mtime
     }
+    attr.stability = this.#stability(path, st)
     return attr
+  }
+
+  // Whether what getattr says of path may change, and if so whether the
+  // drive's watch() shows it (Attr.stability): a drive mounted in the drive
+  // changes without a trace in ours.
+  #stability (path: string, st: Stat): Attr['stability'] {
+    if (st.mount) this.#mountPoints.add(path)
+    if (this.#underMount(path)) return undefined
+    try {
+      const place = this.#place(path)
+      return 'versions' in place || !place.snapshot ? 'watched' : 'fixed'
+    } catch (err) {
+      safetyCatch(err)
+      return undefined
+    }
   }
 
   async readdir (path: string): Promise<string[]> {

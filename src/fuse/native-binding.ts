@@ -25,16 +25,30 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type { Attr, FuseBinding, FuseBindingFactory, FuseMountOptions, FuseRequests, Logger } from './api.js'
 import type { Drive } from '../drive/types.js'
-import { HyperfsError, safetyCatch } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { ERRNO } from './errno.js'
 
 // Where `npm run build:native` puts the addon, from dist/src/fuse/.
 const ADDON_URL = new URL('../../../native/build/hyperfs_fuse.node', import.meta.url)
-// Seconds the kernel may keep a name and its attributes before it asks again.
-// A change made elsewhere (another mount, a peer) shows within this, and at
-// once where invalidateOnChange() runs.
+// Seconds the kernel may keep a name and its attributes before it asks again
+// (Attr.stability says which applies):
+//   - content that may change unannounced (under a drive mounted in the
+//     drive: its changes are not in our drive's watch()): a change shows
+//     within ATTR_TIMEOUT;
+//   - content whose every change is in the drive's watch(), while
+//     invalidateOnChange() follows it: a change shows at once, through the
+//     invalidation; WATCHED_TIMEOUT only bounds a change the watcher missed;
+//   - content that cannot change (a past version, a mount with kernelCache):
+//     FIXED_TIMEOUT.
+// Each lookup or stat that the kernel answers from its cache is a round trip
+// to this thread saved: `cat` of a cached file otherwise waits on a LOOKUP and
+// a GETATTR once its entry is a second old.
 const ENTRY_TIMEOUT = 1
 const ATTR_TIMEOUT = 1
+const WATCHED_TIMEOUT = 60
+const FIXED_TIMEOUT = 3600
+// Numbers per attribute record handed to the addon: the stat, then its timeout.
+const ATTR_FIELDS = 11
 // Read buffers kept for reuse; a read is at most the addon's MAX_WRITE.
 const READ_POOL_SIZE = 16
 // xattr namespaces a drive cannot hold, answered ENODATA by the addon
@@ -43,6 +57,8 @@ const XATTR_UNHELD = ['security.', 'system.', 'trusted.']
 const S_IFDIR = 0o040000
 const S_IFMT = 0o170000
 const ENV_CHOICE = 'HYPERFS_FUSE'
+// Folders above a removed entry checked for having vanished with it.
+const MAX_FOLDER_DEPTH = 64
 
 interface Constants {
   [name: string]: number
@@ -112,6 +128,9 @@ export function preferNative (fallback: FuseBindingFactory, logger: Logger, opts
 export interface KernelCache {
   invalidate (path: string): Promise<void> // attributes and pages of path
   invalidateEntry (dir: string, name: string): Promise<void> // the name in dir (it appeared, went, or changed kind)
+  // invalidateOnChange() starts (true) or stops (false) following the drive:
+  // while one follows it, 'watched' content may stay cached long
+  following? (on: boolean): void
 }
 
 export interface NativeBinding extends FuseBinding, KernelCache {
@@ -140,7 +159,8 @@ class NativeFuseBinding implements NativeBinding {
   readonly #notifications = new Map<number, () => void>()
   #nextNotification = 1
   readonly #readPool: Buffer[] = []
-  readonly #scratch = new Float64Array(10)
+  readonly #scratch = new Float64Array(ATTR_FIELDS)
+  #followers = 0 // invalidateOnChange() loops following the drive
 
   constructor (requests: FuseRequests, opts: FuseMountOptions, services: { logger: Logger }) {
     this.#requests = requests
@@ -153,6 +173,9 @@ class NativeFuseBinding implements NativeBinding {
     if ('error' in result) throw HyperfsError.from('FUSE_FAILED', `cannot mount at ${this.#opts.mountpoint}: ${result.error}`)
     if (this.#mounted) throw HyperfsError.from('FUSE_FAILED', `${this.#opts.mountpoint} is already mounted by this binding`)
     const addon = result.addon
+    if (addon.constants.ATTR_FIELDS !== ATTR_FIELDS) {
+      throw HyperfsError.from('FUSE_FAILED', `cannot mount at ${this.#opts.mountpoint}: the native addon is out of date (npm run build:native)`)
+    }
     try {
       this.#h = addon.mount(this.#opts.mountpoint, {
         debug: this.#opts.debug,
@@ -203,6 +226,17 @@ class NativeFuseBinding implements NativeBinding {
 
   invalidate (path: string): Promise<void> {
     return this.#notify(1, path, undefined)
+  }
+
+  following (on: boolean): void {
+    this.#followers += on ? 1 : -1
+  }
+
+  // Seconds the kernel may keep this name and these attributes.
+  timeout (a: Attr): number {
+    if (this.#opts.kernelCache || a.stability === 'fixed') return FIXED_TIMEOUT
+    if (a.stability === 'watched' && this.#followers > 0) return WATCHED_TIMEOUT
+    return ATTR_TIMEOUT
   }
 
   invalidateEntry (dir: string, name: string): Promise<void> {
@@ -260,8 +294,9 @@ class NativeFuseBinding implements NativeBinding {
   }
 }
 
-// Attributes into the Float64Array layout the addon reads (ATTR_FIELDS).
-function pack (a: Attr, out: Float64Array, at = 0): Float64Array {
+// Attributes into the Float64Array layout the addon reads (ATTR_FIELDS):
+// the stat, then the seconds the kernel may keep it.
+function pack (a: Attr, timeout: number, out: Float64Array, at = 0): Float64Array {
   out[at] = a.mode
   out[at + 1] = a.uid
   out[at + 2] = a.gid
@@ -272,6 +307,7 @@ function pack (a: Attr, out: Float64Array, at = 0): Float64Array {
   out[at + 7] = a.atime
   out[at + 8] = a.mtime
   out[at + 9] = a.ctime
+  out[at + 10] = timeout
   return out
 }
 
@@ -303,7 +339,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
     addon.replyErr(h(), id, errnoOf(err))
   }
   const entry = (id: number, path: string): void =>
-    r.call('getattr', path, [path], (a) => { addon.replyEntry(h(), id, pack(a, b.scratch)) }, fail(id))
+    r.call('getattr', path, [path], (a) => { addon.replyEntry(h(), id, pack(a, b.timeout(a), b.scratch)) }, fail(id))
 
   const counts = b.requestCounts
   return function dispatch (op: number, id: number, path: string, a3?: any, a4?: any, a5?: any, a6?: any, a7?: any, a8?: any, a9?: any, a10?: any): void {
@@ -312,7 +348,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
       case C.LOOKUP:
         return entry(id, path)
       case C.GETATTR:
-        return r.call('getattr', path, [path], (a) => { addon.replyAttr(h(), id, pack(a, b.scratch)) }, fail(id))
+        return r.call('getattr', path, [path], (a) => { addon.replyAttr(h(), id, pack(a, b.timeout(a), b.scratch)) }, fail(id))
       case C.SETATTR:
         setattr(id, path, a3, a4, a5, a6, a7, a8, a9, a10).catch(failAny(id))
         return
@@ -342,7 +378,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
       case C.OPEN:
         return r.call('open', path, [path, a3], (fh) => {
           // the attributes decide whether the kernel's pages of this file are still good
-          r.call('getattr', path, [path], (a) => { addon.replyOpen(h(), id, fh, pack(a, b.scratch)) }, () => { addon.replyOpen(h(), id, fh) })
+          r.call('getattr', path, [path], (a) => { addon.replyOpen(h(), id, fh, pack(a, b.timeout(a), b.scratch)) }, () => { addon.replyOpen(h(), id, fh) })
         }, fail(id))
       case C.READ: {
         const size = a4 as number
@@ -382,7 +418,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
         return r.call('access', path, [path, a3], () => { addon.replyErr(h(), id, 0) }, fail(id))
       case C.CREATE:
         return r.call('create', path, [path, a3], (fh) => {
-          r.call('getattr', path, [path], (a) => { addon.replyCreate(h(), id, fh, pack(a, b.scratch)) }, (e) => {
+          r.call('getattr', path, [path], (a) => { addon.replyCreate(h(), id, fh, pack(a, b.timeout(a), b.scratch)) }, (e) => {
             // created and opened, but it vanished at once: give the handle back
             r.call('release', path, [fh], () => {}, () => {})
             addon.replyErr(h(), id, -e)
@@ -415,7 +451,7 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
       await call('utimens', path, [path, atime, mtime])
     }
     const a = await call<Attr>('getattr', path, [path])
-    addon.replyAttr(h(), id, pack(a, b.scratch))
+    addon.replyAttr(h(), id, pack(a, b.timeout(a), b.scratch))
   }
 
   async function rename (id: number, from: string, to: string, flags: number, openIno: number): Promise<void> {
@@ -450,14 +486,14 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
     const done = (): void => {
       if (--pending > 0) return
       const kept: string[] = []
-      const out = new Float64Array(names.length * 10)
+      const out = new Float64Array(names.length * ATTR_FIELDS)
       for (let i = 0; i < names.length; i++) {
         const a = attrs[i]
         if (!a) continue
-        pack(a, out, kept.length * 10)
+        pack(a, b.timeout(a), out, kept.length * ATTR_FIELDS)
         kept.push(names[i])
       }
-      addon.replyDir(h(), id, kept.join('/'), out.subarray(0, kept.length * 10))
+      addon.replyDir(h(), id, kept.join('/'), out.subarray(0, kept.length * ATTR_FIELDS))
     }
     const prefix = dir === '/' ? '/' : dir + '/'
     for (let i = 0; i < names.length; i++) {
@@ -481,11 +517,13 @@ function dispatcher (b: NativeFuseBinding, addon: Addon): (op: number, ...args: 
 // the signal aborts or the drive stops changing.
 export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts: { signal: AbortSignal, logger: Logger }): Promise<void> {
   let seen = drive.version
+  cache.following?.(true)
   try {
     for await (const event of drive.watch('/', { signal: opts.signal })) {
       const from = seen
       seen = event.version
       const pending: Promise<void>[] = []
+      const emptied = new Set<string>() // folders that lost an entry
       for await (const change of drive.diff(from, event.version)) {
         const path = change.name
         const slash = path.lastIndexOf('/')
@@ -497,13 +535,36 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
         // folder's entry would break getcwd() for a shell inside it, so a
         // changed entry of the same kind only loses its attributes and pages.
         if (before && after && (before.mode & S_IFMT) === (after.mode & S_IFMT)) pending.push(cache.invalidate(path))
-        else if (before) pending.push(cache.invalidateEntry(slash <= 0 ? '/' : path.slice(0, slash), path.slice(slash + 1)))
+        else if (before) {
+          pending.push(cache.invalidateEntry(slash <= 0 ? '/' : path.slice(0, slash), path.slice(slash + 1)))
+          if (slash > 0) emptied.add(path.slice(0, slash))
+        }
       }
+      for (const dir of emptied) pending.push(dropVanishedFolders(drive, cache, dir))
       await Promise.all(pending)
     }
   } catch (err) {
     if (opts.signal.aborted) return
     safetyCatch(err)
     opts.logger.warn(`kernel cache invalidation stopped: ${(err as Error).message}`)
+  } finally {
+    cache.following?.(false)
+  }
+}
+
+// A format with implicit folders (Hyperdrive 10) has no entry of its own
+// for a folder, so no change names it when its last file goes: the folder,
+// and each one above it that went too, leaves the kernel's cache here.
+async function dropVanishedFolders (drive: Drive, cache: KernelCache, dir: string): Promise<void> {
+  for (let depth = 0; dir.length > 1 && depth < MAX_FOLDER_DEPTH; depth++) {
+    const st = await drive.lstat(dir).catch((err: unknown) => {
+      if (isHyperfsError(err, 'ENOENT', 'ENOTDIR')) return null
+      throw err
+    })
+    if (st && (st.mode & S_IFMT) === S_IFDIR) return
+    const slash = dir.lastIndexOf('/')
+    const parent = slash <= 0 ? '/' : dir.slice(0, slash)
+    await cache.invalidateEntry(parent, dir.slice(slash + 1))
+    dir = parent
   }
 }
