@@ -4,7 +4,7 @@
 //
 // Why a CRC is enough: an entry is only ever recorded from bytes in memory
 // that were just checked against the tree (an append hashing them into it, a
-// peer's block passing its proof, a local read passing the full check). A
+// peer's block passing its proof, a local read or verify that hashed it). A
 // later read whose bytes have the same length and CRC is, short of a 2^-32
 // accident, those same bytes, so the CRC carries a check already made to
 // later reads. It guards against accidental damage (a failing disk, a stray
@@ -15,12 +15,14 @@
 //   - an entry names the bytes of block i of the current tree. A truncation
 //     rewrites blocks past its length, so their entries are cut off, and
 //     synced, before the truncation commits; clear() zeroes the entries of
-//     the blocks it drops before it punches their bytes;
-//   - entries are written after the bytes they describe. A kill between the
-//     two leaves an entry missing (or an older one of the same bytes, or of
-//     bytes since cleared), which a read takes as "no entry": it falls back
-//     to the full check and records the entry again. A damaged or missing
-//     entry costs a hash, never a wrong byte;
+//     the blocks it drops before it punches their bytes (a block fetched
+//     again brings its own entry, recorded after its proof);
+//   - entries are written after the bytes they describe (an append's after
+//     its state commit, so none names bytes of an append that never
+//     committed). A kill between the two leaves the entry missing, or zeroed
+//     (a block fetched again after clear()): the next read falls back to the
+//     full check and records it. A damaged entry likewise costs a hash,
+//     never a wrong byte;
 //   - an error reading this file counts as "no entry" too, and one writing
 //     an entry leaves it missing or old.
 //
@@ -93,9 +95,12 @@ export class Checksums {
     const range: [number, number] = [start, end]
     this.zeroing.push(range)
     return this.enqueue(async () => {
-      const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, (end - start) * CHECKSUM_ENTRY_SIZE))
-      for (let at = start * CHECKSUM_ENTRY_SIZE; at < end * CHECKSUM_ENTRY_SIZE; at += zeros.byteLength) {
-        await this.file.write(at, zeros.subarray(0, Math.min(zeros.byteLength, end * CHECKSUM_ENTRY_SIZE - at)))
+      // past the end of the file there are no entries to zero (and a core
+      // from before the sidecar has none at all)
+      const stop = Math.min(end * CHECKSUM_ENTRY_SIZE, await this.file.size())
+      const zeros = Buffer.alloc(Math.max(0, Math.min(ZERO_CHUNK, stop - start * CHECKSUM_ENTRY_SIZE)))
+      for (let at = start * CHECKSUM_ENTRY_SIZE; at < stop; at += zeros.byteLength) {
+        await this.file.write(at, zeros.subarray(0, Math.min(zeros.byteLength, stop - at)))
       }
     }, range)
   }

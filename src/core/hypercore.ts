@@ -801,9 +801,9 @@ export class Hypercore extends EventEmitter {
   //   1. in memory: the bitfield (what reads and peers see) and the set of
   //      blocks verified since open forget them; reads from here on go to peers;
   //   2. on disk, synced: the bitfield (a replica) or the dropped list (a
-  //      writer, which otherwise holds every block below its length), and
-  //      zeroed checksum entries (a block fetched again brings its own,
-  //      recorded after its proof);
+  //      writer, which otherwise holds every block below its length); then
+  //      their checksum entries zeroed (a block fetched again brings its
+  //      own, recorded after its proof);
   //   3. peers hear a range drop, so none asks us for them;
   //   4. the bytes are punched out (a block fetched meanwhile waits for it).
   // Tree nodes stay: every version still proves, lists and seeks.
@@ -843,8 +843,10 @@ export class Hypercore extends EventEmitter {
           await this.flushBitfield()
           await f.bitfield.sync()
         }
+        // No sync of its own: an entry that outlives a crash here still
+        // names this block's right bytes (clear() keeps the tree), so at
+        // worst it matches bytes that are still there.
         for (const [s, e] of runs) await this.sums!.zero(s, e)
-        await this.sums!.sync()
         // 3. peers
         for (const [s, e] of runs) this.replicator.onLocalDrop(s, e)
         for (const [s, e] of runs) this.observer?.ondrop(this, s, e)

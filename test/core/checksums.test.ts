@@ -203,8 +203,8 @@ test('a truncation cuts the entries past it first: old bytes left where new ones
 
 test('clear() zeroes the entries of the blocks it drops before punching them; a block fetched again from a peer records its own', async (t) => {
   const storage = new MemoryStorage()
-  const w = new Hypercore(storage)
-  await w.append(ALL)
+  await writerOn(storage) // entries on disk
+  const w = await reopen(storage)
   t.after(() => w.close())
   const r = new Hypercore(new MemoryStorage(), w.key!)
   t.after(() => r.close())
