@@ -12,6 +12,9 @@
 //   tree: 48-byte records at flat index · 48:
 //     fixed32 hash ‖ uint64 size ‖ uint64 (leaves: byteOffset + 1, else 0)
 //     an all-zero record is an absent node
+//   checksums: 8-byte entries at block index · 8:
+//     u32 CRC-32 of the block's bytes ‖ u32 (block length + 1), little-endian
+//     an all-zero entry is an absent one (core/checksums.ts)
 import { DecodeError } from './decode-error.js'
 import { type Codec, state as makeState } from './state.js'
 import { uint, uint32, uint64, fixed32, fixed64, buffer } from './primitives.js'
@@ -119,4 +122,27 @@ export function decodeTreeRecord (buf: Buffer, offset: number): TreeRecord | nul
   const size = uint64.decode(s)
   const off = uint64.decode(s)
   return { hash, size, byteOffset: off === 0 ? null : off - 1 }
+}
+
+export const CHECKSUM_ENTRY_SIZE = 8
+// the largest block an entry can describe (its length + 1 must fit a u32)
+export const MAX_CHECKSUMMED_BLOCK = 0xffffffff - 1
+
+export interface ChecksumEntry {
+  crc: number
+  length: number
+}
+
+export function encodeChecksumEntry (e: ChecksumEntry, out: Buffer, offset: number): void {
+  const s = makeState(out, offset, offset + CHECKSUM_ENTRY_SIZE)
+  uint32.encode(s, e.crc)
+  uint32.encode(s, e.length + 1)
+}
+
+// null for an absent entry (length field 0); the CRC of an absent entry is not read
+export function decodeChecksumEntry (buf: Buffer, offset: number): ChecksumEntry | null {
+  const s = makeState(buf, offset, offset + CHECKSUM_ENTRY_SIZE)
+  const crc = uint32.decode(s)
+  const length = uint32.decode(s)
+  return length === 0 ? null : { crc, length: length - 1 }
 }

@@ -4,6 +4,8 @@
 //   tree     Merkle nodes (merkle-tree.ts), data  block bytes at byte offsets
 //   bitfield which blocks a sparse reader holds
 //   dropped  which blocks a writer gave back to the disk (clear()); made by the first clear
+//   checksums CRC-32 and length per block, recorded from bytes checked
+//            against the tree: a first read that matches skips hashing (checksums.ts)
 // An append writes data and tree nodes first and the state slot last, and
 // resolves only after that, so a kill at any moment reopens at the length of
 // the last append that resolved. Replication (replication/) asks this class
@@ -12,6 +14,8 @@
 // before it is checked against the tree either (local-verifier.ts): a damaged
 // block emits 'corrupt' (a STORAGE_CORRUPT naming the file and the block) and
 // fails with it on a writer; a replica drops it and fetches it again.
+// Checksum entries are written after the bytes they describe (an append's
+// after its state commit), and cut off before a truncation commits.
 //
 // clear() drops held blocks and punches their bytes out of the data file, so
 // the disk gets the space back (gc of old versions, eviction from a reader's
@@ -29,6 +33,7 @@ import { type Storage, type StorageFile, type StorageOption, toStorage } from '.
 import { MerkleTree, type Proof, type ProofRequest } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
 import { LocalVerifier, Damage, type ClimbContext } from './local-verifier.js'
+import { Checksums } from './checksums.js'
 import { StateLog } from './state-log.js'
 import { Mutex } from './mutex.js'
 import { type CoreIdentity, defaultManifest, keyFromManifest, signTree, verifyTree } from './signer.js'
@@ -98,7 +103,8 @@ export class Hypercore extends EventEmitter {
 
   private opts: HypercoreOptions
   private opening: Promise<void> | null = null
-  private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile } | null = null
+  private files: { header: StorageFile, state: StorageFile, tree: StorageFile, data: StorageFile, bitfield: StorageFile, checksums: StorageFile } | null = null
+  private sums: Checksums | null = null
   private _tree: MerkleTree | null = null
   private bitfield = new Bitfield()
   // a writer's blocks given back to the disk, and their file (opened by the first clear)
@@ -142,6 +148,9 @@ export class Hypercore extends EventEmitter {
   get contiguousLength (): number { return Math.min(this._contiguous, this.length) }
   get writable (): boolean { return this.keyPair !== null && this.keyPair.secretKey !== null && !this.closed }
   get opened (): boolean { return this._tree !== null }
+  // blocks read from our files and hashed against the tree since open (a
+  // first read that matched its checksum entry is not hashed): for tests
+  get localHashes (): number { return this.verifier?.hashes ?? 0 }
   get identity (): CoreIdentity { return { key: this.key!, manifest: this.manifest } }
 
   // ---- open / close ----
@@ -154,9 +163,9 @@ export class Hypercore extends EventEmitter {
   private async open (): Promise<void> {
     const state = await this.storage.open('state', { lock: true })
     try {
-      const [header, tree, data, bitfield] = await Promise.all(
-        ['header', 'tree', 'data', 'bitfield'].map((n) => this.storage.open(n)))
-      this.files = { header, state, tree, data, bitfield }
+      const [header, tree, data, bitfield, checksums] = await Promise.all(
+        ['header', 'tree', 'data', 'bitfield', 'checksums'].map((n) => this.storage.open(n)))
+      this.files = { header, state, tree, data, bitfield, checksums }
       await this.loadOrCreate()
     } catch (err) {
       await this.closeFiles()
@@ -224,7 +233,8 @@ export class Hypercore extends EventEmitter {
       if (size > 0) this.bitfield = Bitfield.fromBuffer(await f.bitfield.read(0, size))
     }
     this._tree = tree
-    this.verifier = new LocalVerifier(tree, f.data)
+    this.sums = new Checksums(f.checksums)
+    this.verifier = new LocalVerifier(tree, f.data, this.sums, (i) => this.bitfield.get(i))
     this._contiguous = this.bitfield.firstUnset(0)
   }
 
@@ -275,6 +285,7 @@ export class Hypercore extends EventEmitter {
     this.waiters.clear()
     this.replicator.close()
     await this.flushBitfield().catch(safetyCatch)
+    if (this.sums) await this.sums.flush().catch(safetyCatch)
     await this.closeFiles()
     this.emit('close')
   }
@@ -310,6 +321,8 @@ export class Hypercore extends EventEmitter {
       await Promise.all([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])
       await this.stateLog!.commit({ fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
       const from = tree.length
+      // the bytes just hashed into the tree, now on disk and committed
+      this.sums!.recordAll(from, list)
       tree.commit(batch)
       this.bitfield.setRange(from, batch.length, true)
       this.onblocks(from, batch.length, list)
@@ -330,6 +343,10 @@ export class Hypercore extends EventEmitter {
       const roots = await Promise.all(flat.fullRoots(2 * newLength).map((i) => tree.getNodeOrError(i)))
       const byteLength = roots.reduce((s, r) => s + r.size, 0)
       const signature = signTree(this.identity, this.keyPair!, tree.hash(roots), newLength, nextFork)
+      // blocks past the new length will be new blocks: their entries go
+      // first, so none survives to vouch for old bytes left where new ones failed to land
+      await this.sums!.truncate(newLength)
+      await this.sums!.sync()
       await this.stateLog!.commit({ fork: nextFork, length: newLength, byteLength, signature })
       const oldLength = tree.length
       tree.commit({ nodes: [], roots, length: newLength, byteLength, fork: nextFork, signature })
@@ -371,12 +388,13 @@ export class Hypercore extends EventEmitter {
   }
 
   // Block `index` from our files, checked against the tree unless it was
-  // since open. Damaged: STORAGE_CORRUPT on a writer, null on a replica,
-  // which dropped it (see damaged()).
-  private async readLocal (index: number): Promise<Buffer | null> {
+  // since open (with `hash`: hashed against it, not only matched with its
+  // checksum entry). Damaged: STORAGE_CORRUPT on a writer, null on a
+  // replica, which dropped it (see damaged()).
+  private async readLocal (index: number, hash = false): Promise<Buffer | null> {
     const f = this.files!
     const v = this.verifier!
-    const known = v.has(index)
+    const known = hash ? v.hashed(index) : v.has(index)
     const leaf = (known ? this.tree.nodeSync(2 * index) : v.leaf(index)) ?? this.missingLeaf(index)
     if (leaf instanceof Damage) return this.damaged(index, leaf)
     let data: Buffer
@@ -388,7 +406,7 @@ export class Hypercore extends EventEmitter {
       throw err
     }
     if (!known) {
-      const bad = v.check(index, leaf, data)
+      const bad = v.check(index, leaf, data, hash)
       if (bad) return this.damaged(index, bad)
     }
     return data
@@ -577,7 +595,7 @@ export class Hypercore extends EventEmitter {
 
   // Reads and hashes every block held here, and every tree node on their
   // paths, from the files as they are now (nothing trusted from earlier
-  // checks). Damaged blocks are reported as reads report them: a replica drops
+  // checks, checksum entries included; a missing or wrong one is rewritten). Damaged blocks are reported as reads report them: a replica drops
   // them, to be fetched again. Returns what it checked and what was damaged.
   async verify (opts: { signal?: AbortSignal } = {}): Promise<VerifyReport> {
     await this.ready()
@@ -624,6 +642,8 @@ export class Hypercore extends EventEmitter {
           continue
         }
         good.push(i)
+        // a missing or damaged checksum entry is written again
+        if (this.bitfield.get(i)) this.sums!.record(i, data)
         offset = at + leaf.size
       }
     }
@@ -677,9 +697,10 @@ export class Hypercore extends EventEmitter {
     if (p.block) {
       const index = p.block.index
       if (!this.bitfield.get(index)) throw HyperfsError.BLOCK_NOT_AVAILABLE(`block ${index} is not local`)
-      // checked like any local read: a damaged block sent on would get us
-      // dropped as a malicious peer, and a replica can fetch it again
-      const value = await this.readLocal(index).catch((err) => {
+      // hashed against the tree (a checksum match is not enough here): a
+      // damaged block sent on would get us dropped as a malicious peer, and
+      // a replica can fetch it again
+      const value = await this.readLocal(index, true).catch((err) => {
         if (!isHyperfsError(err, 'STORAGE_CORRUPT')) throw err
         return null
       })
@@ -731,6 +752,8 @@ export class Hypercore extends EventEmitter {
     if (fresh && !this.bitfield.get(block!.index)) {
       // set after the data is written, so a set bit always has its block on disk
       this.bitfield.set(block!.index, true)
+      // and its entry from the bytes the proof just verified
+      this.sums!.record(block!.index, block!.value!)
       // a writer fetching back a block it dropped: held again once this reaches the disk
       if (this.dropped) this.dropped.set(block!.index, false)
       this.scheduleBitfieldFlush()
@@ -778,7 +801,9 @@ export class Hypercore extends EventEmitter {
   //   1. in memory: the bitfield (what reads and peers see) and the set of
   //      blocks verified since open forget them; reads from here on go to peers;
   //   2. on disk, synced: the bitfield (a replica) or the dropped list (a
-  //      writer, which otherwise holds every block below its length);
+  //      writer, which otherwise holds every block below its length); then
+  //      their checksum entries zeroed (a block fetched again brings its
+  //      own, recorded after its proof);
   //   3. peers hear a range drop, so none asks us for them;
   //   4. the bytes are punched out (a block fetched meanwhile waits for it).
   // Tree nodes stay: every version still proves, lists and seeks.
@@ -818,6 +843,10 @@ export class Hypercore extends EventEmitter {
           await this.flushBitfield()
           await f.bitfield.sync()
         }
+        // No sync of its own: an entry that outlives a crash here still
+        // names this block's right bytes (clear() keeps the tree), so at
+        // worst it matches bytes that are still there.
+        for (const [s, e] of runs) await this.sums!.zero(s, e)
         // 3. peers
         for (const [s, e] of runs) this.replicator.onLocalDrop(s, e)
         for (const [s, e] of runs) this.observer?.ondrop(this, s, e)

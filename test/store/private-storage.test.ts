@@ -10,7 +10,7 @@ import { Store } from '../../src/store/store.js'
 import { isHyperfsError } from '../../src/errors.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-const CORE_FILES = ['header', 'state', 'tree', 'data', 'bitfield']
+const CORE_FILES = ['header', 'state', 'tree', 'data', 'bitfield', 'checksums']
 
 function mode (path: string): number {
   return statSync(path).mode & 0o7777
