@@ -273,7 +273,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       if (a.json) return json(r)
       for (const h of r) out(`${String(h.version).padStart(6)}  ${h.type.padEnd(3)}  /${h.name.replace(/^\//, '')}${h.size === null ? '' : `  ${h.size}`}`)
     }))
-    .command('verify <key>', 'Check every block of a drive held here against its signed tree. Exits 1 when any is damaged; a copy of someone else\'s drive drops damaged blocks and fetches them again.', (y) => y
+    .command('verify <key>', 'Check every block of a drive held here against its signed tree, hashing each one (reads trust a block whose checksum matches one recorded when it was last checked; this does not, and rewrites checksums that are wrong). Exits 1 when any block is damaged; a copy of someone else\'s drive drops damaged blocks and fetches them again.', (y) => y
       .positional('key', { type: 'string' })
       .option('json', { type: 'boolean', describe: 'print as JSON' }),
     (a) => withDaemon(ctx, a, async (client) => {
