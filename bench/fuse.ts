@@ -20,8 +20,10 @@
 //     (native/bench/ceiling.c, the ceiling of FUSE itself): cold `ls -l` of
 //     the 10,000 files, the first and the second sequential read (the second
 //     against the plain file in the page cache), small-file creates, and
-//     `rsync -a` of 3,000 files; for the native binding, the requests that
-//     reached JS during the second reads
+//     `rsync -a` of 3,000 files, and `git status` in a 10,000-file repository
+//     (median of GIT_RUNS after one that refreshes the index, against the
+//     same repository on the disk); for the native binding, the requests
+//     that reached JS during the second reads
 // The second read of every FUSE mount comes from the page cache, but a FUSE
 // file's page cache is of 4 KiB pages on this kernel, while the plain file on
 // ext4 is held in large folios (up to 1 MiB): the copy out of it costs less
@@ -36,6 +38,7 @@ import { fileURLToPath } from 'node:url'
 import Fuse from 'fuse-native'
 import type { FuseOps } from 'fuse-native'
 import { DriveStore } from '../src/drive/drive-store.js'
+import { importFolder } from '../src/daemon/folder-import.js'
 import type { Hyperdrive } from '../src/drive/hyperdrive.js'
 import { FuseHost } from '../src/fuse/host.js'
 import { fuseNativeBinding } from '../src/fuse/fuse-native-binding.js'
@@ -48,6 +51,9 @@ const FILES = 10_000
 const SEEKS = 100
 const CREATES = 1000
 const RSYNC_FILES = 3000
+const GIT_FILES = 10_000 // in GIT_DIRS folders
+const GIT_DIRS = 100
+const GIT_RUNS = 5
 const CEILING = fileURLToPath(new URL('../../native/build/hyperfs_ceiling', import.meta.url))
 const SELF = fileURLToPath(import.meta.url)
 const STATS_WAITS = 500 // 10 ms each
@@ -88,6 +94,32 @@ async function verifyCost (storeDir: string, key: Buffer): Promise<{ firstMs: nu
   } finally {
     await store.close()
   }
+}
+
+// `git status` in `repo`: one run that may refresh the index (the inode and
+// device numbers differ from where it was made), then the median of GIT_RUNS
+async function gitStatusMs (repo: string): Promise<number> {
+  const git = ['-C', repo, '-c', 'safe.directory=*', 'status', '--porcelain']
+  const dirty = (await child('git', git)).out
+  if (dirty !== '') throw new Error(`git status in ${repo} is not clean:\n${dirty.slice(0, 500)}`)
+  const runs: number[] = []
+  for (let i = 0; i < GIT_RUNS; i++) runs.push((await child('git', git)).ms)
+  return runs.sort((a, b) => a - b)[GIT_RUNS >> 1]
+}
+
+// a committed, packed repository of GIT_FILES small files on the disk
+async function makeRepo (dir: string): Promise<void> {
+  mkdirSync(dir)
+  for (let d = 0; d < GIT_DIRS; d++) {
+    mkdirSync(join(dir, `d${d}`))
+    for (let f = 0; f < GIT_FILES / GIT_DIRS; f++) writeFileSync(join(dir, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`)
+  }
+  // no gc of git's own in the background: it would race the one below
+  const env = ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', '-c', 'init.defaultBranch=main', '-c', 'gc.auto=0', '-c', 'maintenance.auto=false']
+  await child('git', [...env, 'init', '-q', dir])
+  await child('git', [...env, '-C', dir, 'add', '-A'])
+  await child('git', [...env, '-C', dir, 'commit', '-qm', 'bench'])
+  await child('git', [...env, '-C', dir, 'gc', '-q'])
 }
 
 const catMs = async (file: string): Promise<number> => (await child('sh', ['-c', `cat '${file}' > /dev/null`])).ms
@@ -207,7 +239,12 @@ async function main (base: string): Promise<void> {
   await new Promise<void>((resolve, reject) => { ws.on('error', reject); ws.on('close', () => resolve()); ws.end() })
   writeFileSync(plain, ram)
   for (let i = 0; i < FILES; i++) await drive.writeFile(`/many/f${i}`, Buffer.from(String(i)))
+  step('git repository')
+  const gitSrc = join(base, 'git-src')
+  await makeRepo(gitSrc)
+  await importFolder(drive, gitSrc, '/repo')
   await store.close()
+  const gitDiskMs = await gitStatusMs(gitSrc)
   step('verify cost')
   const cost = await verifyCost(storeDir, key)
 
@@ -242,7 +279,7 @@ async function main (base: string): Promise<void> {
 
   // each binding, and the C ceiling, freshly mounted: nothing cached in the kernel
   const bindings = 'addon' in loadNativeAddon() ? ['native', 'fuse-native'] : ['fuse-native']
-  const perMount: Record<string, { ls: number, first: number, second: number, creates?: number, rsync?: number, rsync2?: number, secondRequests?: Record<string, number> | null }> = {}
+  const perMount: Record<string, { ls: number, first: number, second: number, creates?: number, rsync?: number, rsync2?: number, git?: number, secondRequests?: Record<string, number> | null }> = {}
   const rsyncSrc = join(base, 'rsync-src')
   mkdirSync(rsyncSrc)
   for (let i = 0; i < RSYNC_FILES; i++) writeFileSync(join(rsyncSrc, `r${i}`), `rsync ${i}\n`)
@@ -271,6 +308,7 @@ async function main (base: string): Promise<void> {
         perMount[name].creates = (await child('sh', ['-c', `cd '${dir}' && i=0; while [ $i -lt ${CREATES} ]; do echo $i > f$i; i=$((i+1)); done`])).ms
         perMount[name].rsync = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
         perMount[name].rsync2 = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
+        perMount[name].git = await gitStatusMs(join(mnt, 'repo'))
       }
     } finally {
       await srv.stop()
@@ -383,6 +421,7 @@ print(' '.join('%.3f' % x for x in out))
   if (bindings.includes('native')) console.log(`| first sequential read, native / fuse-native (target >= 1.0) | ${(perMount['fuse-native'].first / perMount.native.first).toFixed(2)} | | | |`)
   console.log(`| small-file creates (${CREATES}, one shell) | ${bindings.map((b) => `${(CREATES / (perMount[b].creates! / 1000)).toFixed(0)}/s`).join(' | ')} | | |`)
   console.log(`| rsync -a of ${RSYNC_FILES} files, first / second run | ${bindings.map((b) => `${perMount[b].rsync!.toFixed(0)} / ${perMount[b].rsync2!.toFixed(0)} ms`).join(' | ')} | | |`)
+  console.log(`| git status, ${GIT_FILES}-file repository, median of ${GIT_RUNS} (the same repository on the disk: ${gitDiskMs.toFixed(0)} ms) | ${bindings.map((b) => `${perMount[b].git!.toFixed(0)} ms`).join(' | ')} | | |`)
 }
 
 // The C ceiling in its own process (native/build/hyperfs_ceiling), as a server of this file.
