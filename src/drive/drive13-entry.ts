@@ -17,6 +17,9 @@
 // other metadata keys are kept as they are when we change an entry.
 import { HyperfsError } from '../errors.js'
 import { hash, namespace } from '../crypto/index.js'
+import type { Codec } from '../codec/state.js'
+import { uint, array } from '../codec/primitives.js'
+import { DecodeError } from '../codec/decode-error.js'
 import type { Manifest } from '../codec/manifest.js'
 import { statEntry } from './stat-entry.js'
 import { type Stat, S_IFREG, S_IFDIR, S_IFLNK } from './types.js'
@@ -28,6 +31,8 @@ const AFTER_SLASH = '0'
 export const MAX_ENTRY_BYTES = 64 * 1024
 // blocks a block map may span (hyperblobs refuses more)
 export const MAX_MAP_BLOCKS = 64
+// entries of one block map block (hyperblobs writes at most this many per block)
+export const MAX_MAP_ENTRIES = 8192
 
 // hyperdrive's BLOBS namespace: namespace('hyperdrive', 1)[0]
 export const BLOBS_NAMESPACE = namespace('hyperdrive', 1)[0]
@@ -87,6 +92,31 @@ export function blobsManifest (db: Manifest, dbKey: Buffer): Manifest | null {
     prologue: null,
     linked: null,
     userData: null
+  }
+}
+
+// ---- block maps (docs/hyperdrive13.md §5) ----
+
+export interface MapEntry {
+  index: number // an absolute blobs block, read whole
+  byteLength: number
+}
+
+const mapEntry: Codec<MapEntry> = {
+  preencode (s, e) { uint.preencode(s, e.index); uint.preencode(s, e.byteLength) },
+  encode (s, e) { uint.encode(s, e.index); uint.encode(s, e.byteLength) },
+  decode (s) { return { index: uint.decode(s), byteLength: uint.decode(s) } }
+}
+
+const mapEntries = array(mapEntry, MAX_MAP_ENTRIES)
+
+// One block of a map: uint version (0) ‖ array of (uint index, uint byteLength).
+export const blockMapBlock: Codec<MapEntry[]> = {
+  preencode (s, entries) { uint.preencode(s, 0); mapEntries.preencode(s, entries) },
+  encode (s, entries) { uint.encode(s, 0); mapEntries.encode(s, entries) },
+  decode (s) {
+    if (uint.decode(s) !== 0) throw new DecodeError('a block map of an unknown version')
+    return mapEntries.decode(s)
   }
 }
 
