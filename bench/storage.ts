@@ -20,7 +20,8 @@
 //     the folder: growth on disk once the last automatic gc has run.
 // Bytes on disk are what du counts (blocks * 512, not the apparent size).
 // Absolute times on shared machines are noise; the ratios and bytes count.
-// --only NAME runs one part: gc, clear, eviction, per-write or budget.
+// --only NAME runs one part: gc, clear, eviction, per-write or budget;
+// --format hyperdrive13 runs per-write on a drive in hyperdrive@13's format.
 import { writeFileSync, rmSync, statSync, openSync, writeSync, closeSync, readdirSync, lstatSync, mkdirSync, copyFileSync, appendFileSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,7 @@ import { Hypercore } from '../src/core/hypercore.js'
 import { MemoryStorage, FileStorage } from '../src/core/storage.js'
 import { DriveStore } from '../src/drive/drive-store.js'
 import { Hyperdrive } from '../src/drive/hyperdrive.js'
+import type { DriveFormatName } from '../src/drive/drive-format.js'
 import { ReaderCache } from '../src/store/reader-cache.js'
 import { gcPlan, statBlocks, unmarked } from '../src/daemon/live-blocks.js'
 import { Bitfield } from '../src/core/bitfield.js'
@@ -210,9 +212,9 @@ async function evictionBench (): Promise<void> {
 // Child mode: creates a drive in storeDir, mounts it at mnt, and serves until
 // stdin closes; then unmounts. Staged copies of open files go to TMPDIR,
 // which the parent keeps outside storeDir so that du counts only the drive.
-async function serveDrive (storeDir: string, mnt: string): Promise<never> {
+async function serveDrive (storeDir: string, mnt: string, format: DriveFormatName): Promise<never> {
   const store = DriveStore.directory(storeDir)
-  const drive = await store.create()
+  const drive = await store.create({ format })
   const host = await FuseHost.mount(drive, mnt, {})
   process.stdout.write(`ready ${drive.key.toString('hex')}\n`)
   await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
@@ -223,7 +225,7 @@ async function serveDrive (storeDir: string, mnt: string): Promise<never> {
 
 function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ proc: ChildProcess, key: Buffer, stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
+    const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt, FORMAT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
     let out = ''
     const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()))
     const stop = async (): Promise<void> => {
@@ -334,22 +336,25 @@ async function perWriteBench (): Promise<void> {
     await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
     await server.stop()
     server = null
-    // what all of it takes once gc keeps only the latest version
+    // what all of it takes once gc keeps only the latest version (gc frees
+    // hypertrie drives only)
     const totalBefore = du(storeDir)
-    const drives = DriveStore.directory(storeDir)
-    try {
-      const drive = await drives.open(started.key)
-      const content = (drive as Hyperdrive).content!
-      const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
-      for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
-    } finally {
-      await drives.close()
+    if (FORMAT === 'hypertrie') {
+      const drives = DriveStore.directory(storeDir)
+      try {
+        const drive = await drives.open(started.key)
+        const content = (drive as Hyperdrive).content!
+        const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
+        for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
+      } finally {
+        await drives.close()
+      }
     }
     const totalAfter = du(storeDir)
 
     const per = (n: number, count: number): string => (n / count).toFixed(0) + ' B'
     const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
-    console.log('\nper write, through a mount of a drive on disk, against a folder on the same disk (growth on disk, as du counts it)')
+    console.log(`\nper write, through a mount of a ${FORMAT} drive on disk, against a folder on the same disk (growth on disk, as du counts it)`)
     console.log('| measure | hyperfs | ext4 folder (floor) | note |')
     console.log('| --- | --- | --- | --- |')
     row('64 MiB file written (cp)', mib(ours['write 64 MiB']), mib(floor['write 64 MiB']))
@@ -360,7 +365,7 @@ async function perWriteBench (): Promise<void> {
     row(`rsync -a of ${RSYNC_FILES} small files`, kib(ours['rsync 1']), kib(floor['rsync 1']))
     row('the same rsync again (nothing to copy)', kib(ours['rsync 2']), kib(floor['rsync 2']))
     row('all of the above, on disk', mib(totalBefore), mib(du(plain)), 'hyperfs keeps every version until gc')
-    row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
+    if (FORMAT === 'hypertrie') row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
   } finally {
     await server?.stop().catch((err) => console.error('stopping the mount failed:', err))
     // whatever a crashed server left mounted
@@ -449,7 +454,9 @@ async function budgetBench (): Promise<void> {
 }
 
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
-if (process.argv[2] === '--serve-drive') await serveDrive(process.argv[3], process.argv[4])
+// the format of the drive the per-write part mounts (--format hypertrie|hyperdrive13)
+const FORMAT = (process.argv.includes('--format') ? process.argv[process.argv.indexOf('--format') + 1] : 'hypertrie') as DriveFormatName
+if (process.argv[2] === '--serve-drive') await serveDrive(process.argv[3], process.argv[4], process.argv[5] as DriveFormatName)
 else {
   if (!only || only === 'gc') await gcBench()
   if (!only || only === 'clear') await clearBench()

@@ -180,8 +180,12 @@ function posixFields (metadata: unknown): PosixFields {
   if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return out
   const m = metadata as Record<string, unknown>
   const whole = (x: unknown, max: number) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max
-  if (whole(m.mtime, Number.MAX_SAFE_INTEGER)) out.mtime = m.mtime as number
-  if (whole(m.ctime, Number.MAX_SAFE_INTEGER)) out.ctime = m.ctime as number
+  // a time an app wrote with a fraction of a ms is read to the ms
+  const time = (x: unknown) => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER ? Math.floor(x) : undefined
+  const mtime = time(m.mtime)
+  const ctime = time(m.ctime)
+  if (mtime !== undefined) out.mtime = mtime
+  if (ctime !== undefined) out.ctime = ctime
   if (whole(m.mode, 0o7777)) out.mode = m.mode as number
   if (whole(m.uid, 0xffffffff)) out.uid = m.uid as number
   if (whole(m.gid, 0xffffffff)) out.gid = m.gid as number
@@ -237,8 +241,9 @@ export function withPosix (previous: unknown, st: Stat): Record<string, unknown>
     throw HyperfsError.EOPNOTSUPP('this entry\'s metadata is not a JSON object: its POSIX fields cannot be kept there')
   }
   const out: Record<string, unknown> = { ...(previous as Record<string, unknown> | null) }
-  out.mtime = st.mtime
-  out.ctime = st.ctime
+  // whole ms: utimensat(2) times come with ns, and a reader takes only whole numbers
+  out.mtime = Math.floor(st.mtime)
+  out.ctime = Math.floor(st.ctime)
   out.mode = st.mode & 0o7777
   out.uid = st.uid
   out.gid = st.gid
