@@ -8,12 +8,17 @@
 //
 // A file is planned as a list of parts: runs of bytes inside one blobs block,
 // or zeros, or (OLD_BYTES) a run of the old file's bytes where its blob cannot
-// be listed block by block. Only a part that is a whole block is listed as it
-// is; the rest is written again, joined with small neighbours (below the
-// block size) into blocks of at most the block size, so that a one-byte write
-// costs about one block, not three. Appends list only the new bytes; once a
-// map holds more than `softSmall` small blocks, small neighbours are joined
-// too (a few bytes appended at a time cost a rewrite of a block now and then).
+// be listed block by block (then the file is written whole). Only a part that
+// is a whole block is listed as it is. The rest is written again, cut at page
+// boundaries of the file: the first write of a page into a 64 KiB block costs
+// the block, written again as pages; a later write of one of those pages
+// replaces it and costs a page (sqlite writes 4 KiB pages in place). A whole
+// block inside a page that is written again joins it (a one-byte write costs
+// its page, not a 1-byte block beside two pieces). Appends list only the new
+// bytes; once a map holds more than `softSmall` blocks under a page, small
+// neighbours are joined (a few bytes appended at a time cost a rewrite of a
+// block now and then).
+//
 // `length` bytes, `skip` bytes into blobs block `index` of `blockLength` bytes;
 // or zeros (index ZERO); or bytes [skip, skip + length) of the old file (OLD_BYTES)
 export interface Part {
@@ -72,22 +77,73 @@ export function patchParts (list: Part[], oldSize: number, keep: number, size: n
   return out.filter((p) => p.length > 0)
 }
 
-// The map of a file made of `parts`: whole blocks listed as they are, the
-// rest as new bytes joined with small neighbours (see the top of this file).
-export function planMap (parts: Part[], blockSize: number, softSmall: number): MapItem[] {
-  const items: MapItem[] = parts.map((p) => isWhole(p) ? { kind: 'block', index: p.index, length: p.length } : { kind: 'new', parts: [p], length: p.length })
-  const joined = join(items, blockSize, false)
-  return smallCount(joined, blockSize) > softSmall ? join(joined, blockSize, true) : joined
+export interface PlanOptions {
+  blockSize: number // of the blocks written (and the most bytes joined into one)
+  page: number // rewritten bytes are cut at file offsets that are multiples of this
+  softSmall: number // blocks under `page` bytes a map lists before small neighbours are joined
 }
 
-// Neighbours both below the block size, and together within it, become one
-// new item, when one of them is new anyway (or, compacting, always).
-function join (items: MapItem[], blockSize: number, compacting: boolean): MapItem[] {
+// The map of a file made of `parts` (see the top of this file); null when
+// some of it is OLD_BYTES (the file is then written whole). Bytes written
+// again are cut at page boundaries of the file, so that a later write of a
+// page (what databases do) replaces a block instead of cutting one; whole
+// blocks that lie inside a page with such bytes join them.
+export function planMap (parts: Part[], o: PlanOptions): MapItem[] | null {
+  if (parts.some((p) => p.index === OLD_BYTES)) return null
+  const starts: number[] = []
+  let pos = 0
+  for (const p of parts) { starts.push(pos); pos += p.length }
+  const cut = parts.map((p) => !isWhole(p))
+  const again = cut.slice()
+  for (let i = 0; i < parts.length; i++) {
+    if (cut[i]) continue
+    const lo = Math.floor(starts[i] / o.page) * o.page
+    const hi = lo + o.page
+    if (starts[i] + parts[i].length > hi) continue // not inside one page
+    for (let j = i - 1; j >= 0 && starts[j] + parts[j].length > lo && !again[i]; j--) if (cut[j]) again[i] = true
+    for (let j = i + 1; j < parts.length && starts[j] < hi && !again[i]; j++) if (cut[j]) again[i] = true
+  }
+  const items: MapItem[] = []
+  let cur: Part[] = []
+  let curLength = 0
+  const emit = (): void => {
+    if (curLength > 0) items.push({ kind: 'new', parts: cur, length: curLength })
+    cur = []
+    curLength = 0
+  }
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]
+    if (!again[i]) {
+      emit()
+      items.push({ kind: 'block', index: p.index, length: p.length })
+      continue
+    }
+    let at = starts[i]
+    let from = 0
+    while (from < p.length) {
+      const boundary = (Math.floor(at / o.page) + 1) * o.page
+      let n = Math.min(p.length - from, boundary - at)
+      // a long run of zeros: whole pages of it are one item (one block of zeros listed again)
+      if (p.index === ZERO && curLength === 0 && at % o.page === 0 && p.length - from >= o.page) n = Math.floor((p.length - from) / o.page) * o.page
+      cur.push({ ...p, skip: p.skip + from, length: n })
+      curLength += n
+      at += n
+      from += n
+      if (at % o.page === 0) emit()
+    }
+  }
+  emit()
+  return smallCount(items, o.page) > o.softSmall ? compact(items, o) : items
+}
+
+// Neighbours below the block size, within it together, one of them below a
+// page, become one new item (appends of a few bytes each, joined).
+function compact (items: MapItem[], o: PlanOptions): MapItem[] {
   const out: MapItem[] = []
   for (const x of items) {
     const last = out[out.length - 1]
-    if (last && last.length < blockSize && x.length < blockSize && last.length + x.length <= blockSize &&
-      (compacting || last.kind === 'new' || x.kind === 'new')) {
+    if (last && last.length < o.blockSize && x.length < o.blockSize && last.length + x.length <= o.blockSize &&
+      (last.length < o.page || x.length < o.page)) {
       out[out.length - 1] = { kind: 'new', parts: [...partsOf(last), ...partsOf(x)], length: last.length + x.length }
     } else {
       out.push(x)
@@ -100,10 +156,10 @@ function partsOf (item: MapItem): Part[] {
   return item.kind === 'new' ? item.parts : [{ index: item.index, skip: 0, length: item.length, blockLength: item.length }]
 }
 
-// Blocks below the block size the map will list (a new item's last block may be one).
-export function smallCount (items: MapItem[], blockSize: number): number {
+// Blocks below a page the map will list (new items are a page at most, but runs of zeros).
+export function smallCount (items: MapItem[], page: number): number {
   let n = 0
-  for (const x of items) if (x.length % blockSize !== 0) n++
+  for (const x of items) if (x.length < page) n++
   return n
 }
 

@@ -44,7 +44,7 @@ import {
   entryStat, folderStat, withPosix, blockMapBlock, MAX_MAP_BLOCKS, MAX_MAP_ENTRIES, type BlobId, type Drive13Entry, type MapEntry
 } from './drive13-entry.js'
 import { checkPatch } from './extent-map.js'
-import { blockParts, patchParts, planMap, entryCount, zeros, ZERO, OLD_BYTES, type Part, type MapItem } from './block-map.js'
+import { blockParts, patchParts, planMap, entryCount, ZERO, OLD_BYTES, type Part } from './block-map.js'
 import {
   type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
   type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type FilePatch, S_IFREG, S_IFDIR
@@ -56,9 +56,16 @@ export const BLOB_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 // blobs blocks a read keeps in flight ahead of the one it returns
 const FETCH_AHEAD = 8
-// small blocks (below BLOB_BLOCK_SIZE) a block map lists before small
-// neighbours are joined into one block (block-map.ts)
+// blocks under a page a block map lists before small neighbours are joined
+// into one block (block-map.ts)
 const SOFT_SMALL_BLOCKS = 32
+// bytes written again in a patched file are cut at multiples of this in the
+// file (the page size of the databases and of the kernel that write in
+// place), in files of at most FINE_MAX_BYTES; bigger files are cut at
+// BLOB_BLOCK_SIZE, so that their maps (every version stores its whole map)
+// hold about one entry per 64 KiB
+const PAGE = 4096
+const FINE_MAX_BYTES = 4 * 1024 * 1024
 // ms to wait for the header or the blobs core's length when the caller gave no timeout
 const DEFAULT_TIMEOUT = 10_000
 // bytes a read copies from local blobs at a time
@@ -678,39 +685,79 @@ export class Drive13Format implements DriveFormat {
   }
 
   // Writes a file made of `parts`: what the plan lists again stays where it
-  // is, the rest is appended; then the map, or a plain blob where one will do.
+  // is, the rest is appended (a block per new item, a few MiB per append);
+  // then the map, or a plain blob where one will do.
   private async writeParts (blobs: Hypercore, parts: Part[], prev: Stat): Promise<BlobId> {
-    const items = planMap(parts, BLOB_BLOCK_SIZE, SOFT_SMALL_BLOCKS)
-    if (entryCount(items, BLOB_BLOCK_SIZE) > MAX_MAP_BLOCKS * MAX_MAP_ENTRIES || parts.length === 0) {
+    const size = parts.reduce((n, p) => n + p.length, 0)
+    const items = parts.length === 0 ? null : planMap(parts, { blockSize: BLOB_BLOCK_SIZE, page: size <= FINE_MAX_BYTES ? PAGE : BLOB_BLOCK_SIZE, softSmall: SOFT_SMALL_BLOCKS })
+    if (!items || entryCount(items, BLOB_BLOCK_SIZE) > MAX_MAP_BLOCKS * MAX_MAP_ENTRIES) {
       return this.writeBlob(this.partBytes(blobs, parts, prev))
     }
-    const entries: MapEntry[] = []
-    let zeroBlock: number | null = null // one block of zeros, listed as often as needed
+    // new blocks go out a MiB or so at a time; each is listed where the plan has it
+    const listed: MapEntry[] = []
+    let batch: Buffer[] = []
+    let slots: number[] = [] // listed[slots[k]] is batch[k]
+    let batchBytes = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const at = await this.appendBlocks(blobs, batch)
+      for (let k = 0; k < slots.length; k++) listed[slots[k]].index = at[k]
+      batch = []
+      slots = []
+      batchBytes = 0
+    }
+    const add = async (block: Buffer): Promise<void> => {
+      slots.push(listed.length)
+      listed.push({ index: -1, byteLength: block.byteLength })
+      batch.push(block)
+      batchBytes += block.byteLength
+      if (batchBytes >= LOCAL_CHUNK) await flush()
+    }
+    let zeroBlock = -1 // one block of zeros, listed as often as needed
     for (const item of items) {
       if (item.kind === 'block') {
-        entries.push({ index: item.index, byteLength: item.length })
+        listed.push({ index: item.index, byteLength: item.length })
         continue
       }
-      let rest = item
-      if (item.parts.length === 1 && item.parts[0].index === ZERO && item.length >= BLOB_BLOCK_SIZE) {
-        const full = Math.floor(item.length / BLOB_BLOCK_SIZE)
-        if (zeroBlock === null) zeroBlock = (await this.writeBlob(Buffer.alloc(BLOB_BLOCK_SIZE))).blockOffset
-        for (let i = 0; i < full; i++) entries.push({ index: zeroBlock, byteLength: BLOB_BLOCK_SIZE })
-        const left = item.length - full * BLOB_BLOCK_SIZE
-        if (left === 0) continue
-        rest = { kind: 'new', parts: [zeros(left)], length: left }
+      if (item.length >= BLOB_BLOCK_SIZE && item.parts.every((p) => p.index === ZERO)) {
+        if (zeroBlock < 0) zeroBlock = (await this.appendBlocks(blobs, [Buffer.alloc(BLOB_BLOCK_SIZE)]))[0]
+        let left = item.length
+        for (; left >= BLOB_BLOCK_SIZE; left -= BLOB_BLOCK_SIZE) listed.push({ index: zeroBlock, byteLength: BLOB_BLOCK_SIZE })
+        if (left > 0) await add(Buffer.alloc(left))
+        continue
       }
-      entries.push(...runParts(await this.writeBlob(this.partBytes(blobs, rest.parts, prev))).map((p) => ({ index: p.index, byteLength: p.length })))
+      const bytes: Buffer[] = []
+      for await (const b of this.partBytes(blobs, item.parts, prev)) bytes.push(b)
+      await add(Buffer.concat(bytes))
     }
-    const plain = await plainRun(blobs, entries)
+    await flush()
+    const plain = await plainRun(blobs, listed)
     if (plain) return plain
     const mapBlocks: Buffer[] = []
-    for (let i = 0; i < entries.length; i += MAX_MAP_ENTRIES) mapBlocks.push(encode(blockMapBlock, entries.slice(i, i + MAX_MAP_ENTRIES)))
+    for (let i = 0; i < listed.length; i += MAX_MAP_ENTRIES) mapBlocks.push(encode(blockMapBlock, listed.slice(i, i + MAX_MAP_ENTRIES)))
     return this.s.blobLock.run(async () => {
       const id: BlobId = { blockOffset: blobs.length, byteOffset: blobs.byteLength, blockLength: mapBlocks.length, byteLength: 0, blockMap: true }
       for (const b of mapBlocks) id.byteLength += b.byteLength
       await blobs.append(mapBlocks)
       return id
+    })
+  }
+
+  // Appends each buffer as one block, a few MiB per append (under the blobs
+  // lock, so that no other file's blocks come between); the index of each.
+  private appendBlocks (blobs: Hypercore, blocks: Buffer[]): Promise<number[]> {
+    return this.s.blobLock.run(async () => {
+      const out: number[] = []
+      for (let i = 0; i < blocks.length;) {
+        let bytes = 0
+        let j = i
+        while (j < blocks.length && (j === i || bytes + blocks[j].byteLength <= LOCAL_CHUNK)) bytes += blocks[j++].byteLength
+        const at = blobs.length
+        await blobs.append(blocks.slice(i, j))
+        for (let k = i; k < j; k++) out.push(at + k - i)
+        i = j
+      }
+      return out
     })
   }
 

@@ -12,7 +12,7 @@ import type { Drive, FilePatch } from '../../src/drive/types.js'
 import { BLOB_BLOCK_SIZE } from '../../src/drive/hyperdrive13.js'
 import { decodeEntry } from '../../src/drive/drive13-entry.js'
 import { Hyperbee } from '../../src/bee/hyperbee.js'
-import { blockParts, patchParts, planMap, cutParts, isWhole, zeros, type Part } from '../../src/drive/block-map.js'
+import { blockParts, patchParts, planMap, cutParts, isWhole, zeros, ZERO, OLD_BYTES, type Part } from '../../src/drive/block-map.js'
 import { tmpDir, prng, randomBuffer } from '../helpers/tmp.js'
 
 const KiB = 1024
@@ -31,7 +31,7 @@ function applyRef (ref: Buffer, p: FilePatch): Buffer {
   return out
 }
 
-test('block map plans: a patch\'s parts hold the patched bytes, whole blocks are listed again, a one-byte write costs one block', () => {
+test('block map plans: a patch\'s parts hold the patched bytes, whole blocks are listed again, a cut block is written again (whole, or as pages that a later page write replaces)', () => {
   const rand = prng(7)
   const blocks: Buffer[] = []
   const add = (b: Buffer): Part[] => {
@@ -59,11 +59,12 @@ test('block map plans: a patch\'s parts hold the patched bytes, whole blocks are
     parts = patchParts(parts, ref.length, keep, size, writes.map((w) => ({ at: w.offset, parts: add(w.data as Buffer) })))
     assert.ok(bytesOf(parts, blocks).equals(next), `round ${round}: the parts hold the patched bytes`)
     // the plan lists the same bytes; written again, its new items become blocks
-    const items = planMap(parts, BS, 32)
+    const page = round % 2 === 0 ? 4096 : BS
+    const items = planMap(parts, { blockSize: BS, page, softSmall: 32 })!
     const planned: Part[] = []
     for (const item of items) {
       if (item.kind === 'block') { planned.push({ index: item.index, skip: 0, length: item.length, blockLength: item.length }); continue }
-      assert.ok(item.length <= BS || item.parts.every((p) => p.index < 0 || !isWhole(p)), 'only zeros or cut pieces make a new item past a block')
+      assert.ok(item.length <= page || item.length <= BS && item.parts.some((p) => isWhole(p)) || item.parts.every((p) => p.index === ZERO), 'a new item is a page at most, a join of small blocks, or zeros')
       planned.push(...add(bytesOf(item.parts, blocks)))
     }
     assert.ok(bytesOf(planned, blocks).equals(next), `round ${round}: the plan holds the patched bytes`)
@@ -71,25 +72,40 @@ test('block map plans: a patch\'s parts hold the patched bytes, whole blocks are
     ref = next
   }
 
-  // one byte into the middle of a file of whole blocks: one new block of BS bytes, the rest listed again
+  const coarse = { blockSize: BS, page: BS, softSmall: 32 }
+  const fine = { blockSize: BS, page: 4096, softSmall: 32 }
+  // one byte into the middle of a file of whole blocks: its block is written again, the rest listed again
   const file = blockParts(Array.from({ length: 8 }, (_, i) => ({ index: 100 + i, byteLength: BS })))
   const one = patchParts(file, 8 * BS, 8 * BS, 8 * BS, [{ at: 3 * BS + 10, parts: [{ index: 200, skip: 0, length: 1, blockLength: 1 }] }])
-  const items = planMap(one, BS, 32)
+  const items = planMap(one, coarse)!
   assert.deepEqual(items.map((x) => x.kind), ['block', 'block', 'block', 'new', 'block', 'block', 'block', 'block'])
   assert.equal(items[3].length, BS)
+  // in pages: the block is written again as 16 pages; a later write of a page replaces one, writing nothing again
+  const paged = planMap(one, fine)!
+  assert.deepEqual(paged.map((x) => x.length), [BS, BS, BS, ...Array(16).fill(4096), BS, BS, BS, BS])
+  let k = 300
+  const pages = paged.map((x) => x.kind === 'block' ? { index: x.index, byteLength: x.length } : { index: k++, byteLength: x.length })
+  const rewrite = patchParts(blockParts(pages), 8 * BS, 8 * BS, 8 * BS, [{ at: 3 * BS + 5 * 4096, parts: [{ index: 400, skip: 0, length: 4096, blockLength: 4096 }] }])
+  const again = planMap(rewrite, fine)!
+  assert.ok(again.every((x) => x.kind === 'block'), 'a page written over a page block: nothing written again')
+  assert.equal(again.filter((x) => x.kind === 'block' && x.index === 400).length, 1)
   // an append lists only the new bytes, until small blocks pass the soft limit
   let log = blockParts([{ index: 1, byteLength: BS }])
   let size = BS
   for (let i = 0; i < 32; i++) {
     log = patchParts(log, size, size, size + 100, [{ at: size, parts: [{ index: 10 + i, skip: 0, length: 100, blockLength: 100 }] }])
     size += 100
-    const plan = planMap(log, BS, 32)
+    const plan = planMap(log, fine)!
     assert.ok(plan.every((x) => x.kind === 'block'), `append ${i}: nothing written again`)
   }
   log = patchParts(log, size, size, size + 100, [{ at: size, parts: [{ index: 99, skip: 0, length: 100, blockLength: 100 }] }])
-  const compacted = planMap(log, BS, 32)
+  const compacted = planMap(log, fine)!
   assert.deepEqual(compacted.map((x) => x.kind), ['block', 'new'], 'past the soft limit the small blocks are joined')
   assert.equal(compacted[1].length, 3300)
+  // zeros past the end: whole pages of them are one item
+  const grown = planMap(patchParts(blockParts([{ index: 1, byteLength: 10 }]), 10, 10, 10 * BS, []), fine)!
+  assert.deepEqual(grown.map((x) => [x.kind, x.length]), [['new', 4096], ['new', 10 * BS - 4096]])
+  assert.equal(planMap([{ index: OLD_BYTES, skip: 0, length: 5, blockLength: 5 }], fine), null, 'old bytes not in blocks: the file is written whole')
   assert.deepEqual(cutParts([zeros(10)], 2, 5), [{ index: -1, skip: 2, length: 3, blockLength: 10 }])
 })
 
