@@ -352,8 +352,9 @@ export class StorageApi {
       pinnedBytes,
       reclaimable,
       cache: this.cache ? { ...this.cache.status(), drive: cached } : null,
-      // the history budget, and what it last did to this drive (auto-gc.ts)
-      autoGc: this.autoGc ? this.autoGc.status(key) : null
+      // the history budget, and what it last did to this drive (auto-gc.ts;
+      // gc frees hypertrie drives only)
+      autoGc: this.autoGc && drive instanceof Hyperdrive ? this.autoGc.status(key) : null
     }
   }
 }
