@@ -15,9 +15,13 @@
 //     workload, and `rsync -a` of small files, twice (the second run copies
 //     nothing, so should store about nothing); then all of it together,
 //     before and after a gc that keeps only the latest version.
+//   - budget: the sqlite workload in a mount of the real daemon (bin/hyperfs),
+//     with no history budget and with --keep-history (auto-gc.ts), against
+//     the folder: growth on disk once the last automatic gc has run.
 // Bytes on disk are what du counts (blocks * 512, not the apparent size).
 // Absolute times on shared machines are noise; the ratios and bytes count.
-// --only NAME runs one part: gc, clear, eviction or per-write.
+// --only NAME runs one part: gc, clear, eviction, per-write or budget;
+// --format hyperdrive13 runs per-write on a drive in hyperdrive@13's format.
 import { writeFileSync, rmSync, statSync, openSync, writeSync, closeSync, readdirSync, lstatSync, mkdirSync, copyFileSync, appendFileSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -28,8 +32,10 @@ import { Hypercore } from '../src/core/hypercore.js'
 import { MemoryStorage, FileStorage } from '../src/core/storage.js'
 import { DriveStore } from '../src/drive/drive-store.js'
 import { Hyperdrive } from '../src/drive/hyperdrive.js'
+import type { DriveFormatName } from '../src/drive/drive-format.js'
 import { ReaderCache } from '../src/store/reader-cache.js'
-import { gcPlan } from '../src/daemon/live-blocks.js'
+import { gcPlan, statBlocks, unmarked } from '../src/daemon/live-blocks.js'
+import { Bitfield } from '../src/core/bitfield.js'
 import { oracle, time, tempDir, mbps } from './harness.js'
 
 const RealHypercore = oracle('hypercore')
@@ -50,6 +56,9 @@ const RSYNC_FILE_MAX = 4096 // small files: sizes spread over 1 .. this
 const SERVER_READY_MS = 30_000
 const SERVER_STOP_MS = 10_000
 const SELF = fileURLToPath(import.meta.url)
+const BIN = fileURLToPath(new URL('../../bin/hyperfs', import.meta.url))
+const BUDGETS = [null, 1024 * 1024, 256 * 1024] // --keep-history of each budget run (null: none)
+const SETTLE_MS = 60_000 // the last automatic gc comes within this after the last write
 
 function du (path: string): number {
   const st = lstatSync(path)
@@ -203,9 +212,9 @@ async function evictionBench (): Promise<void> {
 // Child mode: creates a drive in storeDir, mounts it at mnt, and serves until
 // stdin closes; then unmounts. Staged copies of open files go to TMPDIR,
 // which the parent keeps outside storeDir so that du counts only the drive.
-async function serveDrive (storeDir: string, mnt: string): Promise<never> {
+async function serveDrive (storeDir: string, mnt: string, format: DriveFormatName): Promise<never> {
   const store = DriveStore.directory(storeDir)
-  const drive = await store.create()
+  const drive = await store.create({ format })
   const host = await FuseHost.mount(drive, mnt, {})
   process.stdout.write(`ready ${drive.key.toString('hex')}\n`)
   await new Promise<void>((resolve) => { process.stdin.on('end', resolve); process.stdin.on('error', () => resolve()); process.stdin.resume() })
@@ -216,7 +225,7 @@ async function serveDrive (storeDir: string, mnt: string): Promise<never> {
 
 function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ proc: ChildProcess, key: Buffer, stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
+    const proc = spawn(process.execPath, [SELF, '--serve-drive', storeDir, mnt, FORMAT], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TMPDIR: tmp } })
     let out = ''
     const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()))
     const stop = async (): Promise<void> => {
@@ -238,8 +247,12 @@ function startServer (storeDir: string, mnt: string, tmp: string): Promise<{ pro
 }
 
 function exec (cmd: string, args: string[]): Promise<void> {
+  return execOut(cmd, args).then(() => {})
+}
+
+function execOut (cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 16 * MiB }, (err, _out, stderr) => err ? reject(new Error(`${cmd}: ${err.message} ${stderr}`)) : resolve())
+    execFile(cmd, args, { maxBuffer: 16 * MiB }, (err, out, stderr) => err ? reject(new Error(`${cmd}: ${err.message} ${stderr}`)) : resolve(String(out)))
   })
 }
 
@@ -323,22 +336,25 @@ async function perWriteBench (): Promise<void> {
     await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
     await server.stop()
     server = null
-    // what all of it takes once gc keeps only the latest version
+    // what all of it takes once gc keeps only the latest version (gc frees
+    // hypertrie drives only)
     const totalBefore = du(storeDir)
-    const drives = DriveStore.directory(storeDir)
-    try {
-      const drive = await drives.open(started.key)
-      const content = (drive as Hyperdrive).content!
-      const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
-      for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
-    } finally {
-      await drives.close()
+    if (FORMAT === 'hypertrie') {
+      const drives = DriveStore.directory(storeDir)
+      try {
+        const drive = await drives.open(started.key)
+        const content = (drive as Hyperdrive).content!
+        const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
+        for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
+      } finally {
+        await drives.close()
+      }
     }
     const totalAfter = du(storeDir)
 
     const per = (n: number, count: number): string => (n / count).toFixed(0) + ' B'
     const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
-    console.log('\nper write, through a mount of a drive on disk, against a folder on the same disk (growth on disk, as du counts it)')
+    console.log(`\nper write, through a mount of a ${FORMAT} drive on disk, against a folder on the same disk (growth on disk, as du counts it)`)
     console.log('| measure | hyperfs | ext4 folder (floor) | note |')
     console.log('| --- | --- | --- | --- |')
     row('64 MiB file written (cp)', mib(ours['write 64 MiB']), mib(floor['write 64 MiB']))
@@ -349,7 +365,7 @@ async function perWriteBench (): Promise<void> {
     row(`rsync -a of ${RSYNC_FILES} small files`, kib(ours['rsync 1']), kib(floor['rsync 1']))
     row('the same rsync again (nothing to copy)', kib(ours['rsync 2']), kib(floor['rsync 2']))
     row('all of the above, on disk', mib(totalBefore), mib(du(plain)), 'hyperfs keeps every version until gc')
-    row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
+    if (FORMAT === 'hypertrie') row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
   } finally {
     await server?.stop().catch((err) => console.error('stopping the mount failed:', err))
     // whatever a crashed server left mounted
@@ -358,11 +374,93 @@ async function perWriteBench (): Promise<void> {
   }
 }
 
+// ---- the history budget, through the real daemon
+
+// Bytes of content each path's versions brought that no earlier version
+// had (a block is counted for the first path that names it), and the
+// metadata core's bytes on disk.
+async function growthByFile (storage: string, key: Buffer): Promise<Record<string, number>> {
+  const drives = DriveStore.directory(storage)
+  try {
+    const drive = await drives.open(key)
+    await drive.info()
+    const content = (drive as Hyperdrive).content!
+    const seen = new Bitfield()
+    const out: Record<string, number> = {}
+    for await (const h of drive.history()) {
+      if (h.type !== 'put' || !h.value) continue
+      for (const [s, e] of statBlocks(h.value, content.length)) {
+        for (const [a, b] of unmarked(seen, s, e)) out[h.name] = (out[h.name] ?? 0) + await content.heldBytes(a, b)
+        seen.setRange(s, e, true)
+      }
+    }
+    out['(metadata core)'] = await drive.metadata.diskBytes()
+    return out
+  } finally {
+    await drives.close()
+  }
+}
+
+async function budgetBench (): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'bench-budget-'))
+  const plain = join(base, 'plain')
+  mkdirSync(plain)
+  const rows: Array<{ name: string, grew: number, live: number, held: number, runs: number }> = []
+  try {
+    const before = du(plain)
+    await exec('python3', ['-c', SQLITE_SCRIPT, join(plain, 'app.db')])
+    const floor = du(plain) - before
+    let split: Record<string, number> = {}
+    for (const budget of BUDGETS) {
+      const storage = join(base, `store-${budget ?? 'none'}`)
+      const mnt = join(base, `mnt-${budget ?? 'none'}`)
+      mkdirSync(mnt)
+      const cli = (args: string[]): Promise<string> => execOut(process.execPath, [BIN, ...args, '--storage', storage, '--no-dht', '--no-mdns'])
+      let hex = ''
+      try {
+        await cli(['daemon', 'start', ...(budget ? ['--keep-history', String(budget)] : [])])
+        const key = (await cli(['create'])).trim().split('\n').pop()!
+        await cli(['mount', key, mnt])
+        const start = du(storage)
+        await exec('python3', ['-c', SQLITE_SCRIPT, join(mnt, 'app.db')])
+        await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
+        const live = statSync(join(mnt, 'app.db')).size
+        let info = JSON.parse(await cli(['info', key, '--json']))
+        const deadline = Date.now() + SETTLE_MS
+        while (budget && info.reclaimable > budget && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250))
+          info = JSON.parse(await cli(['info', key, '--json']))
+        }
+        await cli(['unmount', mnt])
+        const log = await execOut('grep', ['-c', 'auto gc', join(storage, 'daemon.log')]).catch(() => '0')
+        hex = info.key
+        rows.push({ name: budget ? `--keep-history ${budget / 1024}K` : 'no budget', grew: du(storage) - start, live, held: info.localBytes, runs: Number(log.trim()) })
+      } finally {
+        await cli(['daemon', 'stop']).catch((err) => console.error('stopping the daemon failed:', err))
+        await new Promise((resolve) => execFile('fusermount', ['-uz', mnt], () => resolve(null)))
+      }
+      if (budget === null) split = await growthByFile(storage, Buffer.from(hex, 'hex'))
+    }
+    const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
+    console.log(`\nsqlite (${SQL_INSERTS} inserts in ${SQL_INSERTS / SQL_INSERTS_PER_COMMIT} commits, ${SQL_UPDATES} updates) in a mount of the daemon, with and without a history budget (growth on disk, as du counts it)`)
+    console.log('| history budget | hyperfs | ext4 folder (floor) | live data | content held (live + history) | automatic gcs |')
+    console.log('| --- | --- | --- | --- | --- | --- |')
+    for (const r of rows) console.log(`| ${r.name} | ${kib(r.grew)} (${(r.grew / floor).toFixed(1)}x) | ${kib(floor)} | ${kib(r.live)} | ${kib(r.held)} | ${r.runs} |`)
+    console.log('where the growth with no budget goes (content each file\'s versions brought first, and the metadata core):')
+    for (const [name, n] of Object.entries(split)) console.log(`  ${name}: ${kib(n)}`)
+  } finally {
+    rmSync(base, { recursive: true, force: true })
+  }
+}
+
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null
-if (process.argv[2] === '--serve-drive') await serveDrive(process.argv[3], process.argv[4])
+// the format of the drive the per-write part mounts (--format hypertrie|hyperdrive13)
+const FORMAT = (process.argv.includes('--format') ? process.argv[process.argv.indexOf('--format') + 1] : 'hypertrie') as DriveFormatName
+if (process.argv[2] === '--serve-drive') await serveDrive(process.argv[3], process.argv[4], process.argv[5] as DriveFormatName)
 else {
   if (!only || only === 'gc') await gcBench()
   if (!only || only === 'clear') await clearBench()
   if (!only || only === 'eviction') await evictionBench()
   if (!only || only === 'per-write') await perWriteBench()
+  if (!only || only === 'budget') await budgetBench()
 }

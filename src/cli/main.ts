@@ -260,6 +260,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       if (r.pinnedBytes !== undefined && (r.pins ?? []).length > 0) out(`pinned:        ${bytes(r.pinnedBytes)}`)
       for (const pin of r.pins ?? []) out(`pin:           ${pin.path}${pin.by === 'download' ? ' (by download)' : ''}`)
       if (r.cache) out(`cache:         ${bytes(r.cache.drive)} of this drive; ${bytes(r.cache.used)} of ${bytes(r.cache.capacity)} in all`)
+      if (r.autoGc && r.writable) out(`history:       gc runs by itself past ${bytes(r.autoGc.budget)} (--keep-history); ${autoGcLine(r.autoGc)}`)
       out(`peers:         ${r.peers}`)
       if (r.seeding) out('seeding:       yes')
       for (const m of r.mounts) out(`mounted at:    ${m}`)
@@ -418,7 +419,8 @@ function commonOptions (): Record<string, Record<string, unknown>> {
     dht: { type: 'boolean', default: true, describe: 'find peers on the HyperDHT by discovery key (--no-dht: do not)' },
     mdns: { type: 'boolean', default: true, describe: 'find peers on the LAN with MDNS (--no-mdns: do not)' },
     timeout: { type: 'number', describe: `ms to wait for peers to send a drive, or a part of one, not held here (default: the daemon's, ${DEFAULT_TIMEOUT} unless it was started with another)` },
-    'cache-size': { type: 'string', describe: 'keep at most SIZE of other people\'s content (bytes, or K/M/G), least recently read out first; pinned content and your own drives stay' }
+    'cache-size': { type: 'string', describe: 'keep at most SIZE of other people\'s content (bytes, or K/M/G), least recently read out first; pinned content and your own drives stay' },
+    'keep-history': { type: 'string', describe: 'on drives you write, keep at most SIZE (bytes, or K/M/G) of content that only older versions use: past it, gc runs by itself and frees the oldest first, down to half of SIZE (default: all history stays until hyperfs gc)' }
   }
 }
 
@@ -440,7 +442,8 @@ function configFrom (a: Args): DaemonConfig {
     mdns: a.mdns !== false,
     timeout: a.timeout ?? DEFAULT_TIMEOUT,
     idleExit: a['idle-exit'] ?? 0,
-    cacheSize: a['cache-size'] === undefined ? null : parseSize(String(a['cache-size']))
+    cacheSize: a['cache-size'] === undefined ? null : parseSize(String(a['cache-size'])),
+    keepHistory: a['keep-history'] === undefined ? null : parseSize(String(a['keep-history']))
   }))
 }
 
@@ -470,6 +473,7 @@ function daemonArgs (c: DaemonConfig, opts: { timeout: boolean, idleExit: number
   if (!c.dht) args.push('--no-dht')
   if (!c.mdns) args.push('--no-mdns')
   if (c.cacheSize) args.push('--cache-size', String(c.cacheSize))
+  if (c.keepHistory) args.push('--keep-history', String(c.keepHistory))
   return args
 }
 
@@ -487,6 +491,8 @@ async function withDaemon (ctx: Ctx, a: Args, fn: (client: DaemonClient) => Prom
     }
     // and its --cache-size
     if (!started && config.cacheSize) await client.call('cache', { size: config.cacheSize })
+    // and its --keep-history
+    if (!started && config.keepHistory) await client.call('keep-history', { size: config.keepHistory })
     await fn(client)
   } finally {
     client.close()
@@ -553,6 +559,15 @@ function printStatus (ctx: Ctx, a: Args, s: any): void {
   for (const m of s.mounts) out(`mounted ${formatKey(m.key)}${m.version === null ? '' : '@' + m.version} at ${m.mountpoint} (${m.writable ? 'writable' : 'read-only'})`)
   for (const k of s.seeding) out(`seeding ${formatKey(k)}`)
   if (s.cache) out(`cache: ${bytes(s.cache.used)} of ${bytes(s.cache.capacity)} held, ${bytes(s.cache.evicted)} evicted since start`)
+  if (s.keepHistory) out(`history: drives written here keep at most ${bytes(s.keepHistory)} of old versions' content; gc runs by itself past it`)
+}
+
+// What the history budget last did to a drive (info).
+function autoGcLine (g: { last: { at: number, oldestKept: number, bytes: number, kept: number } | null, error: string | null }): string {
+  const last = g.last
+    ? `last at ${new Date(g.last.at).toISOString()}: freed ${bytes(g.last.bytes)} that only versions before ${g.last.oldestKept} used, ${bytes(g.last.kept)} of history stayed`
+    : 'it has not had to yet'
+  return g.error ? `${last}; the last check failed: ${g.error}` : last
 }
 
 // A stop always ends the daemon: asked over its socket when it answers, with

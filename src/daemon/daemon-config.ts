@@ -26,6 +26,7 @@ export interface DaemonConfig {
   timeout: number // ms to wait for peers to send a drive we do not hold
   idleExit: number // ms with no clients, mounts or seeds after which the daemon exits; 0 = never
   cacheSize?: number | null // bytes of other people's content kept at most (store/reader-cache.ts); none: no cap
+  keepHistory?: number | null // bytes of old versions' content a drive we write keeps before gc runs by itself (auto-gc.ts); none: all, until hyperfs gc
 }
 
 export const DEFAULT_TIMEOUT = 10_000

@@ -5,7 +5,7 @@
 // back, fails with a clear DAEMON_RUNNING error instead of corrupting state.
 //
 // Control methods (params → result; keys are hex):
-//   status {}                                → { pid, storage, network, mounts, seeding, idleExit }
+//   status {}                                → { pid, storage, network, mounts, seeding, idleExit, cache, keepHistory }
 //   stop {}                                  → { stopping: true }, then the daemon unmounts all and exits
 //   stay {}                                  → { idleExit: 0 }: a daemon started on demand stays up until stopped
 //   network.add { listen?: [addr], peers?: [addr] } → network status
@@ -25,7 +25,7 @@
 //                                              or with detach answered at once and held until unseed
 //   unseed { keys: [key] }                   → { unseeded: [key] }: ends detached seeds
 //   drives {}                                → [{ key, format, writable, version, byteLength, localBytes, mounts, seeding }]
-//   gc { key, keepVersions? }  pin { key, path? }  unpin { key, path? }  pins {}  cache { size }
+//   gc { key, keepVersions? }  pin { key, path? }  unpin { key, path? }  pins {}  cache { size }  keep-history { size }
 //                                            → see storage-api.ts; info adds its storage fields
 import { mkdir, readFile } from 'node:fs/promises'
 import { DriveStore } from '../drive/drive-store.js'
@@ -71,7 +71,7 @@ export class Daemon {
     this.mounts = parts.mounts
     this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
     this.storageApi = new StorageApi({ drives: this.drives, api: this.api, logger: this.logger },
-      { storage: config.storage, cacheSize: config.cacheSize ?? null, timeout: config.timeout })
+      { storage: config.storage, cacheSize: config.cacheSize ?? null, keepHistory: config.keepHistory ?? null, timeout: config.timeout })
     this.stopped = new Promise((resolve) => { this.onStopped = resolve })
     this.stopStarted = new Promise((resolve) => { this.onStopStarted = resolve })
     this.idleExit = config.idleExit
@@ -150,6 +150,7 @@ export class Daemon {
       case 'unpin': return this.storageApi.unpin(p)
       case 'pins': return this.storageApi.listPins()
       case 'cache': return this.storageApi.setCache(p)
+      case 'keep-history': return this.storageApi.setHistoryBudget(p)
       default: throw HyperfsError.from('UNKNOWN_METHOD', `no control method "${method}"`)
     }
   }
@@ -165,7 +166,8 @@ export class Daemon {
       mounts: this.mounts.list(),
       seeding: this.api.seeded(),
       idleExit: this.idleExit,
-      cache: this.storageApi.cacheStatus()
+      cache: this.storageApi.cacheStatus(),
+      keepHistory: this.storageApi.historyBudget()
     }
   }
 
@@ -211,6 +213,7 @@ export class Daemon {
         }
         await step('control socket', () => this.control?.close())
         await step('mounts', () => this.mounts.closeAll())
+        await step('auto gc', () => this.storageApi.close())
         await step('network', () => this.network.close())
         await step('store', () => this.drives.close())
         await step('lock', () => this.lock.close())

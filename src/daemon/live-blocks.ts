@@ -66,10 +66,11 @@ export interface GcPlan {
   free: Bitfield // blocks only older versions reference
 }
 
-// What gc may free when the last `keepVersions` versions are kept.
-export async function gcPlan (drive: Drive, opts: { keepVersions: number, bound: number, signal?: AbortSignal }): Promise<GcPlan> {
+// What gc may free when the last `keepVersions` versions are kept, or every
+// version from `oldestKept` on (a plan made earlier, while the drive moves on).
+export async function gcPlan (drive: Drive, opts: { keepVersions: number, oldestKept?: number, bound: number, signal?: AbortSignal }): Promise<GcPlan> {
   const latest = drive.version
-  const oldestKept = Math.max(1, latest - Math.max(1, opts.keepVersions) + 1)
+  const oldestKept = Math.min(latest, Math.max(1, opts.oldestKept ?? latest - Math.max(1, opts.keepVersions) + 1))
   const keep = new Bitfield()
   const free = new Bitfield()
   await treeBlocks(oldestKept === latest ? drive : drive.checkout(oldestKept), '/', keep, opts.bound, opts.signal)
@@ -89,4 +90,64 @@ export async function keepNewer (drive: Drive, since: number, free: Bitfield, bo
     if (h.type !== 'put' || !h.value) continue
     for (const [s, e] of statBlocks(h.value, bound)) free.setRange(s, e, false)
   }
+}
+
+// Which blocks each choice of kept versions frees, from one walk of the
+// history. A put of path P at version p references its blocks from p until
+// the next put or del of P (version r), or for good when there is none: a
+// block is freed by a gc that keeps the versions from K on exactly when every
+// such span naming it ends at or before K (the rule of gcPlan, seen from the
+// other side). Each block held by no version of the latest is listed once,
+// under the highest end of the spans that name it; spans come sorted by end.
+export interface HistoryProfile {
+  latest: number
+  live: Bitfield // blocks the latest version references
+  spans: Array<{ end: number, runs: Array<[number, number]> }>
+}
+
+export async function historyProfile (drive: Drive, opts: { bound: number, signal?: AbortSignal }): Promise<HistoryProfile> {
+  const latest = drive.version
+  const current = new Map<string, Array<[number, number]>>()
+  const ended: Array<{ end: number, runs: Array<[number, number]> }> = []
+  for await (const h of drive.history({ lt: latest + 1 })) {
+    if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('the walk was aborted')
+    const before = current.get(h.name)
+    if (before) {
+      ended.push({ end: h.version, runs: before })
+      current.delete(h.name)
+    }
+    const runs = h.type === 'put' && h.value ? statBlocks(h.value, opts.bound) : []
+    if (runs.length > 0) current.set(h.name, runs)
+  }
+  const live = new Bitfield()
+  for (const runs of current.values()) for (const [s, e] of runs) live.setRange(s, e, true)
+  // latest end first: a block goes to the first span that names it
+  const named = new Bitfield()
+  for (const [s, e] of live.runs()) named.setRange(s, e, true)
+  ended.sort((a, b) => b.end - a.end)
+  const spans: HistoryProfile['spans'] = []
+  for (const span of ended) {
+    const runs: Array<[number, number]> = []
+    for (const [s, e] of span.runs) {
+      for (const r of unmarked(named, s, e)) runs.push(r)
+      named.setRange(s, e, true)
+    }
+    if (runs.length > 0) spans.push({ end: span.end, runs })
+  }
+  spans.reverse()
+  return { latest, live, spans }
+}
+
+// The runs of [start, end) not marked in `marked`.
+export function unmarked (marked: Bitfield, start: number, end: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let i = marked.get(start) ? marked.firstUnset(start) : start
+  while (i < end) {
+    const next = marked.firstSet(i)
+    const stop = next === -1 || next > end ? end : next
+    out.push([i, stop])
+    if (stop >= end) break
+    i = marked.firstUnset(stop)
+  }
+  return out
 }

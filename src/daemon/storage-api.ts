@@ -11,6 +11,8 @@
 //        at the latest version stays out of the reader's cache (pin-list.ts);
 //        download pins what it fetches, and seed holds a drive while it runs.
 //   cache { size }  sets the cap of the reader's cache (store/reader-cache.ts)
+//   keep-history { size }  sets the history budget of the drives we write:
+//        past it, gc runs by itself (auto-gc.ts)
 import { Hyperdrive } from '../drive/hyperdrive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import type { Drive } from '../drive/types.js'
@@ -26,6 +28,7 @@ import { PinList, type Pin } from './pin-list.js'
 import { CachedCores } from './cached-cores.js'
 import { discoveryKey } from '../crypto/index.js'
 import { gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
+import { AutoGc } from './auto-gc.js'
 import { parseSize } from './byte-size.js'
 
 const MAX_KEEP_VERSIONS = Number.MAX_SAFE_INTEGER
@@ -60,18 +63,20 @@ export class StorageApi {
   private cachedCores: CachedCores
   private saving = new Mutex() // writes of cached-cores.json, in turn
   private cache: ReaderCache | null = null
+  private autoGc: AutoGc | null = null
   private gcLock = new Mutex() // one gc at a time: each walks a whole history
   private holds = new Map<string, number>() // drives held whole while seeded
   private resolved = new Map<string, { core: Hypercore, blocks: Bitfield }>() // each drive's pinned blocks, when last found
   private watched = new Set<string>() // pinned drives whose new versions refresh their pins
   private timeout: number
 
-  constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, timeout: number }) {
+  constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, keepHistory?: number | null, timeout: number }) {
     this.s = services
     this.pins = new PinList(opts.storage)
     this.cachedCores = new CachedCores(opts.storage)
     this.timeout = opts.timeout
     if (opts.cacheSize) this.cache = this.newCache(opts.cacheSize)
+    if (opts.keepHistory) this.autoGc = this.newAutoGc(opts.keepHistory)
   }
 
   private newCache (capacity: number): ReaderCache {
@@ -104,6 +109,7 @@ export class StorageApi {
   async start (): Promise<void> {
     await this.pins.load()
     await this.cachedCores.load()
+    if (this.autoGc) this.watchDrives(this.autoGc)
     if (this.cache) {
       for (const p of this.pins.list()) if (p.contentKey) this.cache.setPins(p.contentKey, null)
       await this.s.drives.store.useCache(this.cache)
@@ -144,19 +150,28 @@ export class StorageApi {
     const keep = p.keepVersions === undefined || p.keepVersions === null ? 1 : Number(p.keepVersions)
     if (!Number.isSafeInteger(keep) || keep < 1 || keep > MAX_KEEP_VERSIONS) throw HyperfsError.EINVAL(`--keep-versions must be a whole number from 1 up, not ${String(p.keepVersions)}`)
     const drive = await this.s.api.open(p.key, undefined, p.timeout)
+    return this.collect(drive, { keepVersions: keep, signal: ctx.signal, timeout: p.timeout })
+  }
+
+  // The one gc, of `hyperfs gc` and of the history budget (auto-gc.ts):
+  // frees the content blocks held here that only versions before the oldest
+  // kept one reference (the last keepVersions, or from oldestKept on), but
+  // what a pin keeps. One at a time: each walks a whole history.
+  private collect (drive: Drive, opts: { keepVersions: number, oldestKept?: number, signal: AbortSignal, timeout?: unknown }): Promise<GcResult> {
     return this.gcLock.run(async () => {
       const content = await contentOf(drive)
-      const result: GcResult = { key: drive.key.toString('hex'), version: drive.version, keepVersions: keep, blocks: 0, bytes: 0, punched: true, diskBefore: 0, diskAfter: 0 }
+      const keepVersions = opts.oldestKept === undefined ? opts.keepVersions : Math.max(1, drive.version - opts.oldestKept + 1)
+      const result: GcResult = { key: drive.key.toString('hex'), version: drive.version, keepVersions, blocks: 0, bytes: 0, punched: true, diskBefore: 0, diskAfter: 0 }
       result.diskBefore = await diskBytes(drive, content)
       if (!content) { result.diskAfter = result.diskBefore; return result }
       const bound = content.length
-      const plan = await gcPlan(drive, { keepVersions: keep, bound, signal: ctx.signal })
+      const plan = await gcPlan(drive, { keepVersions: opts.keepVersions, oldestKept: opts.oldestKept, bound, signal: opts.signal })
       // what a pin keeps stays, even where only older versions reference it
-      const pinned = await this.resolve(result.key, p.timeout).catch(() => null)
+      const pinned = await this.resolve(result.key, opts.timeout).catch(() => null)
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       await keepNewer(drive, plan.latest, plan.free, bound)
       for (const [s, e] of [...plan.free.runs(0, bound)]) {
-        if (ctx.signal.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
+        if (opts.signal.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
         const r = await content.clear(s, e)
         result.blocks += r.blocks
         result.bytes += r.bytes
@@ -166,6 +181,45 @@ export class StorageApi {
       this.s.logger.info(`gc ${result.key}: freed ${result.blocks} blocks (${result.bytes} bytes) that only versions before ${plan.oldestKept} reference`)
       return result
     })
+  }
+
+  // ---- the history budget (auto-gc.ts) ----
+
+  private newAutoGc (budget: number): AutoGc {
+    return new AutoGc({
+      logger: this.s.logger,
+      content: contentOf,
+      gc: (drive, oldestKept, signal) => this.collect(drive, { keepVersions: 1, oldestKept, signal }),
+      pinned: async (key) => (await this.resolve(key, this.timeout))?.blocks ?? null
+    }, { budget })
+  }
+
+  // Drives of the format gc frees (the hypertrie one) that we write, each as
+  // it is opened.
+  private watchDrives (autoGc: AutoGc): void {
+    this.s.drives.onOpen((drive) => {
+      if (drive instanceof Hyperdrive && drive.writable) autoGc.track(drive)
+    })
+  }
+
+  async setHistoryBudget (p: Record<string, any>): Promise<unknown> {
+    const size = typeof p.size === 'number' ? p.size : parseSize(String(p.size))
+    if (!Number.isSafeInteger(size) || size <= 0) throw HyperfsError.BAD_ARGUMENT(`bad history budget ${String(p.size)}`)
+    if (this.autoGc) {
+      this.autoGc.setBudget(size)
+    } else {
+      this.autoGc = this.newAutoGc(size)
+      this.watchDrives(this.autoGc)
+    }
+    return { keepHistory: size }
+  }
+
+  historyBudget (): number | null {
+    return this.autoGc?.size ?? null
+  }
+
+  async close (): Promise<void> {
+    await this.autoGc?.close()
   }
 
   // ---- pins ----
@@ -297,7 +351,10 @@ export class StorageApi {
       pins: this.pins.list(key).map(pinInfo),
       pinnedBytes,
       reclaimable,
-      cache: this.cache ? { ...this.cache.status(), drive: cached } : null
+      cache: this.cache ? { ...this.cache.status(), drive: cached } : null,
+      // the history budget, and what it last did to this drive (auto-gc.ts;
+      // gc frees hypertrie drives only)
+      autoGc: this.autoGc && drive instanceof Hyperdrive ? this.autoGc.status(key) : null
     }
   }
 }

@@ -34,6 +34,7 @@ export class DriveStore {
   private drives = new Map<string, Promise<RoutedDrive>>()
   private opened = new Map<string, RoutedDrive>() // the drives of `drives` that are open
   private cores = new Map<string, Promise<Hypercore>>()
+  private onopen: Array<(drive: RoutedDrive) => void> = []
   private closed = false
 
   constructor (store: Store, opts: DriveStoreOptions = {}) {
@@ -116,6 +117,13 @@ export class DriveStore {
     }
   }
 
+  // Calls fn with each drive open now and each opened from now on (the
+  // daemon's history budget watches the drives it writes this way).
+  onOpen (fn: (drive: RoutedDrive) => void): void {
+    this.onopen.push(fn)
+    for (const d of this.opened.values()) fn(d)
+  }
+
   // A raw core, new and writable, that can be mounted as a file.
   async createCore (): Promise<Hypercore> {
     const kp = keyPair()
@@ -149,6 +157,7 @@ export class DriveStore {
     const drive = openFormat(kind, metadata, this.store, this.driveOptions())
     await drive.ready()
     this.opened.set(key.toString('hex'), drive)
+    for (const fn of this.onopen) fn(drive)
     return drive
   }
 

@@ -17,6 +17,9 @@
 // other metadata keys are kept as they are when we change an entry.
 import { HyperfsError } from '../errors.js'
 import { hash, namespace } from '../crypto/index.js'
+import type { Codec } from '../codec/state.js'
+import { uint, array } from '../codec/primitives.js'
+import { DecodeError } from '../codec/decode-error.js'
 import type { Manifest } from '../codec/manifest.js'
 import { statEntry } from './stat-entry.js'
 import { type Stat, S_IFREG, S_IFDIR, S_IFLNK } from './types.js'
@@ -28,6 +31,8 @@ const AFTER_SLASH = '0'
 export const MAX_ENTRY_BYTES = 64 * 1024
 // blocks a block map may span (hyperblobs refuses more)
 export const MAX_MAP_BLOCKS = 64
+// entries of one block map block (hyperblobs writes at most this many per block)
+export const MAX_MAP_ENTRIES = 8192
 
 // hyperdrive's BLOBS namespace: namespace('hyperdrive', 1)[0]
 export const BLOBS_NAMESPACE = namespace('hyperdrive', 1)[0]
@@ -87,6 +92,31 @@ export function blobsManifest (db: Manifest, dbKey: Buffer): Manifest | null {
     prologue: null,
     linked: null,
     userData: null
+  }
+}
+
+// ---- block maps (docs/hyperdrive13.md §5) ----
+
+export interface MapEntry {
+  index: number // an absolute blobs block, read whole
+  byteLength: number
+}
+
+const mapEntry: Codec<MapEntry> = {
+  preencode (s, e) { uint.preencode(s, e.index); uint.preencode(s, e.byteLength) },
+  encode (s, e) { uint.encode(s, e.index); uint.encode(s, e.byteLength) },
+  decode (s) { return { index: uint.decode(s), byteLength: uint.decode(s) } }
+}
+
+const mapEntries = array(mapEntry, MAX_MAP_ENTRIES)
+
+// One block of a map: uint version (0) ‖ array of (uint index, uint byteLength).
+export const blockMapBlock: Codec<MapEntry[]> = {
+  preencode (s, entries) { uint.preencode(s, 0); mapEntries.preencode(s, entries) },
+  encode (s, entries) { uint.encode(s, 0); mapEntries.encode(s, entries) },
+  decode (s) {
+    if (uint.decode(s) !== 0) throw new DecodeError('a block map of an unknown version')
+    return mapEntries.decode(s)
   }
 }
 
@@ -150,8 +180,12 @@ function posixFields (metadata: unknown): PosixFields {
   if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return out
   const m = metadata as Record<string, unknown>
   const whole = (x: unknown, max: number) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max
-  if (whole(m.mtime, Number.MAX_SAFE_INTEGER)) out.mtime = m.mtime as number
-  if (whole(m.ctime, Number.MAX_SAFE_INTEGER)) out.ctime = m.ctime as number
+  // a time an app wrote with a fraction of a ms is read to the ms
+  const time = (x: unknown) => typeof x === 'number' && x >= 0 && x <= Number.MAX_SAFE_INTEGER ? Math.floor(x) : undefined
+  const mtime = time(m.mtime)
+  const ctime = time(m.ctime)
+  if (mtime !== undefined) out.mtime = mtime
+  if (ctime !== undefined) out.ctime = ctime
   if (whole(m.mode, 0o7777)) out.mode = m.mode as number
   if (whole(m.uid, 0xffffffff)) out.uid = m.uid as number
   if (whole(m.gid, 0xffffffff)) out.gid = m.gid as number
@@ -207,8 +241,9 @@ export function withPosix (previous: unknown, st: Stat): Record<string, unknown>
     throw HyperfsError.EOPNOTSUPP('this entry\'s metadata is not a JSON object: its POSIX fields cannot be kept there')
   }
   const out: Record<string, unknown> = { ...(previous as Record<string, unknown> | null) }
-  out.mtime = st.mtime
-  out.ctime = st.ctime
+  // whole ms: utimensat(2) times come with ns, and a reader takes only whole numbers
+  out.mtime = Math.floor(st.mtime)
+  out.ctime = Math.floor(st.ctime)
   out.mode = st.mode & 0o7777
   out.uid = st.uid
   out.gid = st.gid

@@ -8,7 +8,8 @@
 // ContentWriter run), so a byte of the file maps to its block with arithmetic
 // and no seek. Slicing keeps that: a slice starts `skip` bytes into a block of
 // the same run.
-import type { Extent, Stat } from './types.js'
+import type { Extent, FilePatch, Stat } from './types.js'
+import { HyperfsError } from '../errors.js'
 
 // The file's extents: its own list, or the one run of a Stat written without one.
 export function fileExtents (st: Stat): Extent[] {
@@ -127,4 +128,14 @@ export function planMerges (list: Extent[], target: number, maxBytes: number): A
     groups.splice(best, 2, { start: a.start, end: b.end, bytes: a.bytes + b.bytes })
   }
   return groups.filter((g) => g.end - g.start > 1).map((g) => [g.start, g.end])
+}
+
+// A patch a file can take (types.ts FilePatch): sizes whole, writes inside the
+// new size; EINVAL otherwise. Both formats check it before they store a byte.
+export function checkPatch (patch: FilePatch): void {
+  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0
+  if (!ok(patch.keep) || !ok(patch.size)) throw HyperfsError.EINVAL(`bad patch size ${patch.size} (keep ${patch.keep})`)
+  for (const w of patch.writes) {
+    if (!ok(w.offset) || !ok(w.length) || w.offset + w.length > patch.size) throw HyperfsError.EINVAL(`bad write of ${w.length} bytes at ${w.offset} in a file of ${patch.size}`)
+  }
 }

@@ -35,7 +35,7 @@ import { pathString, keyProblem } from './drive-path.js'
 import { statEntry, RootStat, isDir, isFile, mountStat } from './stat-entry.js'
 import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
-import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, type PlacedExtent } from './extent-map.js'
+import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, checkPatch, type PlacedExtent } from './extent-map.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
@@ -720,14 +720,6 @@ export class TrieFormat implements DriveFormat {
       md.off('close', poke)
       opts.signal?.removeEventListener('abort', poke)
     }
-  }
-}
-
-function checkPatch (patch: FilePatch): void {
-  const ok = (n: number) => Number.isSafeInteger(n) && n >= 0
-  if (!ok(patch.keep) || !ok(patch.size)) throw HyperfsError.EINVAL(`bad patch size ${patch.size} (keep ${patch.keep})`)
-  for (const w of patch.writes) {
-    if (!ok(w.offset) || !ok(w.length) || w.offset + w.length > patch.size) throw HyperfsError.EINVAL(`bad write of ${w.length} bytes at ${w.offset} in a file of ${patch.size}`)
   }
 }
 

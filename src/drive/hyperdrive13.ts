@@ -2,7 +2,8 @@
 // apps use (docs/hyperdrive13.md). Two cores: the db core holds a Hyperbee
 // (src/bee) whose keys are "files\0" ‖ path and whose values are JSON entries
 // (drive13-entry.ts); the blobs core holds file bytes as Hyperblobs does, each
-// file a run of blocks named by its blob id (absolute block and byte offsets).
+// file a run of blocks named by its blob id (absolute block and byte offsets),
+// or, once changed in part, a block map listing its blocks (block-map.ts).
 // The blobs key comes from the header's contentFeed (compat drives) or is
 // derived from the db core's manifest.
 //
@@ -23,9 +24,8 @@
 import type { Hypercore } from '../core/hypercore.js'
 import type { KeyPair } from '../crypto/index.js'
 import type { Manifest } from '../codec/manifest.js'
-import { encode, state } from '../codec/state.js'
+import { encode, decode } from '../codec/state.js'
 import { DecodeError } from '../codec/decode-error.js'
-import { uint } from '../codec/primitives.js'
 import { beeHeader, BEE_PROTOCOL } from '../codec/bee-node.js'
 import { keyFromManifest } from '../core/signer.js'
 import * as flat from '../core/flat-tree.js'
@@ -41,11 +41,13 @@ import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   FILES_PREFIX, fileKey, markerKey, folderRange, keyPath, blobsManifest, encodeEntry, decodeEntry,
-  entryStat, folderStat, withPosix, type BlobId, type Drive13Entry
+  entryStat, folderStat, withPosix, blockMapBlock, MAX_MAP_BLOCKS, MAX_MAP_ENTRIES, type BlobId, type Drive13Entry, type MapEntry
 } from './drive13-entry.js'
+import { checkPatch } from './extent-map.js'
+import { blockParts, patchParts, planMap, entryCount, ZERO, OLD_BYTES, type Part } from './block-map.js'
 import {
   type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, S_IFREG, S_IFDIR
+  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type FilePatch, S_IFREG, S_IFDIR
 } from './types.js'
 
 // Hyperblobs' block size for a put (docs/hyperdrive13.md §5)
@@ -54,8 +56,16 @@ export const BLOB_BLOCK_SIZE = 64 * 1024
 const MAX_WARNINGS = 32
 // blobs blocks a read keeps in flight ahead of the one it returns
 const FETCH_AHEAD = 8
-// entries of one block map (hyperblobs writes at most this many per map block)
-const MAX_MAP_ENTRIES = 8192
+// blocks under a page a block map lists before small neighbours are joined
+// into one block (block-map.ts)
+const SOFT_SMALL_BLOCKS = 32
+// bytes written again in a patched file are cut at multiples of this in the
+// file (the page size of the databases and of the kernel that write in
+// place), in files of at most FINE_MAX_BYTES; bigger files are cut at
+// BLOB_BLOCK_SIZE, so that their maps (every version stores its whole map)
+// hold about one entry per 64 KiB
+const PAGE = 4096
+const FINE_MAX_BYTES = 4 * 1024 * 1024
 // ms to wait for the header or the blobs core's length when the caller gave no timeout
 const DEFAULT_TIMEOUT = 10_000
 // bytes a read copies from local blobs at a time
@@ -82,7 +92,7 @@ type Op = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buff
 // A file's blob as read: plain, or a block map's entries (docs/hyperdrive13.md §5).
 interface Blob {
   id: BlobId
-  map: Array<{ index: number, byteLength: number }> | null
+  map: MapEntry[] | null
 }
 
 // What a drive and all its checkouts share.
@@ -376,27 +386,23 @@ export class Drive13Format implements DriveFormat {
 
   // A block map's entries (docs/hyperdrive13.md §5): each map block is
   // uint version (0) ‖ uint n ‖ n × (uint index, uint byteLength).
-  private async readMap (id: BlobId, opts: ReadOptions = {}): Promise<Array<{ index: number, byteLength: number }>> {
+  private async readMap (id: BlobId, opts: ReadOptions = {}): Promise<MapEntry[]> {
     const blobs = await this.blobsCore()
     await this.checkBlob(blobs, id, opts)
-    const out: Array<{ index: number, byteLength: number }> = []
+    const out: MapEntry[] = []
     const getOpts = { timeout: opts.timeout ?? this.timeout, signal: opts.signal }
     const blocks = await Promise.all(Array.from({ length: id.blockLength }, (_, i) => blobs.get(id.blockOffset + i, getOpts)))
     for (const b of blocks) {
+      let entries: MapEntry[]
       try {
-        const s = state(b!)
-        if (uint.decode(s) !== 0) throw HyperfsError.DECODE_ERROR('a block map of an unknown version')
-        const n = uint.decode(s)
-        if (n > MAX_MAP_ENTRIES) throw HyperfsError.DECODE_ERROR(`a block map block of ${n} entries`)
-        for (let i = 0; i < n; i++) {
-          const index = uint.decode(s)
-          const byteLength = uint.decode(s)
-          if (index >= id.blockOffset) throw HyperfsError.DECODE_ERROR(`a block map that names block ${index}, not before the map`)
-          out.push({ index, byteLength })
-        }
+        entries = decode(blockMapBlock, b!)
       } catch (err) {
-        if (err instanceof DecodeError) throw HyperfsError.DECODE_ERROR('a block map: ' + err.message)
+        if (err instanceof DecodeError) throw HyperfsError.DECODE_ERROR('a block map: ' + err.message.replace(/^DECODE_ERROR: /, ''))
         throw err
+      }
+      for (const e of entries) {
+        if (e.index >= id.blockOffset) throw HyperfsError.DECODE_ERROR(`a block map that names block ${e.index}, not before the map`)
+        out.push(e)
       }
     }
     return out
@@ -408,8 +414,8 @@ export class Drive13Format implements DriveFormat {
     await this.checkBlob(blobs, blob.id, opts)
     // bytes held here come straight from the data file, a chunk at a time,
     // until one is not (then block by block, fetching)
-    if (!blob.map && blob.id.byteLength === st.size) {
-      const copy = localCopier(blobs, blob.id)
+    if (blob.map ? blob.map.length > 0 : blob.id.byteLength === st.size) {
+      const copy = blob.map ? mapCopier(blobs, blob.map) : localCopier(blobs, blob.id)
       while (start < end) {
         const buf = Buffer.allocUnsafe(Math.min(LOCAL_CHUNK, end - start))
         if (copy(buf, start, buf.byteLength) !== buf.byteLength) break
@@ -453,11 +459,12 @@ export class Drive13Format implements DriveFormat {
   }
 
   // A reader that copies local file bytes straight into the caller's buffer
-  // (the kernel's, through a mount). Block-mapped blobs have none.
+  // (the kernel's, through a mount), block-mapped files too.
   async openReader (stat: Stat): Promise<FileReader | null> {
     const blobs = await this.blobsCore()
     const blob = this.blob(stat)
-    if (blob.map || blob.id.byteLength !== stat.size || blob.id.blockLength === 0) return null
+    if (blob.map) return blob.map.length === 0 ? null : { size: stat.size, readInto: mapCopier(blobs, blob.map) }
+    if (blob.id.byteLength !== stat.size || blob.id.blockLength === 0) return null
     const copy = localCopier(blobs, blob.id)
     return { size: stat.size, readInto: copy }
   }
@@ -589,28 +596,185 @@ export class Drive13Format implements DriveFormat {
     })
   }
 
+  // Stores what changed (patchFile): a shorter file lists the blocks it
+  // keeps whole, and its cut last block again; a longer one ends in zeros.
   async truncate (comps: string[], size: number): Promise<void> {
     this.assertWritable()
+    await this.patchFile(comps, { keep: size, size, writes: [] }, { mtime: Date.now() })
+  }
+
+  // The regular file at comps, which a patch or truncate changes.
+  private async fileToChange (comps: string[]): Promise<{ entry: Drive13Entry, stat: Stat }> {
     const f = await this.fileEntry(comps)
     if (!f) {
       if (await this.entry(comps)) throw HyperfsError.EISDIR(pathString(comps))
       throw HyperfsError.ENOENT(pathString(comps))
     }
-    const st = await this.stat(f.entry)
-    if (isLink(st)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
-    // blobs are append-only and a real reader reads a blob's blocks whole: a
-    // new blob of the first `size` bytes (and zeros past the old end)
-    const self = this
-    async function * cut () {
-      if (size > 0 && st.size > 0) yield * self.chunks(st, 0, Math.min(size, st.size), {})
-      let left = size - st.size
-      while (left > 0) {
-        const n = Math.min(left, 1024 * 1024)
-        yield Buffer.alloc(n)
-        left -= n
+    const stat = await this.stat(f.entry)
+    if (isLink(stat)) throw HyperfsError.EINVAL(`${pathString(comps)} is not a regular file`)
+    return { entry: f.entry, stat }
+  }
+
+  // Changes part of a file (FilePatch, types.ts) as one new version that
+  // stores what changed (block-map.ts): the bytes written are appended as
+  // blocks first, outside the entry lock, as writeFile does; then, from the
+  // entry as it is under the lock, its blob becomes a block map that lists
+  // the old blocks kept whole, the written ones, and a few new blocks for
+  // what was cut from old blocks and for zeros. A map that would list only
+  // consecutive whole blocks is written as a plain blob instead (every
+  // reader's fast path); one past what a map can list (MAX_MAP_BLOCKS map
+  // blocks) makes the whole file a plain blob again.
+  async patchFile (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void> {
+    this.assertWritable()
+    checkPatch(patch)
+    await this.ready()
+    await this.fileToChange(comps)
+    const blobs = await this.blobsCore()
+    const written: Array<{ at: number, parts: Part[] }> = []
+    for (const w of patch.writes) {
+      if (w.length === 0) continue
+      const id = await this.writeBlob(w.data)
+      if (id.byteLength !== w.length) throw HyperfsError.EINVAL(`a write of ${w.length} bytes at ${w.offset} brought ${id.byteLength}`)
+      written.push({ at: w.offset, parts: runParts(id) })
+    }
+    await this.s.meta.run(async () => {
+      const prev = await this.fileToChange(comps)
+      const parts = patchParts(await this.fileParts(blobs, prev.stat), prev.stat.size, patch.keep, patch.size, written)
+      const blob = await this.writeParts(blobs, parts, prev.stat)
+      const now = Date.now()
+      const st: Stat = {
+        ...prev.stat,
+        mode: S_IFREG | ((opts.mode ?? prev.stat.mode) & 0o7777),
+        uid: opts.uid ?? prev.stat.uid,
+        gid: opts.gid ?? prev.stat.gid,
+        mtime: opts.mtime ?? now,
+        ctime: now,
+        metadata: opts.metadata ?? prev.stat.metadata
+      }
+      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withPosix(prev.entry.metadata, st) }
+      await this.apply([{ type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
+    })
+  }
+
+  // A file's content as parts (block-map.ts): its blocks, each whole, when
+  // its blob can be listed block by block (a map; a plain blob whose blocks
+  // the blobs tree shows to hold exactly its bytes); otherwise the old
+  // file's bytes, read through chunks() when they are written again.
+  private async fileParts (blobs: Hypercore, st: Stat): Promise<Part[]> {
+    if (st.size === 0) return []
+    const blob = this.blob(st)
+    if (blob.map) return blockParts(blob.map)
+    const { blockOffset, blockLength, byteOffset, byteLength } = blob.id
+    const whole = [{ index: OLD_BYTES, skip: 0, length: st.size, blockLength: st.size }]
+    if (byteLength !== st.size || blockOffset + blockLength > blobs.length) return whole
+    try {
+      if (await blobs.tree.byteOffset(2 * blockOffset) !== byteOffset) return whole
+      const blocks: MapEntry[] = []
+      let n = 0
+      for (let i = blockOffset; i < blockOffset + blockLength; i++) {
+        const node = await blobs.tree.getNode(2 * i)
+        if (!node) return whole
+        blocks.push({ index: i, byteLength: node.size })
+        n += node.size
+      }
+      return n === byteLength ? blockParts(blocks) : whole
+    } catch (err) {
+      if (!isHyperfsError(err, 'INVALID_OPERATION')) throw err
+      return whole // a node on the way is not stored here
+    }
+  }
+
+  // Writes a file made of `parts`: what the plan lists again stays where it
+  // is, the rest is appended (a block per new item, a few MiB per append);
+  // then the map, or a plain blob where one will do.
+  private async writeParts (blobs: Hypercore, parts: Part[], prev: Stat): Promise<BlobId> {
+    const size = parts.reduce((n, p) => n + p.length, 0)
+    const items = parts.length === 0 ? null : planMap(parts, { blockSize: BLOB_BLOCK_SIZE, page: size <= FINE_MAX_BYTES ? PAGE : BLOB_BLOCK_SIZE, softSmall: SOFT_SMALL_BLOCKS })
+    if (!items || entryCount(items, BLOB_BLOCK_SIZE) > MAX_MAP_BLOCKS * MAX_MAP_ENTRIES) {
+      return this.writeBlob(this.partBytes(blobs, parts, prev))
+    }
+    // new blocks go out a MiB or so at a time; each is listed where the plan has it
+    const listed: MapEntry[] = []
+    let batch: Buffer[] = []
+    let slots: number[] = [] // listed[slots[k]] is batch[k]
+    let batchBytes = 0
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return
+      const at = await this.appendBlocks(blobs, batch)
+      for (let k = 0; k < slots.length; k++) listed[slots[k]].index = at[k]
+      batch = []
+      slots = []
+      batchBytes = 0
+    }
+    const add = async (block: Buffer): Promise<void> => {
+      slots.push(listed.length)
+      listed.push({ index: -1, byteLength: block.byteLength })
+      batch.push(block)
+      batchBytes += block.byteLength
+      if (batchBytes >= LOCAL_CHUNK) await flush()
+    }
+    let zeroBlock = -1 // one block of zeros, listed as often as needed
+    for (const item of items) {
+      if (item.kind === 'block') {
+        listed.push({ index: item.index, byteLength: item.length })
+        continue
+      }
+      if (item.length >= BLOB_BLOCK_SIZE && item.parts.every((p) => p.index === ZERO)) {
+        if (zeroBlock < 0) zeroBlock = (await this.appendBlocks(blobs, [Buffer.alloc(BLOB_BLOCK_SIZE)]))[0]
+        let left = item.length
+        for (; left >= BLOB_BLOCK_SIZE; left -= BLOB_BLOCK_SIZE) listed.push({ index: zeroBlock, byteLength: BLOB_BLOCK_SIZE })
+        if (left > 0) await add(Buffer.alloc(left))
+        continue
+      }
+      const bytes: Buffer[] = []
+      for await (const b of this.partBytes(blobs, item.parts, prev)) bytes.push(b)
+      await add(Buffer.concat(bytes))
+    }
+    await flush()
+    const plain = await plainRun(blobs, listed)
+    if (plain) return plain
+    const mapBlocks: Buffer[] = []
+    for (let i = 0; i < listed.length; i += MAX_MAP_ENTRIES) mapBlocks.push(encode(blockMapBlock, listed.slice(i, i + MAX_MAP_ENTRIES)))
+    return this.s.blobLock.run(async () => {
+      const id: BlobId = { blockOffset: blobs.length, byteOffset: blobs.byteLength, blockLength: mapBlocks.length, byteLength: 0, blockMap: true }
+      for (const b of mapBlocks) id.byteLength += b.byteLength
+      await blobs.append(mapBlocks)
+      return id
+    })
+  }
+
+  // Appends each buffer as one block, a few MiB per append (under the blobs
+  // lock, so that no other file's blocks come between); the index of each.
+  private appendBlocks (blobs: Hypercore, blocks: Buffer[]): Promise<number[]> {
+    return this.s.blobLock.run(async () => {
+      const out: number[] = []
+      for (let i = 0; i < blocks.length;) {
+        let bytes = 0
+        let j = i
+        while (j < blocks.length && (j === i || bytes + blocks[j].byteLength <= LOCAL_CHUNK)) bytes += blocks[j++].byteLength
+        const at = blobs.length
+        await blobs.append(blocks.slice(i, j))
+        for (let k = i; k < j; k++) out.push(at + k - i)
+        i = j
+      }
+      return out
+    })
+  }
+
+  // The bytes of `parts`: from blobs blocks (each checked to be the size the
+  // plan took it for), zeros, or the old file's bytes.
+  private async * partBytes (blobs: Hypercore, parts: Part[], prev: Stat): AsyncIterable<Buffer> {
+    for (const p of parts) {
+      if (p.index === ZERO) {
+        for (let left = p.length; left > 0; left -= LOCAL_CHUNK) yield Buffer.alloc(Math.min(left, LOCAL_CHUNK))
+      } else if (p.index === OLD_BYTES) {
+        yield * this.chunks(prev, p.skip, p.skip + p.length, {})
+      } else {
+        const block = (await blobs.get(p.index, { timeout: this.timeout }))!
+        if (block.byteLength !== p.blockLength) throw HyperfsError.DECODE_ERROR(`a block map names block ${p.index} as ${p.blockLength} bytes; it has ${block.byteLength}`)
+        yield block.subarray(p.skip, p.skip + p.length)
       }
     }
-    await this.writeFile(comps, cut(), { mode: st.mode, uid: st.uid, gid: st.gid, metadata: st.metadata })
   }
 
   async mkdir (comps: string[], mode: number): Promise<void> {
@@ -844,6 +1008,44 @@ function localCopier (blobs: Hypercore, id: BlobId): FileReader['readInto'] {
   }
 }
 
+// Copies bytes of a block-mapped file held in `blobs` into a target (see
+// FileReader), block by block of its map: each listed block's bytes are found
+// through its leaf in the tree (local nodes), which must have the size the
+// map says; null when some are not local, or the tree cannot tell.
+function mapCopier (blobs: Hypercore, map: MapEntry[]): FileReader['readInto'] {
+  const starts: number[] = [0]
+  for (const e of map) starts.push(starts[starts.length - 1] + e.byteLength)
+  const size = starts[map.length]
+  return (target, position, length) => {
+    const end = Math.min(size, position + length, target.byteLength + position)
+    if (position >= end) return 0
+    let lo = 0
+    let hi = map.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (starts[mid] <= position) lo = mid
+      else hi = mid - 1
+    }
+    let done = 0
+    for (let i = lo; position + done < end; i++) {
+      const e = map[i]
+      const skip = position + done - starts[i]
+      const n = Math.min(e.byteLength - skip, end - position - done)
+      let at: number
+      try {
+        if (blobs.tree.nodeSync(2 * e.index)?.size !== e.byteLength) return null
+        at = blobs.tree.byteOffsetSync(2 * e.index)
+      } catch (err) {
+        if (!isHyperfsError(err, 'INVALID_OPERATION', 'SESSION_CLOSED')) throw err
+        return null // a node on the way is not stored here
+      }
+      if (blobs.readBytesInto(at + skip, target, done, n, e.index, e.index + 1) !== n) return null
+      done += n
+    }
+    return done
+  }
+}
+
 // The block of `core` that holds byte `at`, by a descent of its tree through
 // locally stored nodes; null when one on the way is not stored (or `at` is
 // past the end). A damaged node can only make this name the wrong block,
@@ -866,6 +1068,26 @@ function blockAtSync (core: Hypercore, at: number): number | null {
     return ite / 2
   }
   return null
+}
+
+// The blocks of a blob written by writeBlob (BLOB_BLOCK_SIZE each but the last), each whole.
+function runParts (id: BlobId): Part[] {
+  const out: Part[] = []
+  for (let i = 0, left = id.byteLength; left > 0; i++, left -= BLOB_BLOCK_SIZE) {
+    const length = Math.min(BLOB_BLOCK_SIZE, left)
+    out.push({ index: id.blockOffset + i, skip: 0, length, blockLength: length })
+  }
+  return out
+}
+
+// A plain blob of the blocks `entries` lists, when they are consecutive: it
+// reads the same, and every reader has a fast path for it.
+async function plainRun (blobs: Hypercore, entries: MapEntry[]): Promise<BlobId | null> {
+  if (entries.length === 0) return null
+  for (let i = 1; i < entries.length; i++) if (entries[i].index !== entries[0].index + i) return null
+  let byteLength = 0
+  for (const e of entries) byteLength += e.byteLength
+  return { blockOffset: entries[0].index, byteOffset: await blobs.tree.byteOffset(2 * entries[0].index), blockLength: entries.length, byteLength }
 }
 
 // The map entries holding bytes [start, end) of a block-mapped blob.

@@ -25,18 +25,19 @@
 // Commit rule: the drive sees a file change only as one new version, on
 // flush, fsync or release (and at once for truncate(2), which POSIX makes
 // visible immediately): drive.patchFile() of only the ranges written, when
-// the staged copy was loaded from (or last committed as) the content the
-// drive still holds and the drive can change part of a file; otherwise one
-// drive.writeFile() of the whole content (a new file, one opened with
-// O_TRUNC, one changed behind our back). If that write fails (a full disk),
-// the drive still holds the old content, whole.
+// the stage's base (the content it changes, read from a checkout: the stage
+// holds only what was written, staged-file.ts) is what the drive still holds
+// and the drive can change part of a file; otherwise one drive.writeFile()
+// of the whole content (a new file, one opened with O_TRUNC, one changed
+// behind our back). If that write fails (a full disk), the drive still holds
+// the old content, whole. What a commit wrote is the stage's base from then on.
 import { S_IFDIR, S_IFMT, S_IFREG } from '../drive/types.js'
 import type { DirEntry, Drive, FilePatch, FileReader, Stat, WriteOptions } from '../drive/types.js'
 import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { Deadlines } from './deadlines.js'
 import type { Attr, FuseFilesystem, Logger, MaybePromise, Statfs } from './api.js'
 import { ReadAhead, type ReadAheadOptions } from './read-ahead.js'
-import { StagedFile } from './staged-file.js'
+import { StagedFile, type StageBase } from './staged-file.js'
 import { z32 } from './z32.js'
 
 export interface DriveFilesystemOptions {
@@ -55,7 +56,7 @@ interface OpenFile {
   path: string // updated when the file, or a folder above it, is renamed
   refs: number
   stage: StagedFile | null // null until the first change; reads go to the drive
-  base: string | null // contentId() of the drive's content the stage holds plus its changes; null: none (a new file)
+  base: string | null // contentId() of the drive's content the stage changes; null: none (a new file, O_TRUNC)
   gen: number // bumped on every change to the stage
   committedGen: number
   mtime: number | null // set by utimens while changes are pending, kept by the commit
@@ -85,7 +86,6 @@ const W_OK = 2
 const XATTR_CREATE = 1
 const XATTR_REPLACE = 2
 const BLOCK = 4096
-const COPY_CHUNK = 1024 * 1024
 const MAX_CHECKOUTS = 32
 export const STAT_TTL = 5000
 export const MAX_CACHED_STATS = 100_000
@@ -546,8 +546,8 @@ export class DriveFilesystem implements FuseFilesystem {
     return handle.fh
   }
 
-  #newStage (): StagedFile {
-    return new StagedFile({ spillThreshold: this.#opts.spillThreshold, tmpDir: this.#opts.tmpDir })
+  #newStage (base: StageBase | null = null): StagedFile {
+    return new StagedFile({ spillThreshold: this.#opts.spillThreshold, tmpDir: this.#opts.tmpDir }, base)
   }
 
   #serial<T> (file: OpenFile, fn: () => Promise<T>): Promise<T> {
@@ -556,12 +556,17 @@ export class DriveFilesystem implements FuseFilesystem {
     return run
   }
 
-  // Runs a change on the staged copy, loading the current content first
-  // unless the change replaces it all (truncate to 0).
+  // Runs a change on the staged copy: one over the drive's content as it is
+  // now, unless the change replaces it all (truncate to 0).
   #change<T> (file: OpenFile, fn: (stage: StagedFile) => Promise<T>, discardsContent = false): Promise<T> {
     return this.#serial(file, async () => {
       if (!file.stage && discardsContent) [file.stage, file.base] = [this.#newStage(), null]
-      if (!file.stage) [file.stage, file.base] = await this.#load(file.path)
+      if (!file.stage) {
+        const base = await this.#pinnedBase(file.path)
+        if (!base) throw HyperfsError.ENOENT(file.path)
+        file.stage = this.#newStage(base)
+        file.base = base.id
+      }
       const result = await fn(file.stage)
       file.gen++
       for (const h of file.handles) h.reader?.close()
@@ -569,21 +574,30 @@ export class DriveFilesystem implements FuseFilesystem {
     })
   }
 
-  async #load (path: string): Promise<[StagedFile, string]> {
-    const st = await this.#lstat(path)
-    const stage = this.#newStage()
-    try {
-      for (let pos = 0; pos < st.size; pos += COPY_CHUNK) {
-        const buf = await this.#fetch(path, pos, Math.min(COPY_CHUNK, st.size - pos), new AbortController().signal)
-        if (buf.length === 0) break
-        await stage.write(buf, pos)
-      }
-    } catch (err) {
-      await stage.close()
+  // The file at `path` as the drive holds it now, in a version that does not
+  // move (a checkout), for a stage to read what it was not written: bytes
+  // committed later, by anyone, never leak into it. Null when there is none.
+  // (A file inside a mounted drive is read from that drive's latest version:
+  // a checkout pins only this drive.)
+  async #pinnedBase (path: string): Promise<(StageBase & { id: string }) | null> {
+    const view = this.#drive.checkout(this.#drive.version)
+    const st = await this.#bounded(`lstat ${path}`, () => view.lstat(path)).catch((err) => {
+      if (isHyperfsError(err, 'ENOENT')) return null
       throw err
+    })
+    if (!st) return null
+    let local: FileReader | null | undefined // the view's zero-copy reader, once asked for
+    return {
+      id: contentId(st),
+      size: st.size,
+      read: async (target, targetOffset, start, length) => {
+        if (local === undefined) local = view.openReader ? await view.openReader(path).catch((err) => { safetyCatch(err); return null }) : null
+        if (local && local.size === st.size && local.readInto(target.subarray(targetOffset, targetOffset + length), start, length) === length) return
+        const buf = await this.#fetch(path, start, length, new AbortController().signal, undefined, view)
+        if (buf.byteLength !== length) throw HyperfsError.from('EIO', `${path}: the drive gave ${buf.byteLength} of bytes [${start}, +${length})`)
+        buf.copy(target, targetOffset)
+      }
     }
-    stage.markClean()
-    return [stage, contentId(st)]
   }
 
   #commit (file: OpenFile): Promise<void> {
@@ -602,9 +616,11 @@ export class DriveFilesystem implements FuseFilesystem {
       }
       const patched = prev !== null && file.base !== null && file.base === contentId(prev) && await this.#patch(file.path, stage, opts)
       if (!patched) await this.#drive.writeFile(file.path, stage.content(), opts)
-      stage.markClean()
-      const now = await this.#drive.lstat(file.path).catch(() => null)
-      file.base = now ? contentId(now) : null
+      // what was committed is the stage's base from now on; a file gone
+      // already keeps its stage, to be written whole by the next commit
+      const base = await this.#pinnedBase(file.path)
+      if (base) await stage.rebase(base)
+      file.base = base?.id ?? null
       file.committedGen = gen
       file.mtime = null
     })
@@ -718,9 +734,10 @@ export class DriveFilesystem implements FuseFilesystem {
     }
   }
 
-  // One ranged read from the drive that cannot outlive readTimeout, whether
-  // or not the drive honours the signal and timeout we pass it.
-  #fetch (path: string, start: number, length: number, signal: AbortSignal, timeout?: number): Promise<Buffer> {
+  // One ranged read from the drive (or `from`, a checkout of it) that cannot
+  // outlive readTimeout, whether or not the drive honours the signal and
+  // timeout we pass it.
+  #fetch (path: string, start: number, length: number, signal: AbortSignal, timeout?: number, from?: Drive): Promise<Buffer> {
     const ms = Math.min(timeout ?? Infinity, this.#opts.readTimeout)
     const controller = new AbortController()
     const onAbort = (): void => controller.abort(HyperfsError.REQUEST_CANCELLED(`read ${path} @${start}`))
@@ -731,6 +748,7 @@ export class DriveFilesystem implements FuseFilesystem {
       ms,
       controller,
       () => {
+        if (from) return from.read(path, { start, length, signal: controller.signal, timeout: ms })
         const place = this.#place(path)
         if ('versions' in place) throw HyperfsError.EISDIR(path)
         return place.drive.read(place.path, { start, length, signal: controller.signal, timeout: ms })

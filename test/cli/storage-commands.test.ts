@@ -20,9 +20,9 @@ test('sizes are bytes, or binary K, M and G', () => {
   }
 })
 
-test('gc, pin and unpin explain themselves, and --cache-size is an option of every command', { timeout: 60_000 }, async () => {
+test('gc, pin and unpin explain themselves, and --cache-size and --keep-history are options of every command', { timeout: 60_000 }, async () => {
   const env = { ...process.env, HYPERFS_STORAGE: '/nonexistent/hyperfs-help-must-not-start-a-daemon' }
-  const expect: Record<string, string[]> = { gc: ['--keep-versions', '--json', '--cache-size'], pin: ['--json'], unpin: ['--json'], mount: ['--cache-size', '--foreground'] }
+  const expect: Record<string, string[]> = { gc: ['--keep-versions', '--json', '--cache-size', '--keep-history'], pin: ['--json'], unpin: ['--json'], mount: ['--cache-size', '--keep-history', '--foreground'], daemon: ['--keep-history'] }
   for (const [cmd, opts] of Object.entries(expect)) {
     const r = await run(process.execPath, [BIN, cmd, '--help'], { env })
     assert.equal(r.code, 0, r.stderr)
@@ -32,13 +32,28 @@ test('gc, pin and unpin explain themselves, and --cache-size is an option of eve
   for (const cmd of ['gc', 'pin', 'unpin']) assert.match(r.stdout, new RegExp(`hyperfs ${cmd}\\b`))
 })
 
-test('a bad --cache-size is a usage error, and no daemon is started for it', { timeout: 30_000 }, async (t) => {
+test('a bad --cache-size or --keep-history is a usage error, and no daemon is started for it', { timeout: 30_000 }, async (t) => {
   const box = sandbox(t)
   const n = box.node('n')
-  const r = await n.hyperfs(['daemon', 'start', '--cache-size', 'lots'])
-  assert.equal(r.code, 2)
-  assert.match(r.stderr, /"lots" is not a size/)
-  assert.equal(n.daemonPid(), null)
+  for (const option of ['--cache-size', '--keep-history']) {
+    const r = await n.hyperfs(['daemon', 'start', option, 'lots'])
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /"lots" is not a size/)
+    assert.equal(n.daemonPid(), null)
+  }
+})
+
+test('--keep-history reaches a daemon that is already running, and status shows it', { timeout: 30_000 }, async (t) => {
+  const box = sandbox(t)
+  const n = box.node('n')
+  assert.equal((await n.hyperfs(['daemon', 'start'])).code, 0)
+  const before = await n.hyperfs(['daemon', 'status', '--json'])
+  assert.equal(JSON.parse(before.stdout).keepHistory, null)
+  const key = (await n.hyperfs(['create', '--keep-history', '2M'])).stdout.trim().split('\n').pop()!
+  const s = await n.hyperfs(['daemon', 'status'])
+  assert.match(s.stdout, /history: drives written here keep at most 2\.0 MiB of old versions' content/)
+  const info = JSON.parse((await n.hyperfs(['info', key, '--json'])).stdout)
+  assert.deepEqual(info.autoGc, { budget: 2 * 1024 * 1024, last: null, error: null })
 })
 
 test('pin, unpin and info through the CLI; --cache-size reaches a daemon that is already running', { timeout: 60_000 }, async (t) => {

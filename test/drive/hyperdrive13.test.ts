@@ -79,6 +79,19 @@ test('a hyperdrive13 drive on disk reopens in its format, writable, with its fil
   assert.equal((await r.read('/empty/now')).toString(), 'filled')
 })
 
+test('a hyperdrive13 file keeps a time set with a fraction of a ms (utimensat gives ns: rsync, touch -d, cp -p), to the ms', async (t) => {
+  const store = DriveStore.memory()
+  t.after(() => store.close())
+  const d = await store.create({ format: 'hyperdrive13' })
+  await d.writeFile('/f', Buffer.from('x'))
+  await d.utimes('/f', 1_700_000_000_000, 1_700_000_000_123.456)
+  assert.equal((await d.stat('/f')).mtime, 1_700_000_000_123)
+  await d.writeFile('/g', Buffer.from('y'), { mtime: 42.9 })
+  assert.equal((await d.stat('/g')).mtime, 42)
+  // and an app's fractional time is read to the ms, not dropped
+  assert.equal(entryStat({ executable: false, linkname: null, blob: null, metadata: { mtime: 1234.5 } }).mtime, 1234)
+})
+
 // A writer that runs its own code: entries put straight into the drive's bee.
 async function hostile (t: TestContext): Promise<{ writer: RoutedDrive, bee: Hyperbee, reader: () => Promise<Drive>, warnings: string[] }> {
   const writers = DriveStore.memory()

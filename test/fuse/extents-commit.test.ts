@@ -165,7 +165,7 @@ test('random writes, truncates and appends through the filesystem read the same 
   assert.ok((await r.read('/r')).equals(ref), 'the replica reads the same bytes')
 })
 
-test('a drive of a format without extents (hyperdrive13) takes the whole file instead', async (t) => {
+test('a hyperdrive13 drive takes the commit as a patch too (block-map.ts), and reads it right', async (t) => {
   const store = DriveStore.memory()
   t.after(() => store.close())
   const d = await store.create({ format: 'hyperdrive13' })

@@ -174,6 +174,30 @@ export function complianceSuite (fixture: Fixture): void {
         assert.equal(status.stdout, '')
       })
 
+      await t.test('sqlite3 commits inserts and updates in the mount (rollback journal), and the database checks out', async () => {
+        // each commit writes a few pages in place of a file opened for writing, and a journal beside it
+        const db = join(mnt, 'app.db')
+        const r = await run('python3', ['-c', `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute('create table t (id integer primary key, name text, n integer)')
+db.commit()
+for b in range(0, 2000, 100):
+    db.executemany('insert into t (name, n) values (?, ?)', [('name %d' % i, i) for i in range(b, b + 100)])
+    db.commit()
+for i in range(30):
+    db.execute('update t set n = n + 1, name = ? where id = ?', ('updated %d' % i, 1 + i * 61))
+    db.commit()
+db.close()
+db = sqlite3.connect(sys.argv[1])
+assert db.execute('pragma integrity_check').fetchone()[0] == 'ok'
+assert db.execute('select count(*), sum(n) from t').fetchone() == (2000, 2000 * 1999 // 2 + 30)
+assert db.execute("select count(*) from t where name like 'updated %'").fetchone()[0] == 30
+`, db], { timeout: 120_000 })
+        assert.equal(r.code, 0, r.stderr)
+        await unlink(db)
+      })
+
       await t.test('ffmpeg writes a video into the drive and ffprobe reads it back', async () => {
         const video = join(mnt, 'test.mp4')
         const mk = await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=2:size=160x120:rate=10', '-y', video], { timeout: 90_000 })
