@@ -19,6 +19,7 @@ import type { Hypercore } from '../core/hypercore.js'
 import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike, WireChannel } from './types.js'
 import type { Replicator } from './replicator.js'
+import { ProofChain, type Chained } from './proof-chain.js'
 
 export const WANT_BATCH = 2 ** 21 // compat-mode want size (docs/wire.md §6.3)
 const NOT_AVAILABLE = 1
@@ -28,9 +29,14 @@ const MAX_WINDOW = 512
 const MAX_REMOTE_REQUESTS = 4096
 const RTT_STEP = 50 // ms
 const MAX_RANGE = 1 << 24 // blocks one range or bitfield message may mark
+// Block requests that go out corked into one mux batch frame at most: one
+// frame (and one encryption) for a dispatch's requests instead of one each,
+// and the remote's mux answers a batch as a batch. Small enough that a
+// batch of answers to large blocks does not hold the first back for long.
+export const REQUEST_BATCH = 128
 const MAX_REMOTE_PAGES = 4096 // 16 MiB of remote bitfield pages at most
 
-export interface OutRequest {
+export interface OutRequest extends Chained {
   id: number
   seq: number // order sent on this peer (set when tracked)
   peer: Peer
@@ -66,6 +72,9 @@ export class Peer {
   private sentSeq = 0
   private nextId = 1
   private remoteRequests = new Map<number, Request>()
+  // block requests of this turn, sent together (flushOutbox)
+  private outbox: Array<{ req: OutRequest, index: number, priority: number, shaky: boolean }> = []
+  private chain: ProofChain<OutRequest>
   private wantsSent = new Set<number>()
   // Requests in flight at most: grown by one per answer and halved on a
   // timeout, and never below what the round trip needs: a peer RTT_STEP ms
@@ -87,6 +96,7 @@ export class Peer {
     this.replicator = replicator
     this.core = replicator.core
     this.mux = mux
+    this.chain = new ProofChain(this.core)
   }
 
   open (): boolean {
@@ -159,7 +169,8 @@ export class Peer {
   private onclose (): void {
     this.destroyed = true
     for (const req of this.inflight.values()) if (req.timer) clearTimeout(req.timer)
-    const lost = [...this.inflight.values()]
+    const lost = [...this.inflight.values(), ...this.chain.clear()]
+    for (const req of this.inflight.values()) req.done = true
     this.inflight.clear()
     this.replicator.removePeer(this, lost)
   }
@@ -241,6 +252,10 @@ export class Peer {
       this.remoteCanUpgrade && this.lengthAcked === this.core.length
   }
 
+  private newRequest (block: number | null, upgrade: boolean, seek: number | null): OutRequest {
+    return { id: this.allocId(), peer: this, block, upgrade, seek, sent: Date.now(), timer: null, seq: 0, anchor: -1, dep: null, done: false, held: null }
+  }
+
   private allocId (): number {
     return this.freeIds.pop() ?? this.nextId++
   }
@@ -278,6 +293,7 @@ export class Peer {
     if (this.inflight.get(req.id) !== req) return
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
     this.finish(req.id, true)
+    this.settle(req)
     this.aimd = Math.max(MIN_WINDOW, this.aimd >> 1)
     this.replicator.onRequestFailed(this, req, true)
   }
@@ -288,35 +304,78 @@ export class Peer {
     if (this.inflight.get(req.id) !== req) return
     this.send(T.CANCEL, { request: req.id } satisfies Cancel)
     this.finish(req.id, true)
+    this.settle(req)
   }
 
   // Tracked at once so the caller can record it before any answer can arrive;
-  // sent once we know how many tree nodes to ask for.
-  requestBlock (index: number, withUpgrade: boolean, priority: number): OutRequest {
+  // sent once we know how many tree nodes to ask for. The requests one
+  // dispatch makes are sent together (see flushOutbox). A block that failed
+  // or timed out before is asked `shaky`: no other proof is made to rely on it.
+  requestBlock (index: number, withUpgrade: boolean, priority: number, shaky = false): OutRequest {
     const core = this.core
-    const req: OutRequest = { id: this.allocId(), peer: this, block: index, upgrade: withUpgrade, seek: null, sent: Date.now(), timer: null, seq: 0 }
+    const req = this.newRequest(index, withUpgrade, null)
     this.track(req)
-    const send = (nodes: number) => {
-      if (!this.inflight.has(req.id)) return
+    if (withUpgrade) {
       this.send(T.REQUEST, {
         id: req.id,
         fork: this.remoteFork,
-        block: { index, nodes },
+        block: { index, nodes: 0 },
         hash: null,
         seek: null,
-        upgrade: withUpgrade ? { start: core.length, length: this.remoteLength - core.length } : null,
-        manifest: withUpgrade && this.needsManifest(),
+        upgrade: { start: core.length, length: this.remoteLength - core.length },
+        manifest: this.needsManifest(),
         priority
       } satisfies Request)
+      return req
     }
-    if (withUpgrade) send(0)
-    else core.missingNodes(2 * index).then(send, (err) => this.fail(err))
+    if (this.outbox.length === 0) queueMicrotask(() => this.flushOutbox())
+    this.outbox.push({ req, index, priority, shaky })
     return req
+  }
+
+  // Sends the block requests queued this turn, REQUEST_BATCH to a corked
+  // frame, each asking for the nodes proof-chain.ts picks. A responder
+  // answers a batch once it has every answer, so a shaky request (one a
+  // peer failed before) goes in a frame of its own, where it holds back no
+  // other. A request cancelled or timed out meanwhile is not sent.
+  private flushOutbox (): void {
+    const batch = this.outbox
+    this.outbox = []
+    const ch = this.channel
+    if (this.destroyed || !ch || ch.closed) return
+    const steady = batch.filter((b) => !b.shaky)
+    try {
+      for (let i = 0; i < steady.length; i += REQUEST_BATCH) {
+        ch.cork()
+        try {
+          for (const b of steady.slice(i, i + REQUEST_BATCH)) this.sendBlockRequest(b.req, b.index, b.priority, false)
+        } finally {
+          ch.uncork()
+        }
+      }
+      for (const b of batch) if (b.shaky) this.sendBlockRequest(b.req, b.index, b.priority, true)
+    } catch (err) {
+      this.fail(err as Error)
+    }
+  }
+
+  private sendBlockRequest (req: OutRequest, index: number, priority: number, shaky: boolean): void {
+    if (this.inflight.get(req.id) !== req) return
+    this.send(T.REQUEST, {
+      id: req.id,
+      fork: this.remoteFork,
+      block: { index, nodes: this.chain.nodes(req, index, !shaky) },
+      hash: null,
+      seek: null,
+      upgrade: null,
+      manifest: false,
+      priority
+    } satisfies Request)
   }
 
   requestUpgrade (): OutRequest {
     const core = this.core
-    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: true, seek: null, sent: Date.now(), timer: null, seq: 0 }
+    const req = this.newRequest(null, true, null)
     this.track(req)
     this.send(T.REQUEST, {
       id: req.id,
@@ -334,7 +393,7 @@ export class Peer {
   // Hypercore's remote seek: a hash proof of block `index` climbing `nodes`
   // levels to a node we hold, plus the seek nodes down to the byte.
   requestHashSeek (index: number, nodes: number, bytes: number): OutRequest {
-    const req: OutRequest = { id: this.allocId(), peer: this, block: null, upgrade: false, seek: bytes, sent: Date.now(), timer: null, seq: 0 }
+    const req = this.newRequest(null, false, bytes)
     this.track(req)
     this.send(T.REQUEST, {
       id: req.id, fork: this.remoteFork, block: null, hash: { index: 2 * index, nodes }, seek: { bytes, padding: 0 }, upgrade: null, manifest: false, priority: 1
@@ -375,12 +434,29 @@ export class Peer {
       upgrade: msg.upgrade,
       manifest: msg.manifest
     }
-    await this.replicator.onData(this, req, proof)
+    await this.deliver(req, proof)
+  }
+
+  // An answer is applied once the request it depends on is settled (see proof-chain.ts).
+  private async deliver (req: OutRequest, proof: Proof): Promise<void> {
+    const state = this.chain.state(req)
+    if (state === 'wait') { this.chain.hold(req, proof); return }
+    try {
+      if (state === 'lost') this.replicator.onRequestLost(req)
+      else await this.replicator.onData(this, req, proof)
+    } finally {
+      this.settle(req)
+    }
+  }
+
+  private settle (req: OutRequest): void {
+    for (const d of this.chain.settle(req)) this.guard(this.deliver(d, this.chain.take(d)!))
   }
 
   private onnodata (msg: NoData) {
     const req = this.finish(msg.request)
     if (!req) return
+    this.settle(req)
     if (req.block !== null && !this.hasBlockFor(req)) this.remoteBitfield.set(req.block, false)
     this.replicator.onRequestFailed(this, req)
   }

@@ -318,7 +318,7 @@ export class Replicator extends EventEmitter {
         for (const p of this.peers) if (p.remoteLength > w.index && !w.failed.has(p)) p.sendWant(w.index)
         continue
       }
-      w.inflight.push(peer.requestBlock(w.index, false, w.priority))
+      w.inflight.push(peer.requestBlock(w.index, false, w.priority, w.failed.size > 0 || w.slow.size > 0))
       this.pending.delete(w.index)
       if (w.priority > 0 && this.peers.length > 1) this.urgent.add(w)
       scanned = 0
@@ -354,7 +354,7 @@ export class Replicator extends EventEmitter {
       const due = first.sent + Math.max(20, 3 * first.peer.rtt)
       if (due > now) { next = Math.min(next, due); continue }
       const other = this.pick({ ...w, failed: new Set([...w.failed, first.peer]) })
-      if (other) w.inflight.push(other.requestBlock(w.index, false, w.priority))
+      if (other) w.inflight.push(other.requestBlock(w.index, false, w.priority, true))
       this.urgent.delete(w)
     }
     if (next < Infinity && !this.hedgeTimer) {
@@ -430,6 +430,13 @@ export class Replicator extends EventEmitter {
       if (w) (timedOut ? w.slow : w.failed).add(peer)
     }
     for (const s of this.seeks) if (s.bytes === req.seek) (timedOut ? s.slow : s.failed).add(peer)
+    this.update()
+  }
+
+  // An answer that cannot be applied through no fault of the peer (a proof
+  // chain whose first link failed, see proof-chain.ts): the block is asked again.
+  onRequestLost (req: OutRequest): void {
+    this.forget(req)
     this.update()
   }
 
