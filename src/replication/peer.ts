@@ -342,7 +342,7 @@ export class Peer {
     const batch = this.outbox
     this.outbox = []
     const ch = this.channel
-    if (this.destroyed || !ch || ch.closed) return
+    if (this.destroyed || !ch || ch.closed || this.core.closed) return
     const steady = batch.filter((b) => !b.shaky)
     try {
       for (let i = 0; i < steady.length; i += REQUEST_BATCH) {

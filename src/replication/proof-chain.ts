@@ -84,7 +84,7 @@ export class ProofChain<R extends Chained> {
   // dependency, 'lost' when the dependency did not store the node the proof
   // stops at (ask again), 'apply' otherwise.
   state (req: R): 'wait' | 'lost' | 'apply' {
-    if (req.dep === null) return 'apply'
+    if (req.dep === null || this.core.closed) return 'apply' // a closed core refuses it
     if (!req.dep.done) return 'wait'
     return this.core.tree.nodeSync(req.anchor) !== null ? 'apply' : 'lost'
   }
