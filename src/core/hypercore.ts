@@ -740,7 +740,9 @@ export class Hypercore extends EventEmitter {
     const offsets = new Map<number, number>()
     const writes: Promise<void>[] = []
     if (fresh) {
-      const offset = await tree.byteOffset(2 * block!.index, overlay, up ?? undefined)
+      // below our length the offset walks stored nodes only: synchronously,
+      // as a local read does, instead of an await per tree level
+      const offset = up ? await tree.byteOffset(2 * block!.index, overlay, up) : tree.byteOffsetSync(2 * block!.index, (i) => overlay.get(i) ?? tree.nodeSync(i))
       offsets.set(2 * block!.index, offset)
       // a hole being punched over this block would land after our write
       while (this.punching && block!.index >= this.punching.start && block!.index < this.punching.end) await this.punching.done
