@@ -1,22 +1,45 @@
 // Reads and checks the blocks of a Hyperbee core (docs/hyperbee.md §1-2). A
 // block is decoded once and cached by seq (blocks never change once appended,
 // so the cache is shared by a bee and its checkouts). Every pointer a block
-// holds is checked when it is decoded: key and child seqs lie in [1, seq] (the
+// holds is checked when its levels are decoded, before any is followed: key
+// and child seqs lie in [1, seq] (the
 // library only ever points at the same or an earlier block), and a node with
 // children has exactly one more child than keys. So a malicious or damaged
 // bee cannot make us wait for a block that will never exist, and a lookup
 // only ever steps from a block to itself or to an earlier one.
 import type { Hypercore } from '../core/hypercore.js'
 import { decode } from '../codec/state.js'
-import { beeNode, type BeeLevel } from '../codec/bee-node.js'
+import { beeNodeHead, beeIndex, type BeeLevel } from '../codec/bee-node.js'
+import { ownCopy } from '../own-copy.js'
 import { HyperfsError } from '../errors.js'
 import { NodeCache } from '../trie/node-cache.js'
 
-export interface BeeBlock {
-  seq: number
-  key: Buffer
-  value: Buffer | null
-  levels: BeeLevel[]
+// A block's key and value are decoded at once, its tree levels when first
+// walked (most blocks a listing fetches are read for their key only, and
+// their levels, an old version of the tree, never are). It keeps its own copy
+// of the block's bytes: not a view into the message or read that brought it.
+export class BeeBlock {
+  readonly seq: number
+  readonly key: Buffer
+  readonly value: Buffer | null
+  private index: Buffer | null
+  private decoded: BeeLevel[] | null = null
+
+  constructor (seq: number, key: Buffer, value: Buffer | null, index: Buffer | BeeLevel[]) {
+    this.seq = seq
+    this.key = key
+    this.value = value
+    if (Buffer.isBuffer(index)) this.index = index
+    else { this.index = null; this.decoded = index }
+  }
+
+  get levels (): BeeLevel[] {
+    if (this.decoded === null) {
+      this.decoded = parseLevels(this.seq, this.index!)
+      this.index = null
+    }
+    return this.decoded
+  }
 }
 
 // A B-tree node: levels[offset] of block seq.
@@ -115,14 +138,25 @@ export class BlockStore {
 }
 
 export function parseBlock (seq: number, buf: Buffer): BeeBlock {
+  const own = buf.buffer.byteLength === buf.byteLength ? buf : ownCopy(buf)
   let rec
   try {
-    rec = decode(beeNode, buf)
+    rec = decode(beeNodeHead, own)
   } catch (err) {
     throw HyperfsError.DECODE_ERROR(`bee block ${seq}: ${(err as Error).message}`)
   }
-  for (let i = 0; i < rec.index.length; i++) {
-    const l = rec.index[i]
+  return new BeeBlock(seq, rec.key, rec.value, rec.index)
+}
+
+function parseLevels (seq: number, bytes: Buffer): BeeLevel[] {
+  let index
+  try {
+    index = decode(beeIndex, bytes)
+  } catch (err) {
+    throw HyperfsError.DECODE_ERROR(`bee block ${seq}: ${(err as Error).message}`)
+  }
+  for (let i = 0; i < index.length; i++) {
+    const l = index[i]
     if (l.children.length !== 0 && l.children.length !== l.keys.length + 1) {
       throw HyperfsError.INVALID_BEE(`block ${seq} level ${i}: ${l.keys.length} keys and ${l.children.length} children`)
     }
@@ -133,7 +167,7 @@ export function parseBlock (seq: number, buf: Buffer): BeeBlock {
       if (c.seq < 1 || c.seq > seq) throw HyperfsError.INVALID_BEE(`block ${seq} level ${i}: child pointer to block ${c.seq}`)
     }
   }
-  return { seq, key: rec.key, value: rec.value, levels: rec.index }
+  return index
 }
 
 // A block with no value whose own seq is in none of its levels deletes its key

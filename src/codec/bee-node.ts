@@ -130,6 +130,42 @@ function decodeIndex (s: State): BeeLevel[] {
   return levels
 }
 
+// A YoloIndex on its own: what a node's field 1 holds.
+export const beeIndex: Codec<BeeLevel[]> = {
+  preencode (s, index) { s.end += beeIndexSize(index) },
+  encode (s, index) { writeIndex(s, index) },
+  decode (s) { return decodeIndex(s) }
+}
+
+// A node whose index stays encoded until it is walked (hyperbee too inflates
+// it only then): a block read for its key costs no index decoding and keeps
+// only its own bytes.
+export interface BeeNodeHead {
+  index: Buffer
+  key: Buffer
+  value: Buffer | null
+}
+
+export const beeNodeHead: Codec<BeeNodeHead> = {
+  preencode (s, n) { s.end += bytesFieldSize(1, n.index) + bytesFieldSize(2, n.key) + (n.value ? bytesFieldSize(3, n.value) : 0) },
+  encode (s, n) {
+    writeBytesField(s, 1, n.index)
+    writeBytesField(s, 2, n.key)
+    if (n.value) writeBytesField(s, 3, n.value)
+  },
+  decode (s) {
+    let index: Buffer | null = null
+    let key: Buffer | null = null
+    let value: Buffer | null = null
+    while (s.start < s.end) {
+      const t = readTag(s)
+      if (t.field === 1) { expectWire(t, WIRE_LEN); index = readBytes(s) } else if (t.field === 2) { expectWire(t, WIRE_LEN); key = readBytes(s) } else if (t.field === 3) { expectWire(t, WIRE_LEN); value = readBytes(s) } else skipField(s, t.wire)
+    }
+    if (index === null || key === null) throw new DecodeError('bee node without ' + (index === null ? 'an index' : 'a key'))
+    return { index, key, value }
+  }
+}
+
 function nodeSize (n: BeeNodeRecord): number {
   const index = beeIndexSize(n.index)
   return messageFieldSize(1, index) + bytesFieldSize(2, n.key) + (n.value ? bytesFieldSize(3, n.value) : 0)

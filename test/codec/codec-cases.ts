@@ -98,7 +98,7 @@ import { muxOpenHead } from '../../src/codec/mux-frames.js'
 import * as dht from '../../src/codec/dht-messages.js'
 import * as hdht from '../../src/codec/hyperdht-messages.js'
 import { encode } from '../../src/codec/state.js'
-import { beeHeader, beeNode, type BeeLevel } from '../../src/codec/bee-node.js'
+import { beeHeader, beeNode, beeIndex, beeNodeHead, type BeeLevel } from '../../src/codec/bee-node.js'
 import { beeExtension } from '../../src/codec/bee-extension.js'
 
 const ipv4 = (r: Rng) => ({ host: [r.int(256), r.int(256), r.int(256), r.int(256)].join('.'), port: r.int(0x10000) })
@@ -203,7 +203,9 @@ export const otherCases: CodecCase[] = [
         checkpoint: Array.from({ length: 3 * r.int(4) }, () => r.small())
       } : null
     }
-  })
+  }),
+  kase('beeIndex', beeIndex, beeLevels),
+  kase('beeNodeHead', beeNodeHead, (r) => ({ index: encode(beeIndex, beeLevels(r)), key: r.bytes(r.int(20)), value: orNull(r, 40) }))
 ]
 
 // every module in src/codec whose exports the fuzz test must cover
