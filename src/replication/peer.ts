@@ -20,6 +20,7 @@ import type { Proof } from '../core/merkle-tree.js'
 import type { MuxLike, WireChannel } from './types.js'
 import type { Replicator } from './replicator.js'
 import { ProofChain, type Chained } from './proof-chain.js'
+import { ownCopy } from '../own-copy.js'
 
 export const WANT_BATCH = 2 ** 21 // compat-mode want size (docs/wire.md §6.3)
 const NOT_AVAILABLE = 1
@@ -34,6 +35,10 @@ const MAX_RANGE = 1 << 24 // blocks one range or bitfield message may mark
 // and the remote's mux answers a batch as a batch. Small enough that a
 // batch of answers to large blocks does not hold the first back for long.
 export const REQUEST_BATCH = 128
+// Bytes a received block may keep alive besides its own: one that sits in a
+// frame carrying more (a batch of answers) is copied out, so that whoever
+// keeps the block does not keep the whole frame.
+const MAX_FRAME_SLACK = 4096
 const MAX_REMOTE_PAGES = 4096 // 16 MiB of remote bitfield pages at most
 
 export interface OutRequest extends Chained {
@@ -426,6 +431,8 @@ export class Peer {
     const req = msg.request > 0 ? this.finish(msg.request) : null
     if (!req) return // unsolicited data: we do not accept pushes
     if (this.aimd < MAX_WINDOW) this.aimd++
+    const value = msg.block?.value
+    if (value && value.buffer.byteLength - value.byteLength > MAX_FRAME_SLACK) msg.block!.value = ownCopy(value)
     const proof: Proof = {
       fork: msg.fork,
       block: msg.block,

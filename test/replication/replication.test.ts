@@ -174,3 +174,18 @@ test('a reader keeps no received message alive through the tree hashes it rememb
   }
   assert.equal(checked, 64)
 })
+
+test('blocks answered together in one frame each keep only their own bytes alive', async (t) => {
+  const size = 16 * 1024
+  const data = blocks(64, size)
+  const w = await writer(t, data)
+  const r = await reader(t, w.key!)
+  connect(t, w, r)
+  await r.update()
+  // asked together, answered as one batch frame of 1 MiB
+  const got = await Promise.all(data.map((_, i) => r.get(i, { timeout: 5000 })))
+  for (let i = 0; i < data.length; i++) {
+    assert.ok(got[i]!.equals(data[i]), 'block ' + i)
+    assert.ok(got[i]!.buffer.byteLength < 2 * size, `block ${i} keeps a ${got[i]!.buffer.byteLength}-byte frame alive`)
+  }
+})
