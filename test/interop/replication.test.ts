@@ -68,6 +68,27 @@ for (const ourRole of [true, false]) {
   })
 }
 
+test('a real writer answers the short proofs of blocks we ask together, and a real reader takes our batched answers', async (t) => {
+  const data = blocks(512, 300)
+  const w = await realCore(t)
+  await w.append(data)
+  const r = await ourCore(t, w.key)
+  let nodes = 0
+  const apply = r.applyProof.bind(r)
+  r.applyProof = (p) => { nodes += p.block?.nodes.length ?? 0; return apply(p) }
+  pipe(t, r.replicate(true), w.replicate(false))
+  await r.update()
+  const got = await Promise.all(data.map((_, i) => r.get(i, { timeout: 10_000 })))
+  for (let i = 0; i < data.length; i++) assert.ok(got[i]!.equals(data[i]), 'block ' + i)
+  // one sibling per tree node below the root at most (511), not a climb to it per block
+  assert.ok(nodes <= 511, `${nodes} proof nodes for 512 blocks`)
+  // and the other way: a real reader asking all of our blocks at once
+  const r2 = await realCore(t, w.key)
+  pipe(t, r.replicate(false), r2.replicate(true))
+  const got2 = await Promise.all(data.map((_, i) => r2.get(i)))
+  for (let i = 0; i < data.length; i++) assert.ok(got2[i].equals(data[i]), 'real reader, block ' + i)
+})
+
 test('a real core re-served by ours reaches another real core (real → ours → real)', async (t) => {
   const data = blocks(80, 2000)
   const origin = await realCore(t)
