@@ -246,7 +246,10 @@ export class Peer {
 
   // ---- our requests ----
 
-  get pending (): number { return this.inflight.size }
+  // requests in flight, and answers waiting for one in flight (proof-chain.ts):
+  // both count against the window, so a peer that never answers the first
+  // link of a chain cannot make us hold more than a window of its answers
+  get pending (): number { return this.inflight.size + this.chain.held.size }
 
   hasBlock (index: number): boolean {
     return index < this.remoteLength && (index < this.remoteContiguous || this.remoteBitfield.get(index))

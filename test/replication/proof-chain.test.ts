@@ -152,3 +152,31 @@ test('answers waiting on a peer that goes away are asked of another peer', async
   assert.equal(await zero, 'got')
   assert.ok((await one)!.equals(data[1]))
 })
+
+test('answers waiting on a request the peer never answers count against its window', async (t) => {
+  const data = blocks(2048, 64)
+  const w = await writer(t, data)
+  const b = { asked: 0 }
+  const core = await copy(t, w, (req, honest) => {
+    if (req.block?.index !== 0) return honest()
+    b.asked++
+    return never
+  })
+  const sent = countNodes(core)
+  const r = await reader(t, w.key!, { requestTimeout: 0 }) // nothing times out
+  connect(t, core, r)
+  await r.update()
+  r.get(0).catch(() => {}) // asked alone; every later proof hangs off its climb to the root
+  while (b.asked < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  // asked in waves, each wave a new chance to send more
+  for (let start = 1; start < 2048; start += 128) {
+    for (let i = start; i < start + 128 && i < 2048; i++) r.get(i).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  let last = -1
+  while (sent.blocks !== last) { last = sent.blocks; await new Promise((resolve) => setTimeout(resolve, 200)) }
+  const peer = r.replicator.peers[0]
+  assert.ok(sent.blocks <= 512, `${sent.blocks} answers taken while the first link is missing`)
+  assert.ok(peer.pending <= peer.window)
+  assert.equal(r.has(1), false)
+})
