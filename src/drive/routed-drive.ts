@@ -70,6 +70,7 @@ export class RoutedDrive implements Drive {
   // the core named by the drive key, and the core of file bytes once known
   get metadata (): Hypercore { return this.fmt.metadata }
   get content (): Hypercore | null { return this.fmt.content }
+  get historyIsLocal (): boolean { return this.fmt.historyIsLocal }
   // which drive, and which version of it (mount cycles are drives met twice on one path)
   get id (): string { return this.fmt.id }
 

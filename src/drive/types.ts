@@ -43,6 +43,10 @@ export interface Stat {
   // The file's bytes in order, when they are not the one run [offset, offset + blocks):
   // a file changed in place or appended to reuses the blocks it did not change.
   extents?: Extent[]
+  // Content blocks that hold no file bytes but list the blocks that do (a
+  // hyperdrive13 block map, whose entries are `extents`, one block each):
+  // the file cannot be read without them.
+  blockMap?: { offset: number, blocks: number }
   mtime: number // ms since the epoch
   ctime: number // ms since the epoch
   linkname: string | null // symlink target
