@@ -19,6 +19,9 @@
 // (a file being written, whose entry is not put yet) are in no span, and gc
 // leaves them alone.
 //
+// What a drive retains (types.ts retain: the base of a file open for writing
+// through a mount, which may be an old version by now) is live too.
+//
 // Runs are clamped to `bound` (the content core's length): a hostile writer's
 // Stat can name any range, and must not make us mark or free blocks past it.
 import type { Drive, Stat } from '../drive/types.js'
@@ -90,8 +93,15 @@ export async function gcPlan (drive: Drive, opts: { keepVersions: number, oldest
   const walk = await historySpans(drive, { latest, bound: opts.bound, signal: opts.signal })
   for (const runs of walk.open) for (const [s, e] of runs) keep.setRange(s, e, true)
   for (const span of walk.ended) for (const [s, e] of span.runs) (span.end > oldestKept ? keep : free).setRange(s, e, true)
+  keepRetained(drive, keep, opts.bound)
   for (const [s, e] of [...keep.runs()]) free.setRange(s, e, false)
   return { latest, oldestKept, keep, free }
+}
+
+// Marks what the drive retains now (types.ts retain) as kept; with
+// `value` false, takes it out of a set of blocks to free instead.
+export function keepRetained (drive: Drive, into: Bitfield, bound: number, value = true): void {
+  for (const st of drive.retained?.() ?? []) for (const [s, e] of statBlocks(st, bound)) into.setRange(s, e, value)
 }
 
 interface HistorySpans {

@@ -4,7 +4,8 @@
 //
 //   gc { key, keepVersions? }  frees the content blocks held here that only
 //        versions older than the last keepVersions (default 1: the latest)
-//        reference (live-blocks.ts), by punching holes (Hypercore#clear).
+//        reference (live-blocks.ts), by punching holes (Hypercore#clear); not
+//        what a drive retains (the base of a file open for writing in a mount).
 //        History metadata stays: log and /.versions still list, and reading
 //        freed content of an old version fetches it from a peer, or fails.
 //   pin { key, path? } / unpin { key, path? } / pins {}   the content of a path
@@ -27,7 +28,7 @@ import type { Logger } from './logger.js'
 import { PinList, type Pin } from './pin-list.js'
 import { CachedCores } from './cached-cores.js'
 import { discoveryKey } from '../crypto/index.js'
-import { gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
+import { gcPlan, keepNewer, keepRetained, treeBlocks } from './live-blocks.js'
 import { AutoGc } from './auto-gc.js'
 import { parseSize } from './byte-size.js'
 
@@ -170,12 +171,18 @@ export class StorageApi {
       const pinned = await this.resolve(result.key, opts.timeout).catch(() => null)
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       await keepNewer(drive, plan.latest, plan.free, bound)
-      for (const [s, e] of [...plan.free.runs(0, bound)]) {
+      // run by run; what a file opened for writing meanwhile retains stays (its base)
+      for (let at = 0; at < bound;) {
         if (opts.signal.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
+        keepRetained(drive, plan.free, bound, false)
+        const s = plan.free.firstSet(at)
+        if (s < 0 || s >= bound) break
+        const e = Math.min(bound, plan.free.firstUnset(s))
         const r = await content.clear(s, e)
         result.blocks += r.blocks
         result.bytes += r.bytes
         if (!r.punched) result.punched = false
+        at = e
       }
       result.diskAfter = await diskBytes(drive, content)
       this.s.logger.info(`gc ${result.key}: freed ${result.blocks} blocks (${result.bytes} bytes) that only versions before ${plan.oldestKept} reference`)

@@ -192,6 +192,14 @@ export interface Drive {
   unmount (path: string): Promise<void>
   mounts (): AsyncIterable<{ path: string, mount: MountInfo }>
 
+  // Keeps the content `stat` names (an entry this drive, or a checkout of
+  // it, gave for `path`: of any version) from gc until the returned function
+  // is called: the base that a file open for writing reads its unwritten
+  // bytes from (fuse/staged-file.ts). retained() is what is kept now, for
+  // gc (daemon/live-blocks.ts). A drive that never frees content has neither.
+  retain? (path: string, stat: Stat): Promise<() => void>
+  retained? (): Stat[]
+
   // Prefetch everything under a path (content included), mounted drives too.
   // A mounted drive that cannot be fetched does not stop the others: once
   // the rest is held, download rejects with DOWNLOAD_INCOMPLETE, naming the
