@@ -21,7 +21,7 @@
 // Bytes on disk are what du counts (blocks * 512, not the apparent size).
 // Absolute times on shared machines are noise; the ratios and bytes count.
 // --only NAME runs one part: gc, clear, eviction, per-write or budget;
-// --format hyperdrive13 runs per-write on a drive in hyperdrive@13's format.
+// --format hyperdrive13 runs per-write and budget on drives in hyperdrive@13's format.
 import { writeFileSync, rmSync, statSync, openSync, writeSync, closeSync, readdirSync, lstatSync, mkdirSync, copyFileSync, appendFileSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -31,7 +31,6 @@ import { FuseHost } from '../src/fuse/host.js'
 import { Hypercore } from '../src/core/hypercore.js'
 import { MemoryStorage, FileStorage } from '../src/core/storage.js'
 import { DriveStore } from '../src/drive/drive-store.js'
-import { Hyperdrive } from '../src/drive/hyperdrive.js'
 import type { DriveFormatName } from '../src/drive/drive-format.js'
 import { ReaderCache } from '../src/store/reader-cache.js'
 import { gcPlan, statBlocks, unmarked } from '../src/daemon/live-blocks.js'
@@ -96,7 +95,7 @@ async function gcBench (): Promise<void> {
   const removed = du(d.path)
   let freed = 0
   const ms = await time(async () => {
-    const content = (drive as Hyperdrive).content!
+    const content = drive.content!
     const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
     for (const [s, e] of [...plan.free.runs(0, content.length)]) freed += (await content.clear(s, e)).bytes
   })
@@ -336,19 +335,16 @@ async function perWriteBench (): Promise<void> {
     await exec('python3', ['-c', SQLITE_CHECK, join(mnt, 'app.db')])
     await server.stop()
     server = null
-    // what all of it takes once gc keeps only the latest version (gc frees
-    // hypertrie drives only)
+    // what all of it takes once gc keeps only the latest version
     const totalBefore = du(storeDir)
-    if (FORMAT === 'hypertrie') {
-      const drives = DriveStore.directory(storeDir)
-      try {
-        const drive = await drives.open(started.key)
-        const content = (drive as Hyperdrive).content!
-        const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
-        for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
-      } finally {
-        await drives.close()
-      }
+    const drives = DriveStore.directory(storeDir)
+    try {
+      const drive = await drives.open(started.key)
+      const content = drive.content!
+      const plan = await gcPlan(drive, { keepVersions: 1, bound: content.length })
+      for (const [s, e] of [...plan.free.runs(0, content.length)]) await content.clear(s, e)
+    } finally {
+      await drives.close()
     }
     const totalAfter = du(storeDir)
 
@@ -365,7 +361,7 @@ async function perWriteBench (): Promise<void> {
     row(`rsync -a of ${RSYNC_FILES} small files`, kib(ours['rsync 1']), kib(floor['rsync 1']))
     row('the same rsync again (nothing to copy)', kib(ours['rsync 2']), kib(floor['rsync 2']))
     row('all of the above, on disk', mib(totalBefore), mib(du(plain)), 'hyperfs keeps every version until gc')
-    if (FORMAT === 'hypertrie') row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
+    row('all of the above, after gc keeping the latest version', mib(totalAfter), mib(du(plain)))
   } finally {
     await server?.stop().catch((err) => console.error('stopping the mount failed:', err))
     // whatever a crashed server left mounted
@@ -384,7 +380,7 @@ async function growthByFile (storage: string, key: Buffer): Promise<Record<strin
   try {
     const drive = await drives.open(key)
     await drive.info()
-    const content = (drive as Hyperdrive).content!
+    const content = drive.content!
     const seen = new Bitfield()
     const out: Record<string, number> = {}
     for await (const h of drive.history()) {
@@ -419,7 +415,7 @@ async function budgetBench (): Promise<void> {
       let hex = ''
       try {
         await cli(['daemon', 'start', ...(budget ? ['--keep-history', String(budget)] : [])])
-        const key = (await cli(['create'])).trim().split('\n').pop()!
+        const key = (await cli(['create', '--format', FORMAT])).trim().split('\n').pop()!
         await cli(['mount', key, mnt])
         const start = du(storage)
         await exec('python3', ['-c', SQLITE_SCRIPT, join(mnt, 'app.db')])
@@ -442,7 +438,7 @@ async function budgetBench (): Promise<void> {
       if (budget === null) split = await growthByFile(storage, Buffer.from(hex, 'hex'))
     }
     const kib = (n: number): string => (n / 1024).toFixed(0) + ' KiB'
-    console.log(`\nsqlite (${SQL_INSERTS} inserts in ${SQL_INSERTS / SQL_INSERTS_PER_COMMIT} commits, ${SQL_UPDATES} updates) in a mount of the daemon, with and without a history budget (growth on disk, as du counts it)`)
+    console.log(`\nsqlite (${SQL_INSERTS} inserts in ${SQL_INSERTS / SQL_INSERTS_PER_COMMIT} commits, ${SQL_UPDATES} updates) in a mount of the daemon (a ${FORMAT} drive), with and without a history budget (growth on disk, as du counts it)`)
     console.log('| history budget | hyperfs | ext4 folder (floor) | live data | content held (live + history) | automatic gcs |')
     console.log('| --- | --- | --- | --- | --- | --- |')
     for (const r of rows) console.log(`| ${r.name} | ${kib(r.grew)} (${(r.grew / floor).toFixed(1)}x) | ${kib(floor)} | ${kib(r.live)} | ${kib(r.held)} | ${r.runs} |`)

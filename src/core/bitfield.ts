@@ -121,6 +121,23 @@ export class Bitfield {
     return -1
   }
 
+  // last set bit before `before`, or -1
+  lastSet (before: number): number {
+    let pi = Math.min(Math.floor((before - 1) / PAGE_BITS), this.maxPage)
+    if (before <= 0 || pi < 0) return -1
+    let b = Math.min(before - 1 - pi * PAGE_BITS, PAGE_BITS - 1)
+    for (; pi >= 0; pi--, b = PAGE_BITS - 1) {
+      const p = this.pages.get(pi)
+      if (!p || p.count === 0) continue
+      for (let w = b >>> 5; w >= 0; w--) {
+        let word = p.words[w]
+        if (w === b >>> 5) word = (word & (0xffffffff >>> (31 - (b & 31)))) >>> 0
+        if (word !== 0) return pi * PAGE_BITS + w * 32 + 31 - Math.clz32(word)
+      }
+    }
+    return -1
+  }
+
   // first clear bit at or after `from` (there always is one)
   firstUnset (from: number): number {
     let pi = Math.floor(from / PAGE_BITS)

@@ -22,6 +22,8 @@
 // cache). The claim goes first, in memory and then synced to disk, and the
 // bytes after: a kill at any moment leaves no block claimed that is not held.
 // A dropped block is like one never fetched: a read asks peers for it.
+// A filesystem frees only whole pages, so a punch also takes the pages it
+// shares with neighbours that are no longer held (see pageHoles()).
 import { EventEmitter } from 'node:events'
 import { type KeyPair, keyPair as makeKeyPair, discoveryKey as makeDiscoveryKey, leafHash } from '../crypto/index.js'
 import {
@@ -91,6 +93,9 @@ export interface VerifyReport {
 }
 
 const VERIFY_YIELD = 256 // blocks a full check reads between turns of the event loop
+// the unit in which filesystems allocate (ext4, xfs, btrfs: 4 KiB): a hole
+// gives a page back only when it covers all of it
+const DISK_PAGE = 4096
 
 export class Hypercore extends EventEmitter {
   readonly storage: Storage
@@ -112,6 +117,9 @@ export class Hypercore extends EventEmitter {
   private droppedFile: StorageFile | null = null
   // blocks whose bytes clear() is punching out: a block fetched meanwhile waits for it
   private punching: { start: number, end: number, done: Promise<void> } | null = null
+  // blocks from peers whose bytes are being written and not yet marked held
+  // (index -> writes): a punch over a neighbour's page must not take them
+  private storing = new Map<number, number>()
   observer: BlockObserver | null = null
   private verifier: LocalVerifier | null = null
   // the proven start of the block after the last zero-copy read, so a
@@ -747,10 +755,16 @@ export class Hypercore extends EventEmitter {
       // a hole being punched over this block would land after our write
       while (this.punching && block!.index >= this.punching.start && block!.index < this.punching.end) await this.punching.done
       this.assertOpen()
+      this.storing.set(block!.index, (this.storing.get(block!.index) ?? 0) + 1)
       writes.push(this.files!.data.write(offset, block!.value!))
     }
     writes.push(tree.putNodes(v.nodes, offsets))
-    await Promise.all(writes)
+    try {
+      await Promise.all(writes)
+    } finally {
+      // the bit is set below in this same turn: no punch sees the block unclaimed between
+      if (fresh) this.unstore(block!.index)
+    }
     if (fresh && !this.bitfield.get(block!.index)) {
       // set after the data is written, so a set bit always has its block on disk
       this.bitfield.set(block!.index, true)
@@ -807,7 +821,8 @@ export class Hypercore extends EventEmitter {
   //      their checksum entries zeroed (a block fetched again brings its
   //      own, recorded after its proof);
   //   3. peers hear a range drop, so none asks us for them;
-  //   4. the bytes are punched out (a block fetched meanwhile waits for it).
+  //   4. the bytes are punched out (a block fetched meanwhile waits for it),
+  //      with the pages they share with neighbours no longer held.
   // Tree nodes stay: every version still proves, lists and seeks.
   async clear (start: number, end: number): Promise<ClearResult> {
     await this.ready()
@@ -856,9 +871,11 @@ export class Hypercore extends EventEmitter {
         let bytes = 0
         let punched = true
         for (const span of spans) {
-          if (!span) { punched = false; continue }
-          bytes += span[1] - span[0]
-          if (!(await f.data.punch(span[0], span[1] - span[0]))) punched = false
+          if (!span) punched = false
+          else bytes += span[1] - span[0]
+        }
+        for (const [from, to] of await this.pageHoles(runs, spans)) {
+          if (!(await f.data.punch(from, to - from))) punched = false
         }
         this.emit('clear', start, end)
         return { blocks, bytes, punched }
@@ -867,6 +884,94 @@ export class Hypercore extends EventEmitter {
         finish()
       }
     })
+  }
+
+  // The byte ranges to punch for cleared runs: each span, grown to the page
+  // boundary on either side when that page holds no byte of a block still
+  // held or being written by a fetch. Their own bytes free only the pages
+  // inside them; a page shared with a neighbour cleared by an earlier call
+  // would otherwise stay allocated for good. A fetch of a neighbour waits
+  // for the punch (this.punching is widened over them before the last check,
+  // in the same turn), and one already writing keeps its page.
+  private async pageHoles (runs: Array<[number, number]>, spans: Array<[number, number] | null>): Promise<Array<[number, number]>> {
+    const grown: Array<{ hole: [number, number], guard: [number, number] }> = []
+    for (let k = 0; k < runs.length; k++) {
+      const span = spans[k]
+      if (!span) continue
+      const [s, e] = runs[k]
+      const hole: [number, number] = [span[0], span[1]]
+      const guard: [number, number] = [s, e]
+      const floor = span[0] - span[0] % DISK_PAGE
+      if (floor < span[0]) {
+        // the last block before s that is held or arriving ends at or before the page
+        let h = this.bitfield.lastSet(s)
+        for (const i of this.storing.keys()) if (i < s && i > h) h = i
+        const end = h < 0 ? 0 : await this.storedEnd(h)
+        if (end !== null && end <= floor) { hole[0] = floor; guard[0] = h + 1 }
+      }
+      const ceil = span[1] % DISK_PAGE === 0 ? span[1] : span[1] - span[1] % DISK_PAGE + DISK_PAGE
+      if (ceil > span[1]) {
+        // the first block from e that is held or arriving starts at or after the page end
+        // (past the last block nothing is held: a writer appends only after this clear)
+        let n = this.bitfield.firstSet(e)
+        if (n < 0 || n >= this.length) n = this.length
+        for (const i of this.storing.keys()) if (i >= e && i < n) n = i
+        const start = n >= this.length ? ceil : await this.storedStart(n)
+        if (start !== null && start >= ceil) { hole[1] = ceil; guard[1] = n }
+      }
+      grown.push({ hole, guard })
+    }
+    // From here to the punches' start, no await: a fetch into a guarded
+    // neighbour either began before (and is seen below) or waits.
+    const p = this.punching!
+    for (const g of grown) {
+      p.start = Math.min(p.start, g.guard[0])
+      p.end = Math.max(p.end, g.guard[1])
+    }
+    const holes: Array<[number, number]> = []
+    for (let k = 0; k < grown.length; k++) {
+      const { hole, guard } = grown[k]
+      const [s, e] = runs[k]
+      const span = spans[k]!
+      // a neighbour that a fetch stored or began to store meanwhile keeps its page
+      if (guard[0] < s && !this.unclaimed(guard[0], s)) hole[0] = span[0]
+      if (guard[1] > e && !this.unclaimed(e, guard[1])) hole[1] = span[1]
+      const last = holes[holes.length - 1]
+      if (last && last[1] >= hole[0]) last[1] = Math.max(last[1], hole[1])
+      else holes.push(hole)
+    }
+    return holes
+  }
+
+  // no block of [s, e) is held, nor being written by a fetch
+  private unclaimed (s: number, e: number): boolean {
+    const i = this.bitfield.firstSet(s)
+    if (i >= 0 && i < e) return false
+    for (const j of this.storing.keys()) if (j >= s && j < e) return false
+    return true
+  }
+
+  private unstore (index: number): void {
+    const n = this.storing.get(index) ?? 0
+    if (n <= 1) this.storing.delete(index)
+    else this.storing.set(index, n - 1)
+  }
+
+  // where block i's bytes start or end in the data file; null when a tree
+  // node on the way is missing (a sparse reader): then the page is left
+  private async storedStart (i: number): Promise<number | null> {
+    try {
+      return await this.tree.byteOffset(2 * i)
+    } catch (err) {
+      if (!isHyperfsError(err, 'INVALID_OPERATION')) throw err
+      return null
+    }
+  }
+
+  private async storedEnd (i: number): Promise<number | null> {
+    const from = await this.storedStart(i)
+    const node = from === null ? null : await this.tree.getNode(2 * i)
+    return node ? from! + node.size : null
   }
 
   // Bytes [from, to) of the data file that held blocks [s, e) take, from

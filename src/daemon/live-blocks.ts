@@ -4,12 +4,23 @@
 // extents the one run [offset, offset + blocks). gc frees what only older versions
 // reference; pins keep what a path references now.
 //
+// A hyperdrive13 file changed in part is read through a block map: its
+// Stat names the blocks the map lists (extents) and the map's own blocks
+// (blockMap), and both are the file's, kept and freed with it. An old
+// version whose map gc freed still lists (the format records the size with
+// the map) but names only the map's blocks: what it listed and no newer
+// version lists was freed with it.
+//
 // Every entry of every version was put at some version, so the puts of the
-// history are everything any version references; the entries of version v
-// are those listed in a checkout of v. What the last N versions reference is
-// then the tree of the oldest of them plus every put after it. Blocks that no
-// version references yet (a file being written, whose entry is not put yet)
-// are in neither, and gc leaves them alone.
+// history are everything any version references: a put references its
+// blocks from its version until the next change of its path (a span; see
+// historySpans). What the versions from K on reference is then what the
+// spans that have not ended by K name. Blocks that no version references yet
+// (a file being written, whose entry is not put yet) are in no span, and gc
+// leaves them alone.
+//
+// What a drive retains (types.ts retain: the base of a file open for writing
+// through a mount, which may be an old version by now) is live too.
 //
 // Runs are clamped to `bound` (the content core's length): a hostile writer's
 // Stat can name any range, and must not make us mark or free blocks past it.
@@ -29,8 +40,9 @@ export function statBlocks (st: Stat, bound: number): Array<[number, number]> {
     const e = Math.min(offset + blocks, bound)
     if (s < e) runs.push([s, e])
   }
+  if (st.blockMap) add(st.blockMap.offset, st.blockMap.blocks)
   if (st.extents) for (const x of st.extents) add(x.offset, x.blocks)
-  else add(st.offset, st.blocks)
+  else if (!st.blockMap) add(st.offset, st.blocks)
   return runs
 }
 
@@ -67,20 +79,67 @@ export interface GcPlan {
 }
 
 // What gc may free when the last `keepVersions` versions are kept, or every
-// version from `oldestKept` on (a plan made earlier, while the drive moves on).
+// version from `oldestKept` on (a plan made earlier, while the drive moves on):
+// the blocks of the spans that end at or before it, but those a span still
+// open then names. Not from a checkout of oldestKept: a hyperdrive13 version
+// inside a batch (a write of several entries) has no tree of its own, and
+// what it would list is a fragment; the spans give every version from
+// oldestKept on, whatever its place.
 export async function gcPlan (drive: Drive, opts: { keepVersions: number, oldestKept?: number, bound: number, signal?: AbortSignal }): Promise<GcPlan> {
   const latest = drive.version
   const oldestKept = Math.min(latest, Math.max(1, opts.oldestKept ?? latest - Math.max(1, opts.keepVersions) + 1))
   const keep = new Bitfield()
   const free = new Bitfield()
-  await treeBlocks(oldestKept === latest ? drive : drive.checkout(oldestKept), '/', keep, opts.bound, opts.signal)
-  for await (const h of drive.history({ lt: latest + 1 })) {
-    if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
-    if (h.type !== 'put' || !h.value) continue
-    for (const [s, e] of statBlocks(h.value, opts.bound)) (h.version > oldestKept ? keep : free).setRange(s, e, true)
-  }
+  const walk = await historySpans(drive, { latest, bound: opts.bound, signal: opts.signal })
+  for (const runs of walk.open) for (const [s, e] of runs) keep.setRange(s, e, true)
+  for (const span of walk.ended) for (const [s, e] of span.runs) (span.end > oldestKept ? keep : free).setRange(s, e, true)
+  keepRetained(drive, keep, opts.bound)
   for (const [s, e] of [...keep.runs()]) free.setRange(s, e, false)
   return { latest, oldestKept, keep, free }
+}
+
+// Marks what the drive retains now (types.ts retain) as kept; with
+// `value` false, takes it out of a set of blocks to free instead.
+export function keepRetained (drive: Drive, into: Bitfield, bound: number, value = true): void {
+  for (const st of drive.retained?.() ?? []) for (const [s, e] of statBlocks(st, bound)) into.setRange(s, e, value)
+}
+
+interface HistorySpans {
+  ended: Array<{ end: number, runs: Array<[number, number]> }>
+  open: Array<Array<[number, number]>> // spans no later version ends: the latest references them
+}
+
+// The history up to `latest` as spans: a put of a file (or link) at path P
+// references its blocks from its version until the next put of a file at P
+// or del of P (the span's end), or for good. Files and folders are told
+// apart: a hyperdrive13 drive keeps a folder's marker beside a file of the
+// same name (a real writer can make both) and both list under that name, so
+// a folder put ends no file's span, and a del of a name that is both (it
+// could be either) ends neither: a block kept too long is the safe side.
+async function historySpans (drive: Drive, opts: { latest: number, bound: number, signal?: AbortSignal }): Promise<HistorySpans> {
+  const files = new Map<string, Array<[number, number]>>() // the file at each path, and its runs
+  const folders = new Set<string>()
+  const ended: HistorySpans['ended'] = []
+  const end = (name: string, version: number): void => {
+    const runs = files.get(name)
+    if (!runs) return
+    files.delete(name)
+    if (runs.length > 0) ended.push({ end: version, runs })
+  }
+  for await (const h of drive.history({ lt: opts.latest + 1 })) {
+    if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('the walk was aborted')
+    if (h.type === 'del') {
+      if (files.has(h.name) && folders.has(h.name)) continue
+      end(h.name, h.version)
+      folders.delete(h.name)
+    } else if (h.value && (h.value.mode & S_IFMT) === S_IFDIR) {
+      folders.add(h.name)
+    } else if (h.value) {
+      end(h.name, h.version)
+      files.set(h.name, statBlocks(h.value, opts.bound))
+    }
+  }
+  return { ended, open: [...files.values()] }
 }
 
 // Takes out of `free` what versions after `since` reference (a gc that
@@ -93,12 +152,11 @@ export async function keepNewer (drive: Drive, since: number, free: Bitfield, bo
 }
 
 // Which blocks each choice of kept versions frees, from one walk of the
-// history. A put of path P at version p references its blocks from p until
-// the next put or del of P (version r), or for good when there is none: a
-// block is freed by a gc that keeps the versions from K on exactly when every
-// such span naming it ends at or before K (the rule of gcPlan, seen from the
-// other side). Each block held by no version of the latest is listed once,
-// under the highest end of the spans that name it; spans come sorted by end.
+// history (historySpans): a block is freed by a gc that keeps the versions
+// from K on exactly when every span naming it ends at or before K (the rule
+// of gcPlan, seen from the other side). Each block held by no version of the
+// latest is listed once, under the highest end of the spans that name it;
+// spans come sorted by end.
 export interface HistoryProfile {
   latest: number
   live: Bitfield // blocks the latest version references
@@ -107,24 +165,13 @@ export interface HistoryProfile {
 
 export async function historyProfile (drive: Drive, opts: { bound: number, signal?: AbortSignal }): Promise<HistoryProfile> {
   const latest = drive.version
-  const current = new Map<string, Array<[number, number]>>()
-  const ended: Array<{ end: number, runs: Array<[number, number]> }> = []
-  for await (const h of drive.history({ lt: latest + 1 })) {
-    if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('the walk was aborted')
-    const before = current.get(h.name)
-    if (before) {
-      ended.push({ end: h.version, runs: before })
-      current.delete(h.name)
-    }
-    const runs = h.type === 'put' && h.value ? statBlocks(h.value, opts.bound) : []
-    if (runs.length > 0) current.set(h.name, runs)
-  }
+  const walk = await historySpans(drive, { latest, bound: opts.bound, signal: opts.signal })
   const live = new Bitfield()
-  for (const runs of current.values()) for (const [s, e] of runs) live.setRange(s, e, true)
+  for (const runs of walk.open) for (const [s, e] of runs) live.setRange(s, e, true)
   // latest end first: a block goes to the first span that names it
   const named = new Bitfield()
   for (const [s, e] of live.runs()) named.setRange(s, e, true)
-  ended.sort((a, b) => b.end - a.end)
+  const ended = walk.ended.slice().sort((a, b) => b.end - a.end)
   const spans: HistoryProfile['spans'] = []
   for (const span of ended) {
     const runs: Array<[number, number]> = []

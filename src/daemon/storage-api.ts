@@ -4,7 +4,8 @@
 //
 //   gc { key, keepVersions? }  frees the content blocks held here that only
 //        versions older than the last keepVersions (default 1: the latest)
-//        reference (live-blocks.ts), by punching holes (Hypercore#clear).
+//        reference (live-blocks.ts), by punching holes (Hypercore#clear); not
+//        what a drive retains (the base of a file open for writing in a mount).
 //        History metadata stays: log and /.versions still list, and reading
 //        freed content of an old version fetches it from a peer, or fails.
 //   pin { key, path? } / unpin { key, path? } / pins {}   the content of a path
@@ -13,7 +14,7 @@
 //   cache { size }  sets the cap of the reader's cache (store/reader-cache.ts)
 //   keep-history { size }  sets the history budget of the drives we write:
 //        past it, gc runs by itself (auto-gc.ts)
-import { Hyperdrive } from '../drive/hyperdrive.js'
+import { RoutedDrive } from '../drive/routed-drive.js'
 import type { DriveStore } from '../drive/drive-store.js'
 import type { Drive } from '../drive/types.js'
 import type { Hypercore } from '../core/hypercore.js'
@@ -27,7 +28,7 @@ import type { Logger } from './logger.js'
 import { PinList, type Pin } from './pin-list.js'
 import { CachedCores } from './cached-cores.js'
 import { discoveryKey } from '../crypto/index.js'
-import { gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
+import { gcPlan, keepNewer, keepRetained, treeBlocks } from './live-blocks.js'
 import { AutoGc } from './auto-gc.js'
 import { parseSize } from './byte-size.js'
 
@@ -170,12 +171,18 @@ export class StorageApi {
       const pinned = await this.resolve(result.key, opts.timeout).catch(() => null)
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       await keepNewer(drive, plan.latest, plan.free, bound)
-      for (const [s, e] of [...plan.free.runs(0, bound)]) {
+      // run by run; what a file opened for writing meanwhile retains stays (its base)
+      for (let at = 0; at < bound;) {
         if (opts.signal.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
+        keepRetained(drive, plan.free, bound, false)
+        const s = plan.free.firstSet(at)
+        if (s < 0 || s >= bound) break
+        const e = Math.min(bound, plan.free.firstUnset(s))
         const r = await content.clear(s, e)
         result.blocks += r.blocks
         result.bytes += r.bytes
         if (!r.punched) result.punched = false
+        at = e
       }
       result.diskAfter = await diskBytes(drive, content)
       this.s.logger.info(`gc ${result.key}: freed ${result.blocks} blocks (${result.bytes} bytes) that only versions before ${plan.oldestKept} reference`)
@@ -194,11 +201,10 @@ export class StorageApi {
     }, { budget })
   }
 
-  // Drives of the format gc frees (the hypertrie one) that we write, each as
-  // it is opened.
+  // The drives we write, each as it is opened.
   private watchDrives (autoGc: AutoGc): void {
     this.s.drives.onOpen((drive) => {
-      if (drive instanceof Hyperdrive && drive.writable) autoGc.track(drive)
+      if (drive.writable) autoGc.track(drive)
     })
   }
 
@@ -278,7 +284,7 @@ export class StorageApi {
     if (!content) return null
     const contentKey = content.key!.toString('hex')
     await this.pins.setContentKey(key, contentKey)
-    if (drive instanceof Hyperdrive) this.watch(key, drive)
+    if (drive instanceof RoutedDrive) this.watch(key, drive)
     const blocks = new Bitfield({ maxPages: MAX_PIN_PAGES })
     const paths = held ? ['/'] : pins.map((p) => p.path)
     for (const path of paths) {
@@ -297,7 +303,7 @@ export class StorageApi {
 
   // New versions of a pinned drive can name new content under a pinned
   // path: the pins are found again once the drive settles.
-  private watch (key: string, drive: Hyperdrive): void {
+  private watch (key: string, drive: RoutedDrive): void {
     if (this.watched.has(key)) return
     this.watched.add(key)
     let timer: NodeJS.Timeout | null = null
@@ -331,8 +337,7 @@ export class StorageApi {
     const content = await contentOf(drive)
     const localBytes = content ? await content.heldBytes() : 0
     const byteLength = typeof base.byteLength === 'number' ? base.byteLength : content?.byteLength ?? 0
-    const md = drive instanceof Hyperdrive ? drive.metadata : null
-    const walkable = md !== null && md.contiguousLength === md.length
+    const walkable = drive instanceof RoutedDrive && drive.historyIsLocal
     const pinned = this.resolved.get(key) ?? (walkable ? await this.resolve(key, p.timeout) : null)
     const pinnedBytes = pinned ? await heldIn(pinned.core, pinned.blocks) : 0
     let reclaimable: number | null = null
@@ -352,21 +357,20 @@ export class StorageApi {
       pinnedBytes,
       reclaimable,
       cache: this.cache ? { ...this.cache.status(), drive: cached } : null,
-      // the history budget, and what it last did to this drive (auto-gc.ts;
-      // gc frees hypertrie drives only)
-      autoGc: this.autoGc && drive instanceof Hyperdrive ? this.autoGc.status(key) : null
+      // the history budget, and what it last did to this drive (auto-gc.ts)
+      autoGc: this.autoGc ? this.autoGc.status(key) : null
     }
   }
 }
 
 async function contentOf (drive: Drive): Promise<Hypercore | null> {
-  if (!(drive instanceof Hyperdrive)) return null
+  if (!(drive instanceof RoutedDrive)) return null
   await drive.info() // opens the content core, when the drive has one
   return drive.content
 }
 
 async function diskBytes (drive: Drive, content: Hypercore | null): Promise<number> {
-  const md = drive instanceof Hyperdrive ? await drive.metadata.diskBytes() : 0
+  const md = drive instanceof RoutedDrive ? await drive.metadata.diskBytes() : 0
   return md + (content ? await content.diskBytes() : 0)
 }
 

@@ -35,6 +35,9 @@ export interface DriveFormat {
   // the core of file bytes once it is known
   readonly metadata: Hypercore
   readonly content: Hypercore | null
+  // Whether every version's entries, and all their Stats need, are held
+  // here: a walk of the history then waits on no peer.
+  readonly historyIsLocal: boolean
 
   ready (): Promise<void>
   close (): Promise<void>

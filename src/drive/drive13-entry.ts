@@ -12,7 +12,9 @@
 // other folder to them.
 //
 // POSIX fields we write go in `metadata` (docs/hyperdrive13.md §4):
-// mtime, ctime (ms), mode (permission bits), uid, gid, xattrs (name -> base64).
+// mtime, ctime (ms), mode (permission bits), uid, gid, xattrs (name -> base64),
+// and for a block map we write, mapSize {blockOffset, byteLength}: the file's
+// size, so that an old version whose map gc freed still lists (recordedSize).
 // Read back when present and well formed, defaults otherwise; a real app's
 // other metadata keys are kept as they are when we change an entry.
 import { HyperfsError } from '../errors.js'
@@ -199,8 +201,11 @@ function posixFields (metadata: unknown): PosixFields {
   return out
 }
 
-// The Stat of an entry (`size` for a block map: the sum of its map, given by the caller).
-export function entryStat (e: Drive13Entry, size?: number): Stat {
+// The Stat of an entry. A block map's (its entries given by the caller) has
+// the size of their sum, an extent per entry, and the map's own blocks in
+// `blockMap`; offset, blocks and byteOffset stay the blob id's. Without its
+// entries, a block map's Stat has the size recorded with it and no extents.
+export function entryStat (e: Drive13Entry, map?: MapEntry[], recorded?: number): Stat {
   const p = posixFields(e.metadata)
   const common = { uid: p.uid ?? 0, gid: p.gid ?? 0, mtime: p.mtime ?? 0, ctime: p.ctime ?? p.mtime ?? 0, metadata: p.xattrs ?? Object.create(null) }
   if (e.linkname !== null) {
@@ -210,14 +215,38 @@ export function entryStat (e: Drive13Entry, size?: number): Stat {
   let perm = p.mode ?? (e.executable ? 0o755 : 0o644)
   if (e.executable !== ((perm & 0o100) !== 0)) perm = e.executable ? perm | 0o111 : perm & ~0o111
   const b = e.blob
+  const listed = b && map ? { extents: map.map((m) => ({ offset: m.index, blocks: 1, skip: 0, length: m.byteLength })) } : {}
+  const mapped = b?.blockMap ? { blockMap: { offset: b.blockOffset, blocks: b.blockLength } } : {}
   return statEntry({
     ...common,
     mode: S_IFREG | perm,
-    size: b ? size ?? b.byteLength : 0,
+    size: b ? (map ? map.reduce((n, m) => n + m.byteLength, 0) : b.blockMap && recorded !== undefined ? recorded : b.byteLength) : 0,
     blocks: b ? b.blockLength : 0,
     offset: b ? b.blockOffset : 0,
-    byteOffset: b ? b.byteOffset : 0
+    byteOffset: b ? b.byteOffset : 0,
+    ...listed,
+    ...mapped
   })
+}
+
+// The size we recorded with a block map we wrote (withMapSize), or null: none,
+// or one recorded for another blob (an app that copied our metadata).
+export function recordedSize (e: Drive13Entry): number | null {
+  const b = e.blob
+  const m = e.metadata
+  if (!b?.blockMap || !m || typeof m !== 'object' || Array.isArray(m)) return null
+  const r = (m as Record<string, any>).mapSize
+  if (!r || typeof r !== 'object' || r.blockOffset !== b.blockOffset) return null
+  return Number.isSafeInteger(r.byteLength) && r.byteLength >= 0 ? r.byteLength : null
+}
+
+// `metadata` with the size of a file of `size` bytes recorded for its blob
+// when that is a block map, and any older record taken out otherwise.
+export function withMapSize (metadata: Record<string, unknown>, blob: BlobId | null, size: number): Record<string, unknown> {
+  const out = { ...metadata }
+  if (blob?.blockMap) out.mapSize = { blockOffset: blob.blockOffset, byteLength: size }
+  else delete out.mapSize
+  return out
 }
 
 // The Stat of a folder: from its marker's entry, or the defaults of an implicit one.

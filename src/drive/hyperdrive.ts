@@ -117,6 +117,7 @@ export class TrieFormat implements DriveFormat {
   get version (): number { return this.trie.version }
   get metadata (): Hypercore { return this.s.cores.metadata }
   get content (): Hypercore | null { return this.s.content }
+  get historyIsLocal (): boolean { return this.metadata.contiguousLength === this.metadata.length }
   get id (): string {
     return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest')
   }

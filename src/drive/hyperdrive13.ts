@@ -41,7 +41,7 @@ import { RoutedDrive, type MountOptions } from './routed-drive.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   FILES_PREFIX, fileKey, markerKey, folderRange, keyPath, blobsManifest, encodeEntry, decodeEntry,
-  entryStat, folderStat, withPosix, blockMapBlock, MAX_MAP_BLOCKS, MAX_MAP_ENTRIES, type BlobId, type Drive13Entry, type MapEntry
+  entryStat, folderStat, withPosix, withMapSize, recordedSize, blockMapBlock, MAX_MAP_BLOCKS, MAX_MAP_ENTRIES, type BlobId, type Drive13Entry, type MapEntry
 } from './drive13-entry.js'
 import { checkPatch } from './extent-map.js'
 import { blockParts, patchParts, planMap, entryCount, ZERO, OLD_BYTES, type Part } from './block-map.js'
@@ -89,10 +89,12 @@ export interface Hyperdrive13Options extends MountOptions {
 
 type Op = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buffer }
 
-// A file's blob as read: plain, or a block map's entries (docs/hyperdrive13.md §5).
+// A file's blob as read: plain, or a block map's entries (docs/hyperdrive13.md §5),
+// or a block map not read (unread: gc freed it here; see stat()).
 interface Blob {
   id: BlobId
   map: MapEntry[] | null
+  unread?: true
 }
 
 // What a drive and all its checkouts share.
@@ -144,6 +146,14 @@ export class Drive13Format implements DriveFormat {
   get version (): number { return this.bee.version }
   get metadata (): Hypercore { return this.s.cores.db }
   get content (): Hypercore | null { return this.s.blobs }
+  // a block map's Stat needs the map, in the blobs core: a writer keeps
+  // every version's (gc never frees them); a replica may lack some
+  get historyIsLocal (): boolean {
+    const db = this.s.cores.db
+    const blobs = this.s.blobs
+    if (db.contiguousLength !== db.length) return false
+    return blobs === null ? db.length <= 1 : blobs.writable || blobs.contiguousLength === blobs.length
+  }
   get id (): string { return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest') }
 
   private get timeout (): number { return this.s.opts.timeout ?? DEFAULT_TIMEOUT }
@@ -300,11 +310,23 @@ export class Drive13Format implements DriveFormat {
     return null
   }
 
-  // The Stat of a file or link entry; a block map's size is the sum of its map.
+  // The Stat of a file or link entry; a block map's size is the sum of its
+  // map, and it names the blocks the map lists (what gc keeps for it). A
+  // writer that does not hold a map of its own gave it back to the disk
+  // (gc; never the latest version's): the entry still lists, at the size
+  // recorded with the map, and its bytes need the map from a peer.
   private async stat (e: Drive13Entry): Promise<Stat> {
     let map: Blob['map'] = null
-    if (e.blob?.blockMap) map = await this.readMap(e.blob)
-    const st = entryStat(e, map ? map.reduce((n, m) => n + m.byteLength, 0) : undefined)
+    if (e.blob?.blockMap) {
+      const recorded = recordedSize(e)
+      if (recorded !== null && await this.mapFreed(e.blob)) {
+        const st = entryStat(e, undefined, recorded)
+        this.blobOf.set(st, { id: e.blob, map: null, unread: true })
+        return st
+      }
+      map = await this.readMap(e.blob)
+    }
+    const st = entryStat(e, map ?? undefined)
     if (e.blob) this.blobOf.set(st, { id: e.blob, map })
     return st
   }
@@ -384,6 +406,26 @@ export class Drive13Format implements DriveFormat {
     if (past()) throw HyperfsError.DECODE_ERROR(`a blob (blocks ${id.blockOffset}-${end - 1}, bytes ${id.byteOffset}-${id.byteOffset + id.byteLength - 1}) past the end of the blobs core (${blobs.length} blocks, ${blobs.byteLength} bytes)`)
   }
 
+  // Whether a writer's block map is no longer all held here (a replica's
+  // may not be fetched yet: it reads the map from peers as before).
+  private async mapFreed (id: BlobId): Promise<boolean> {
+    const blobs = await this.blobsCore()
+    if (!blobs.writable || id.blockOffset + id.blockLength > blobs.length) return false
+    return !blobs.hasAll(id.blockOffset, id.blockOffset + id.blockLength)
+  }
+
+  // An unread block map's entries, from peers; they must add up to the size
+  // its entry recorded (what the Stat said).
+  private async loadMap (blob: Blob, st: Stat, opts: ReadOptions): Promise<Blob> {
+    if (!blob.unread) return blob
+    const map = await this.readMap(blob.id, opts)
+    const size = map.reduce((n, m) => n + m.byteLength, 0)
+    if (size !== st.size) throw HyperfsError.DECODE_ERROR(`a block map of ${size} bytes, where its entry records ${st.size}`)
+    const loaded = { id: blob.id, map }
+    this.blobOf.set(st, loaded)
+    return loaded
+  }
+
   // A block map's entries (docs/hyperdrive13.md §5): each map block is
   // uint version (0) ‖ uint n ‖ n × (uint index, uint byteLength).
   private async readMap (id: BlobId, opts: ReadOptions = {}): Promise<MapEntry[]> {
@@ -410,7 +452,7 @@ export class Drive13Format implements DriveFormat {
 
   async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
     const blobs = await this.blobsCore()
-    const blob = this.blob(st)
+    const blob = await this.loadMap(this.blob(st), st, opts)
     await this.checkBlob(blobs, blob.id, opts)
     // bytes held here come straight from the data file, a chunk at a time,
     // until one is not (then block by block, fetching)
@@ -463,6 +505,7 @@ export class Drive13Format implements DriveFormat {
   async openReader (stat: Stat): Promise<FileReader | null> {
     const blobs = await this.blobsCore()
     const blob = this.blob(stat)
+    if (blob.unread) return null
     if (blob.map) return blob.map.length === 0 ? null : { size: stat.size, readInto: mapCopier(blobs, blob.map) }
     if (blob.id.byteLength !== stat.size || blob.id.blockLength === 0) return null
     const copy = localCopier(blobs, blob.id)
@@ -474,7 +517,7 @@ export class Drive13Format implements DriveFormat {
     const ranges: BlockRange[] = []
     let held = 0
     for (const f of files) {
-      const b = this.blob(f)
+      const b = await this.loadMap(this.blob(f), f, { timeout: opts.timeout, signal: opts.signal })
       await this.checkBlob(blobs, b.id, { timeout: opts.timeout })
       if (b.map) {
         for (const m of b.map) {
@@ -569,7 +612,7 @@ export class Drive13Format implements DriveFormat {
       })
       // an app's metadata on the file it replaces is kept, when it is an object
       const appMeta = prev && isObject(prev.entry.metadata) ? prev.entry.metadata : null
-      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withPosix(appMeta, st) }
+      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withMapSize(withPosix(appMeta, st), blob, 0) }
       await this.apply([...await this.ancestorOps(comps), { type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
     })
   }
@@ -651,7 +694,8 @@ export class Drive13Format implements DriveFormat {
         ctime: now,
         metadata: opts.metadata ?? prev.stat.metadata
       }
-      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withPosix(prev.entry.metadata, st) }
+      // the size goes with a map: an old version still lists once gc frees its map
+      const entry: Drive13Entry = { executable: (st.mode & 0o100) !== 0, linkname: null, blob, metadata: withMapSize(withPosix(prev.entry.metadata, st), blob, patch.size) }
       await this.apply([{ type: 'put', key: fileKey(comps), value: encodeEntry(entry) }])
     })
   }
@@ -662,7 +706,7 @@ export class Drive13Format implements DriveFormat {
   // file's bytes, read through chunks() when they are written again.
   private async fileParts (blobs: Hypercore, st: Stat): Promise<Part[]> {
     if (st.size === 0) return []
-    const blob = this.blob(st)
+    const blob = await this.loadMap(this.blob(st), st, {})
     if (blob.map) return blockParts(blob.map)
     const { blockOffset, blockLength, byteOffset, byteLength } = blob.id
     const whole = [{ index: OLD_BYTES, skip: 0, length: st.size, blockLength: st.size }]

@@ -56,10 +56,13 @@ type Hop = Route | { kind: 'mount', mount: MountInfo, depth: number }
 export class RoutedDrive implements Drive {
   readonly fmt: DriveFormat
   private mountOpts: MountOptions
+  // what retain() keeps from gc, shared by the drive and its checkouts
+  private held: Set<{ stat: Stat }>
 
-  constructor (format: DriveFormat, opts: MountOptions = {}) {
+  constructor (format: DriveFormat, opts: MountOptions = {}, held = new Set<{ stat: Stat }>()) {
     this.fmt = format
     this.mountOpts = opts
+    this.held = held
   }
 
   get format (): DriveFormatName { return this.fmt.format }
@@ -70,6 +73,7 @@ export class RoutedDrive implements Drive {
   // the core named by the drive key, and the core of file bytes once known
   get metadata (): Hypercore { return this.fmt.metadata }
   get content (): Hypercore | null { return this.fmt.content }
+  get historyIsLocal (): boolean { return this.fmt.historyIsLocal }
   // which drive, and which version of it (mount cycles are drives met twice on one path)
   get id (): string { return this.fmt.id }
 
@@ -78,7 +82,24 @@ export class RoutedDrive implements Drive {
   info (): Promise<DriveInfo> { return this.fmt.info() }
 
   checkout (version: number): Drive {
-    return new RoutedDrive(this.fmt.checkout(version), this.mountOpts)
+    return new RoutedDrive(this.fmt.checkout(version), this.mountOpts, this.held)
+  }
+
+  // ---- content kept from gc (types.ts retain) ----
+
+  // Kept by the drive that holds the path: a file inside a mounted drive is
+  // that drive's content. A raw core mounted as a file has nothing to keep.
+  async retain (path: string, stat: Stat): Promise<() => void> {
+    const r = await this.route(path, false)
+    if (r.kind === 'inner') return r.drive.retain ? r.drive.retain(r.path, stat) : () => {}
+    if (r.kind !== 'local') return () => {}
+    const token = { stat }
+    this.held.add(token)
+    return () => { this.held.delete(token) }
+  }
+
+  retained (): Stat[] {
+    return [...this.held].map((t) => t.stat)
   }
 
   // ---- routing through mounts ----

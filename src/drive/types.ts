@@ -43,6 +43,10 @@ export interface Stat {
   // The file's bytes in order, when they are not the one run [offset, offset + blocks):
   // a file changed in place or appended to reuses the blocks it did not change.
   extents?: Extent[]
+  // Content blocks that hold no file bytes but list the blocks that do (a
+  // hyperdrive13 block map, whose entries are `extents`, one block each):
+  // the file cannot be read without them.
+  blockMap?: { offset: number, blocks: number }
   mtime: number // ms since the epoch
   ctime: number // ms since the epoch
   linkname: string | null // symlink target
@@ -187,6 +191,14 @@ export interface Drive {
   mount (path: string, key: Buffer, opts?: { version?: number, kind?: 'drive' | 'core' }): Promise<void>
   unmount (path: string): Promise<void>
   mounts (): AsyncIterable<{ path: string, mount: MountInfo }>
+
+  // Keeps the content `stat` names (an entry this drive, or a checkout of
+  // it, gave for `path`: of any version) from gc until the returned function
+  // is called: the base that a file open for writing reads its unwritten
+  // bytes from (fuse/staged-file.ts). retained() is what is kept now, for
+  // gc (daemon/live-blocks.ts). A drive that never frees content has neither.
+  retain? (path: string, stat: Stat): Promise<() => void>
+  retained? (): Stat[]
 
   // Prefetch everything under a path (content included), mounted drives too.
   // A mounted drive that cannot be fetched does not stop the others: once

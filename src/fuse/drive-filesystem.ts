@@ -578,7 +578,9 @@ export class DriveFilesystem implements FuseFilesystem {
   // move (a checkout), for a stage to read what it was not written: bytes
   // committed later, by anyone, never leak into it. Null when there is none.
   // (A file inside a mounted drive is read from that drive's latest version:
-  // a checkout pins only this drive.)
+  // a checkout pins only this drive.) The drive keeps its content from gc
+  // until the stage lets go of it (release): changed outside this mount, it
+  // is an old version's, and the stage still reads it, and commits it whole.
   async #pinnedBase (path: string): Promise<(StageBase & { id: string }) | null> {
     const view = this.#drive.checkout(this.#drive.version)
     const st = await this.#bounded(`lstat ${path}`, () => view.lstat(path)).catch((err) => {
@@ -586,10 +588,12 @@ export class DriveFilesystem implements FuseFilesystem {
       throw err
     })
     if (!st) return null
+    const release = this.#drive.retain ? await this.#bounded(`retain ${path}`, () => this.#drive.retain!(path, st)) : null
     let local: FileReader | null | undefined // the view's zero-copy reader, once asked for
     return {
       id: contentId(st),
       size: st.size,
+      release: release ?? undefined,
       read: async (target, targetOffset, start, length) => {
         if (local === undefined) local = view.openReader ? await view.openReader(path).catch((err) => { safetyCatch(err); return null }) : null
         if (local && local.size === st.size && local.readInto(target.subarray(targetOffset, targetOffset + length), start, length) === length) return
@@ -619,7 +623,12 @@ export class DriveFilesystem implements FuseFilesystem {
       // what was committed is the stage's base from now on; a file gone
       // already keeps its stage, to be written whole by the next commit
       const base = await this.#pinnedBase(file.path)
-      if (base) await stage.rebase(base)
+      if (base) {
+        await stage.rebase(base).catch((err) => {
+          base.release?.()
+          throw err
+        })
+      }
       file.base = base?.id ?? null
       file.committedGen = gen
       file.mtime = null

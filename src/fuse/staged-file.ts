@@ -8,7 +8,9 @@
 // read on demand through the reader the filesystem gives (one that reads a
 // version of the drive that does not move). A new file, or one opened with
 // O_TRUNC, has none. So opening a 64 MiB file and writing a byte stages a
-// byte, not a copy of the file.
+// byte, not a copy of the file. The base may become an old version's content
+// (the file changed outside the mount): its giver keeps it from gc until the
+// stage lets go of it (StageBase.release).
 //
 // What the file holds: written ranges (dirty: sorted, apart) are the stage's;
 // other bytes below `keep` (the smallest size the file had since its base)
@@ -36,6 +38,9 @@ export interface StageBase {
   size: number
   // fills target[targetOffset, targetOffset + length) with bytes [start, start + length)
   read (target: Buffer, targetOffset: number, start: number, length: number): Promise<void>
+  // called once the stage no longer reads from it (after a rebase, once the
+  // reads under way are done; or at close): what kept its bytes may let go
+  release? (): void
 }
 
 const CHUNK = 1024 * 1024
@@ -61,6 +66,7 @@ export class StagedFile {
   #keep: number
   #reads = 0 // reads under way
   #retired: FileHandle[] = [] // temp files a rebase let go of, closed once no read uses them
+  #retiredBases: StageBase[] = [] // and bases, released then
 
   constructor (opts: StagedFileOptions, base: StageBase | null = null) {
     this.#opts = opts
@@ -147,6 +153,7 @@ export class StagedFile {
   async rebase (base: StageBase | null): Promise<void> {
     this.#assertOpen()
     if (this.#file) this.#retired.push(this.#file)
+    if (this.#base) this.#retiredBases.push(this.#base)
     this.#file = null
     this.#mem = Buffer.alloc(0)
     this.#dirty = []
@@ -158,6 +165,7 @@ export class StagedFile {
   async #closeRetired (): Promise<void> {
     const files = this.#retired
     this.#retired = []
+    for (const b of this.#retiredBases.splice(0)) b.release?.()
     for (const f of files) await f.close()
   }
 
@@ -186,6 +194,7 @@ export class StagedFile {
     if (this.#closed) return
     this.#closed = true
     this.#mem = null
+    if (this.#base) this.#retiredBases.push(this.#base)
     this.#base = null
     const file = this.#file
     this.#file = null

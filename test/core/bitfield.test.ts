@@ -61,3 +61,23 @@ test('setWords replaces words and a page cap bounds what a bitfield holds', () =
   assert.equal(b.get(10 * PAGE_BITS), false)
   assert.equal(b.get(PAGE_BITS + 5), true)
 })
+
+test('lastSet finds the last set bit before an index, across words and pages, as a scan would', () => {
+  const rand = prng(11)
+  const b = new Bitfield()
+  const set: number[] = []
+  for (let i = 0; i < 300; i++) {
+    const x = Math.floor(rand() * 3 * PAGE_BITS)
+    b.set(x, true); set.push(x)
+  }
+  b.setRange(PAGE_BITS - 40, PAGE_BITS + 40, true)
+  for (let x = PAGE_BITS - 40; x < PAGE_BITS + 40; x++) set.push(x)
+  set.sort((x, y) => x - y)
+  const probes = [0, 1, 31, 32, 33, PAGE_BITS - 40, PAGE_BITS, PAGE_BITS + 40, 3 * PAGE_BITS, 10 * PAGE_BITS]
+  for (let i = 0; i < 500; i++) probes.push(Math.floor(rand() * 4 * PAGE_BITS))
+  for (const p of probes) {
+    const before = set.filter((x) => x < p)
+    assert.equal(b.lastSet(p), before.length ? before[before.length - 1] : -1, `before ${p}`)
+  }
+  assert.equal(new Bitfield().lastSet(100), -1)
+})

@@ -13,7 +13,8 @@ import { DriveStore } from '../../src/drive/drive-store.js'
 import type { Drive } from '../../src/drive/types.js'
 import type { Hypercore } from '../../src/core/hypercore.js'
 import { Bitfield } from '../../src/core/bitfield.js'
-import { gcPlan, historyProfile } from '../../src/daemon/live-blocks.js'
+import { gcPlan, historyProfile, statBlocks } from '../../src/daemon/live-blocks.js'
+import { S_IFMT, S_IFDIR } from '../../src/drive/types.js'
 import { AutoGc, TARGET_SHARE } from '../../src/daemon/auto-gc.js'
 import { prng, randomBuffer } from '../helpers/tmp.js'
 import { FUSE_SKIP, eventually, lastLine, run, sandbox, type Node } from '../cli/cli-harness.js'
@@ -43,11 +44,11 @@ async function historyHeld (d: Drive): Promise<number> {
   return n
 }
 
-test('the history walk frees, for every choice of the oldest version kept, exactly what gc\'s plan frees', async () => {
-  const store = DriveStore.memory()
-  const d = await store.create()
-  const rand = prng(21)
+// 60 random writes, patches, truncates, deletes and renames; the version after each
+async function randomHistory (d: Drive, seed: number): Promise<number[]> {
+  const rand = prng(seed)
   const names = ['/a', '/b', '/c', '/dir/d']
+  const versions: number[] = []
   for (let i = 0; i < 60; i++) {
     const name = names[(rand() * names.length) | 0]
     const st = await d.lstat(name).catch(() => null)
@@ -60,7 +61,47 @@ test('the history walk frees, for every choice of the oldest version kept, exact
       const to = names[(rand() * names.length) | 0]
       if (to !== name && !(await d.lstat(to).catch(() => null))) await d.rename(name, to)
     }
+    versions.push(d.version)
   }
+  return versions
+}
+
+// The content blocks the files of a checkout name.
+async function listed (d: Drive, bound: number): Promise<Bitfield> {
+  const blocks = new Bitfield()
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of d.readdir(dir)) {
+      const path = (dir === '/' ? '' : dir) + '/' + e.name
+      if ((e.stat.mode & S_IFMT) === S_IFDIR) await walk(path)
+      for (const [s, e2] of statBlocks(e.stat, bound)) blocks.setRange(s, e2, true)
+    }
+  }
+  await walk('/')
+  return blocks
+}
+
+for (const format of ['hypertrie', 'hyperdrive13'] as const) {
+test(`${format}: gc's plan keeps what every kept version lists and frees what only older versions list, for every choice of the oldest version kept`, async () => {
+  const store = DriveStore.memory()
+  const d = await store.create({ format })
+  const versions = await randomHistory(d, 22)
+  const bound = contentOf(d).length
+  const at = new Map<number, Bitfield>()
+  for (const v of versions) at.set(v, await listed(d.checkout(v), bound))
+  for (const k of versions) {
+    const plan = await gcPlan(d, { keepVersions: 1, oldestKept: k, bound })
+    for (let i = 0; i < bound; i++) {
+      if (versions.some((v) => v >= k && at.get(v)!.get(i))) assert.ok(plan.keep.get(i) && !plan.free.get(i), `block ${i}, named from ${k} on, is kept`)
+      else if (versions.some((v) => v < k && at.get(v)!.get(i))) assert.ok(plan.free.get(i), `block ${i}, named only before ${k}, is freed`)
+    }
+  }
+  await store.close()
+})
+
+test(`${format}: the history walk frees, for every choice of the oldest version kept, exactly what gc's plan frees`, async () => {
+  const store = DriveStore.memory()
+  const d = await store.create({ format })
+  await randomHistory(d, 21)
   const bound = contentOf(d).length
   const profile = await historyProfile(d, { bound })
   assert.equal(profile.latest, d.version)
@@ -74,9 +115,9 @@ test('the history walk frees, for every choice of the oldest version kept, exact
   await store.close()
 })
 
-test('past its budget a drive we write frees its oldest history by itself, down to half the budget; the newest history stays readable', { timeout: 60_000 }, async (t) => {
+test(`${format}: past its budget a drive we write frees its oldest history by itself, down to half the budget; the newest history stays readable`, { timeout: 60_000 }, async (t) => {
   const store = DriveStore.memory()
-  const d = await store.create()
+  const d = await store.create({ format })
   const logs: string[] = []
   const budget = 256 * KiB
   const auto = new AutoGc({
@@ -123,6 +164,7 @@ test('past its budget a drive we write frees its oldest history by itself, down 
   await assert.rejects(d.checkout(2).read('/f', { timeout: 100 }), (err: Error & { code?: string }) => err.code === 'REQUEST_TIMEOUT')
   assert.match(logs.join('\n'), /auto gc [0-9a-f]{64}: \d+ bytes of history past the budget/)
 })
+}
 
 // bytes a folder takes on disk (what du counts)
 function diskUsage (dir: string): number {
@@ -160,8 +202,8 @@ assert db.execute('select count(*), sum(n) from t').fetchone() == (4000, 4000 * 
 // OVERWRITES whole rewrites of a FILE-byte file, then a sqlite workload, in a
 // mount of a new drive; returns the drive's key, the bytes it holds live, and
 // the storage's growth on disk.
-async function workload (a: Node, mnt: string, scratch: string): Promise<{ key: string, live: number, before: number }> {
-  const key = lastLine(await ok(a, ['create']))
+async function workload (a: Node, mnt: string, scratch: string, format = 'hypertrie'): Promise<{ key: string, live: number, before: number }> {
+  const key = lastLine(await ok(a, ['create', '--format', format]))
   await ok(a, ['mount', key, mnt])
   const before = diskUsage(a.storage)
   let last = Buffer.alloc(0)
@@ -178,13 +220,14 @@ async function workload (a: Node, mnt: string, scratch: string): Promise<{ key: 
   return { key, live, before }
 }
 
-test('through a mount: with --keep-history 1M, overwrites and sqlite stay within live data + the budget + slack on disk, and info shows the last automatic gc', { skip: FUSE_SKIP, timeout: 300_000 }, async (t) => {
+for (const format of ['hypertrie', 'hyperdrive13'] as const) {
+test(`through a mount of a ${format} drive: with --keep-history 1M, overwrites and sqlite stay within live data + the budget + slack on disk, and info shows the last automatic gc`, { skip: FUSE_SKIP, timeout: 300_000 }, async (t) => {
   const box = sandbox(t)
   const a = box.node('a')
   await ok(a, ['daemon', 'start', '--keep-history', '1M'])
   assert.equal(JSON.parse(await ok(a, ['daemon', 'status', '--json'])).keepHistory, BUDGET)
   const mnt = box.mountpoint('m')
-  const { key, live, before } = await workload(a, mnt, box.dir)
+  const { key, live, before } = await workload(a, mnt, box.dir, format)
   // the last check comes QUIET_MS after the last write
   await eventually('history within the budget', async () => JSON.parse(await ok(a, ['info', key, '--json'])).reclaimable <= BUDGET, 60_000)
   const info = JSON.parse(await ok(a, ['info', key, '--json']))
@@ -202,6 +245,7 @@ test('through a mount: with --keep-history 1M, overwrites and sqlite stay within
   assert.ok(readdirSync(join(mnt, '.versions')).length >= OVERWRITES)
   await ok(a, ['unmount', mnt])
 })
+}
 
 test('through a mount: without --keep-history nothing is reclaimed by itself', { skip: FUSE_SKIP, timeout: 300_000 }, async (t) => {
   const box = sandbox(t)
