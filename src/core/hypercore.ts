@@ -416,6 +416,8 @@ export class Hypercore extends EventEmitter {
     const f = this.files!
     const v = this.verifier!
     const known = hash ? v.hashed(index) : v.has(index)
+    // reading in order: the nodes of the blocks ahead, in one read of the tree file
+    if (!known && index > 0 && v.has(index - 1) && !this.tree.cached(2 * index)) this.tree.readAhead(2 * index, 2 * index)
     const leaf = (known ? this.tree.nodeSync(2 * index) : v.leaf(index)) ?? this.missingLeaf(index)
     if (leaf instanceof Damage) return this.damaged(index, leaf)
     let data: Buffer
@@ -534,6 +536,8 @@ export class Hypercore extends EventEmitter {
     if (!this.files || this.closed || fromBlock >= toBlock || toBlock > this.length || !this.hasAll(fromBlock, toBlock)) return null
     if (byteOffset + length > this.byteLength) return null
     const f = this.files
+    // their leaves and the parents between them, in one read of the tree file
+    this.tree.readAhead(2 * fromBlock, 2 * toBlock - 2)
     const start = this.blockStart(fromBlock)
     if (start instanceof Damage) return this.damaged(fromBlock, start)
     let end = start
@@ -565,10 +569,14 @@ export class Hypercore extends EventEmitter {
     const v = this.verifier!
     if (v.hasAll(from, to)) return null
     const data = this.files!.data
+    // none checked yet (a first read): their leaves proven in one climb
+    let none = true
+    for (let i = from; i < to && none; i++) none = !v.has(i)
+    const run = none ? v.leaves(from, to) : null
     let off = start
     for (let i = from; i < to; i++) {
       const known = v.has(i)
-      const leaf = (known ? this.tree.nodeSync(2 * i) : v.leaf(i)) ?? this.missingLeaf(i)
+      const leaf = run ? run[i - from] : ((known ? this.tree.nodeSync(2 * i) : v.leaf(i)) ?? this.missingLeaf(i))
       if (leaf instanceof Damage) return { index: i, damage: leaf }
       if (!known) {
         let bytes: Uint8Array

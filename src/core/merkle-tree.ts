@@ -54,6 +54,11 @@ export interface TreeBatch {
 
 const MAX_CACHE = 65536
 const MAX_DEPTH = 128
+// records read at once by readAhead(): a run of blocks read in order needs
+// its leaves and the parents between them, which lie side by side in the
+// file (12 KiB: the nodes of 128 blocks)
+const READ_AHEAD_RECORDS = 256
+const MAX_READ_RECORDS = 8192 // 384 KiB
 
 class NodeQueue {
   private i = 0
@@ -157,6 +162,8 @@ export class MerkleTree {
   fork = 0
   signature: Buffer | null = null
   private cache = new Map<number, TreeNode>()
+  // reads of the tree file since open (for tests and benchmarks)
+  reads = 0
 
   constructor (file: StorageFile) {
     this.file = file
@@ -185,6 +192,7 @@ export class MerkleTree {
 
   async getRecord (index: number): Promise<{ node: TreeNode, byteOffset: number | null } | null> {
     let buf: Buffer
+    this.reads++
     try {
       buf = await this.file.read(index * TREE_RECORD_SIZE, TREE_RECORD_SIZE)
     } catch (err: any) {
@@ -218,6 +226,7 @@ export class MerkleTree {
   // cache: `hyperfs verify` reads what is on disk now.
   recordSync (index: number): { node: TreeNode, byteOffset: number | null } | null {
     const buf = Buffer.allocUnsafe(TREE_RECORD_SIZE)
+    this.reads++
     if (this.file.readInto(index * TREE_RECORD_SIZE, buf, 0, TREE_RECORD_SIZE) < TREE_RECORD_SIZE) return null
     return toRecord(index, buf)
   }
@@ -229,6 +238,43 @@ export class MerkleTree {
     if (!r) return null
     this.remember(r.node)
     return r.node
+  }
+
+  // Caches the stored nodes of [from, to] (flat indices) with few reads of
+  // the tree file, for blocks read in order: from the first of them not
+  // cached, whole aligned windows of READ_AHEAD_RECORDS (a window is the
+  // subtree of 128 blocks, so their climbs stay inside it up to its top),
+  // at most MAX_READ_RECORDS at a time. Nodes cached already are kept as they
+  // are. What cannot be read is left to nodeSync, which reads it again and
+  // reports it.
+  readAhead (from: number, to: number): void {
+    while (from <= to && this.cache.has(from)) from++
+    if (from > to) return
+    const start = from - from % READ_AHEAD_RECORDS
+    const end = Math.ceil((to + 1) / READ_AHEAD_RECORDS) * READ_AHEAD_RECORDS
+    for (let at = start; at < end; at += MAX_READ_RECORDS) {
+      const count = Math.min(MAX_READ_RECORDS, end - at)
+      const buf = Buffer.allocUnsafe(count * TREE_RECORD_SIZE)
+      let n: number
+      this.reads++
+      try {
+        n = this.file.readInto(at * TREE_RECORD_SIZE, buf, 0, buf.byteLength)
+      } catch (err) {
+        if (!isHyperfsError(err, 'STORAGE_IO')) throw err
+        return
+      }
+      for (let k = 0; (k + 1) * TREE_RECORD_SIZE <= n; k++) {
+        if (this.cache.has(at + k)) continue
+        const r = toRecord(at + k, buf.subarray(k * TREE_RECORD_SIZE, (k + 1) * TREE_RECORD_SIZE))
+        if (r) this.remember(r.node)
+      }
+      if (n < buf.byteLength) return // the end of the file
+    }
+  }
+
+  // whether node `index` is in memory (nodeSync costs no read)
+  cached (index: number): boolean {
+    return this.cache.has(index)
   }
 
   // byteOffset() of the current tree, from nodes read by `get`

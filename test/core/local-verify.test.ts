@@ -10,6 +10,7 @@ import { TREE_RECORD_SIZE } from '../../src/codec/core-storage.js'
 import * as flat from '../../src/core/flat-tree.js'
 import { isHyperfsError } from '../../src/errors.js'
 import { connect } from '../helpers/replication.js'
+import { SpyStorage } from '../helpers/spy-storage.js'
 
 const BLOCKS = 8
 const SIZE = 1000
@@ -226,4 +227,40 @@ test('verify on a replica reports damaged blocks and drops them; they come back 
   await replica.download({ start: 0, end: BLOCKS })
   assert.deepEqual((await replica.verify()).corrupt, [])
   assert.ok((await replica.get(7))!.equals(ALL[7]))
+})
+
+const ORDERED_BLOCKS = 1024
+const RUN = 16 // blocks per zero-copy read, as a drive reads 1 MiB of 64 KiB blocks
+
+test('a first read in order after open reads the tree file about once per run of blocks, not per block or per tree level', async (t) => {
+  const storage = new MemoryStorage()
+  const blocks = Array.from({ length: ORDERED_BLOCKS }, (_, i) => Buffer.alloc(100 + (i % 3), i & 0xff))
+  const writer = new Hypercore(storage)
+  await writer.append(blocks)
+  await writer.close()
+  const bound = ORDERED_BLOCKS / RUN + Math.log2(ORDERED_BLOCKS)
+
+  for (const how of ['zero-copy', 'get']) {
+    const spy = new SpyStorage(storage)
+    const core = new Hypercore(spy)
+    await core.ready()
+    t.after(() => core.close())
+    const opened = spy.readsOf('tree')
+    let offset = 0
+    for (let i = 0; i < ORDERED_BLOCKS; i += RUN) {
+      if (how === 'get') {
+        for (let k = i; k < i + RUN; k++) assert.ok((await core.get(k))!.equals(blocks[k]), `get(${k})`)
+        continue
+      }
+      const want = Buffer.concat(blocks.slice(i, i + RUN))
+      const target = Buffer.alloc(want.byteLength)
+      assert.equal(core.readBytesInto(offset, target, 0, target.length, i, i + RUN), target.length)
+      assert.ok(target.equals(want), `blocks [${i}, ${i + RUN})`)
+      offset += want.byteLength
+    }
+    const reads = spy.readsOf('tree') - opened
+    assert.ok(reads <= bound, `${how}: ${reads} reads of the tree file for ${ORDERED_BLOCKS} blocks (at most ${bound})`)
+    assert.equal(core.localHashes, 0, 'every block matched its checksum entry')
+    await core.close()
+  }
 })
