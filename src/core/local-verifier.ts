@@ -56,6 +56,8 @@ export class LocalVerifier {
   private blocks = new Bitfield()
   private hashedBlocks = new Bitfield()
   private nodes = new Bitfield()
+  private rootsSeen: TreeNode[] | null = null
+  private rootsByIndex = new Map<number, TreeNode>()
   private readonly tree: MerkleTree
   private readonly data: StorageFile
   private readonly sums: Checksums
@@ -111,6 +113,7 @@ export class LocalVerifier {
       if (!leaf) return null
       out.push(leaf)
     }
+    const roots = this.rootMap()
     const climbed: number[] = []
     let level = out
     for (let d = 0; level.length > 0; d++) {
@@ -118,16 +121,18 @@ export class LocalVerifier {
       const next: TreeNode[] = []
       for (let k = 0; k < level.length; k++) {
         const cur = level[k]
-        const root = this.rootAt(cur.index)
+        const root = roots.get(cur.index)
         if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return null
         if (root || (d > 0 && ctx.proven.get(cur.index))) continue
-        const s = flat.sibling(cur.index)
+        // every node of this level is at depth d
+        const o = flat.offset(cur.index, d)
+        const s = flat.index(d, o % 2 === 0 ? o + 1 : o - 1)
         // a left child's sibling may be the next node of the run
         const paired = k + 1 < level.length && level[k + 1].index === s
         const sibling = paired ? level[++k] : ctx.get(s)
         if (!sibling) return null
-        const up = flat.parent(cur.index)
-        const parent = this.rootAt(up) ?? ctx.get(up)
+        const up = flat.index(d + 1, Math.floor(o / 2))
+        const parent = roots.get(up) ?? ctx.get(up)
         if (!parent || parent.size !== cur.size + sibling.size || !parentHash(cur, sibling).equals(parent.hash)) return null
         climbed.push(up)
         next.push(parent)
@@ -227,6 +232,15 @@ export class LocalVerifier {
       this.blocks.set(i, true)
       this.hashedBlocks.set(i, true)
     }
+  }
+
+  // the roots in memory by index, made again when the tree's roots change
+  private rootMap (): Map<number, TreeNode> {
+    if (this.rootsSeen !== this.tree.roots) {
+      this.rootsSeen = this.tree.roots
+      this.rootsByIndex = new Map(this.tree.roots.map((r) => [r.index, r]))
+    }
+    return this.rootsByIndex
   }
 
   private rootAt (index: number): TreeNode | null {
