@@ -162,8 +162,6 @@ export class MerkleTree {
   fork = 0
   signature: Buffer | null = null
   private cache = new Map<number, TreeNode>()
-  // reads of the tree file since open (for tests and benchmarks)
-  reads = 0
 
   constructor (file: StorageFile) {
     this.file = file
@@ -192,7 +190,6 @@ export class MerkleTree {
 
   async getRecord (index: number): Promise<{ node: TreeNode, byteOffset: number | null } | null> {
     let buf: Buffer
-    this.reads++
     try {
       buf = await this.file.read(index * TREE_RECORD_SIZE, TREE_RECORD_SIZE)
     } catch (err: any) {
@@ -226,7 +223,6 @@ export class MerkleTree {
   // cache: `hyperfs verify` reads what is on disk now.
   recordSync (index: number): { node: TreeNode, byteOffset: number | null } | null {
     const buf = Buffer.allocUnsafe(TREE_RECORD_SIZE)
-    this.reads++
     if (this.file.readInto(index * TREE_RECORD_SIZE, buf, 0, TREE_RECORD_SIZE) < TREE_RECORD_SIZE) return null
     return toRecord(index, buf)
   }
@@ -256,7 +252,6 @@ export class MerkleTree {
       const count = Math.min(MAX_READ_RECORDS, end - at)
       const buf = Buffer.allocUnsafe(count * TREE_RECORD_SIZE)
       let n: number
-      this.reads++
       try {
         n = this.file.readInto(at * TREE_RECORD_SIZE, buf, 0, buf.byteLength)
       } catch (err) {
