@@ -63,9 +63,9 @@ export class Checksums {
 
   // Records the entry of block `index` from `bytes`, which the caller has
   // just checked against the tree, after they were written to the data file.
-  // `crc` may be given, computed from the same bytes beforehand.
-  record (index: number, bytes: Uint8Array, crc = crc32(bytes)): void {
+  record (index: number, bytes: Uint8Array): void {
     if (bytes.byteLength > MAX_CHECKSUMMED_BLOCK) return
+    const crc = crc32(bytes)
     const e = this.entry(index)
     if (e !== null && e.crc === crc && e.length === bytes.byteLength) return
     const entry = Buffer.allocUnsafe(CHECKSUM_ENTRY_SIZE)
@@ -83,15 +83,9 @@ export class Checksums {
     return page ? decodeChecksumEntry(page, (index % PAGE_ENTRIES) * CHECKSUM_ENTRY_SIZE) : null
   }
 
-  // Records entries for blocks from `index` on, one per buffer (with their
-  // CRCs from crcs(), when the caller computed them while it waited).
-  recordAll (index: number, blocks: Uint8Array[], sums?: number[]): void {
-    for (let i = 0; i < blocks.length; i++) this.record(index + i, blocks[i], sums ? sums[i] : crc32(blocks[i]))
-  }
-
-  // The CRCs of `blocks`, for recordAll.
-  static crcs (blocks: Uint8Array[]): number[] {
-    return blocks.map((b) => b.byteLength > MAX_CHECKSUMMED_BLOCK ? 0 : crc32(b))
+  // Records entries for blocks from `index` on, one per buffer.
+  recordAll (index: number, blocks: Uint8Array[]): void {
+    for (let i = 0; i < blocks.length; i++) this.record(index + i, blocks[i])
   }
 
   // Zeroes the entries of blocks [start, end); resolves once that is written.

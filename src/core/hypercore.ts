@@ -30,9 +30,9 @@ import {
   encode, decode, DecodeError, coreHeader, type CoreHeader,
   manifest as manifestCodec, type Manifest, HYPERCORE_PROTOCOL
 } from '../codec/index.js'
-import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
+import { HyperfsError, isHyperfsError, safetyCatch } from '../errors.js'
 import { type Storage, type StorageFile, type StorageOption, toStorage } from './storage.js'
-import { MerkleTree, type Proof, type ProofRequest, type TreeBatch } from './merkle-tree.js'
+import { MerkleTree, type Proof, type ProofRequest } from './merkle-tree.js'
 import { Bitfield } from './bitfield.js'
 import { LocalVerifier, Damage, type ClimbContext } from './local-verifier.js'
 import { Checksums } from './checksums.js'
@@ -323,27 +323,14 @@ export class Hypercore extends EventEmitter {
       this.assertOpen()
       const tree = this.tree
       if (list.length === 0) return { length: tree.length, byteLength: tree.byteLength }
-      // A large write runs off the main thread (storage.ts): the blocks are
-      // hashed into the tree and their CRCs taken while it copies them, and
-      // the state commits only once both the data and the nodes are written.
-      // A failed append still waits for its write to land, so that the next
-      // one, at the same offset, is not overwritten by it.
-      const dataWritten = handled(list.length === 1 ? this.files!.data.write(tree.byteLength, list[0]) : this.files!.data.writev(tree.byteLength, list))
-      let batch: TreeBatch
-      let crcs: number[]
-      try {
-        batch = tree.batch(list)
-        batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
-        crcs = Checksums.crcs(list)
-      } catch (err) {
-        await dataWritten.catch(safetyCatch)
-        throw err
-      }
-      await settleAll([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])
+      const dataWritten = list.length === 1 ? this.files!.data.write(tree.byteLength, list[0]) : this.files!.data.writev(tree.byteLength, list)
+      const batch = tree.batch(list)
+      batch.signature = signTree(this.identity, this.keyPair!, tree.hash(batch.roots), batch.length, batch.fork)
+      await Promise.all([dataWritten, tree.putNodes(batch.nodes, batch.offsets)])
       await this.stateLog!.commit({ fork: batch.fork, length: batch.length, byteLength: batch.byteLength, signature: batch.signature })
       const from = tree.length
       // the bytes just hashed into the tree, now on disk and committed
-      this.sums!.recordAll(from, list, crcs)
+      this.sums!.recordAll(from, list)
       tree.commit(batch)
       this.bitfield.setRange(from, batch.length, true)
       this.onblocks(from, batch.length, list)
@@ -1148,12 +1135,6 @@ export class Hypercore extends EventEmitter {
     this.manifest = m
   }
 
-}
-
-// Waits for every promise to settle, then throws the first error, if any.
-async function settleAll (list: Array<Promise<unknown>>): Promise<void> {
-  const results = await Promise.allSettled(list)
-  for (const r of results) if (r.status === 'rejected') throw r.reason
 }
 
 function toBuffer (b: Uint8Array | string): Buffer {

@@ -20,16 +20,12 @@
 import RandomAccessFile from 'random-access-file'
 import { join, relative, isAbsolute, sep } from 'node:path'
 import { rm, open as fsOpen, access } from 'node:fs/promises'
-import { readSync, writeSync, writevSync, writev as fsWritev, mkdirSync, statSync, chmodSync, fdatasync } from 'node:fs'
+import { readSync, writeSync, writevSync, mkdirSync, statSync, chmodSync, fdatasync } from 'node:fs'
 import { execFile } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { HyperfsError, systemCode } from '../errors.js'
 
-const SYNC_LIMIT = 16 * 1024 * 1024 // a read this large goes through libuv's thread pool
-// A write this large goes through libuv's thread pool: copying it into the
-// page cache takes a few ms, which the caller spends hashing it (an append)
-// instead of waiting; a smaller one is done before the round trip would be.
-const ASYNC_WRITE_BYTES = 512 * 1024
+const SYNC_LIMIT = 16 * 1024 * 1024
 const IOV_MAX = 1024
 export const PRIVATE_FOLDER_MODE = 0o700
 export const PRIVATE_FILE_MODE = 0o600
@@ -89,8 +85,6 @@ function wrap (name: string, what: string, err: Error | null): HyperfsError | nu
 class FileStorageFile implements StorageFile {
   readonly name: string
   private raf: RandomAccessFile
-  // writes running on the thread pool (writevOff)
-  private inflight = new Set<Promise<void>>()
 
   constructor (name: string, raf: RandomAccessFile) {
     this.name = name
@@ -100,8 +94,7 @@ class FileStorageFile implements StorageFile {
   // Reads and writes go straight to the descriptor random-access-file opened
   // (and locked), synchronously: on these machines an async round trip through
   // libuv's thread pool costs ~100 µs, a page-cache pread/pwrite of 64 KiB ~10 µs,
-  // and the log waits on each write in turn. Large transfers stay async:
-  // reads past SYNC_LIMIT, and writes from ASYNC_WRITE_BYTES (writevOff).
+  // and the log waits on each write in turn. Large transfers stay async.
   async read (offset: number, length: number): Promise<Buffer> {
     if (length > SYNC_LIMIT || !this.raf.fd) return this.readAsync(offset, length)
     const buf = Buffer.allocUnsafe(length)
@@ -116,8 +109,7 @@ class FileStorageFile implements StorageFile {
   }
 
   async write (offset: number, data: Uint8Array): Promise<void> {
-    if (!this.raf.fd) return this.writeAsync(offset, data)
-    if (data.byteLength >= ASYNC_WRITE_BYTES) return this.writevOff(offset, [data])
+    if (data.byteLength > SYNC_LIMIT || !this.raf.fd) return this.writeAsync(offset, data)
     try {
       let done = 0
       while (done < data.byteLength) done += writeSync(this.raf.fd, data, done, data.byteLength - done, offset + done)
@@ -138,8 +130,7 @@ class FileStorageFile implements StorageFile {
   async writev (offset: number, data: Uint8Array[]): Promise<void> {
     let total = 0
     for (const d of data) total += d.byteLength
-    if (!this.raf.fd) return this.writeAsync(offset, Buffer.concat(data))
-    if (total >= ASYNC_WRITE_BYTES || data.length > IOV_MAX) return this.writevOff(offset, data)
+    if (total > SYNC_LIMIT || !this.raf.fd || data.length > IOV_MAX) return this.write(offset, Buffer.concat(data))
     try {
       const done = writevSync(this.raf.fd, data, offset)
       if (done < total) {
@@ -151,38 +142,6 @@ class FileStorageFile implements StorageFile {
     } catch (err) {
       throw wrap(this.name, 'write', err as Error)!
     }
-  }
-
-  // Writes `data` back to back from `offset` on the thread pool, IOV_MAX
-  // buffers at a time, finishing short writes. close() and sync() wait for it.
-  private writevOff (offset: number, data: Uint8Array[]): Promise<void> {
-    const fd = this.raf.fd
-    const done = (async () => {
-      for (let k = 0; k < data.length; k += IOV_MAX) {
-        let bufs = data.slice(k, k + IOV_MAX)
-        let left = 0
-        for (const b of bufs) left += b.byteLength
-        while (left > 0) {
-          const n = await new Promise<number>((resolve, reject) => {
-            fsWritev(fd, bufs, offset, (err, written) => { if (err) reject(wrap(this.name, 'write', err)); else resolve(written) })
-          })
-          if (n === 0) throw HyperfsError.from('STORAGE_IO', `write ${this.name}: no progress at ${offset}`)
-          offset += n
-          left -= n
-          // a short write (rare on regular files): the rest in one piece
-          if (left > 0) bufs = [Buffer.concat(bufs).subarray(n)]
-        }
-      }
-    })()
-    this.inflight.add(done)
-    const forget = (): void => { this.inflight.delete(done) }
-    done.then(forget, forget)
-    return done
-  }
-
-  // resolves once every write started so far has settled
-  private async settled (): Promise<void> {
-    if (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
   }
 
   private readAsync (offset: number, length: number): Promise<Buffer> {
@@ -245,9 +204,8 @@ class FileStorageFile implements StorageFile {
     throw wrap(this.name, 'punch a hole in', err)!
   }
 
-  async sync (): Promise<void> {
-    await this.settled()
-    if (!this.raf.fd) return
+  sync (): Promise<void> {
+    if (!this.raf.fd) return Promise.resolve()
     return new Promise((resolve, reject) => {
       fdatasync(this.raf.fd, (err) => {
         const e = wrap(this.name, 'sync', err)
@@ -268,9 +226,7 @@ class FileStorageFile implements StorageFile {
     })
   }
 
-  async close (): Promise<void> {
-    // the descriptor must outlive the writes on it (it could be reused by the next open)
-    await this.settled()
+  close (): Promise<void> {
     return new Promise((resolve) => this.raf.close(() => resolve()))
   }
 }
