@@ -9,9 +9,8 @@ import type { Logger } from '../../src/daemon/logger.js'
 import { createTestnet } from '../../src/dht/bootstrap-node.js'
 import { Swarm } from '../../src/swarm/swarm.js'
 import { Store } from '../../src/store/store.js'
-import type { Proof } from '../../src/core/merkle-tree.js'
 import { isPeerFault } from '../../src/replication/replicator.js'
-import { connect, writer, reader, blocks } from '../helpers/replication.js'
+import { writer, blocks, liar } from '../helpers/replication.js'
 import { onTeardown } from '../swarm/teardown.js'
 
 const WAIT_STEP = 50
@@ -60,21 +59,12 @@ test('a swarm peer that sends blocks that do not verify is logged and refused by
   onTeardown(t, () => testnet.destroy())
   const data = blocks(32)
   const w = await writer(t, data)
-  const evil = await reader(t, w.key!)
-  connect(t, w, evil)
-  await evil.update()
-  await evil.download({ start: 0, end: w.length })
-  const honest = evil.proof.bind(evil)
-  evil.proof = async (req) => {
-    const p: Proof = await honest(req)
-    if (p.block?.value) { p.block.value = Buffer.from(p.block.value); p.block.value[0] ^= 1 }
-    return p
-  }
-  const liar = new Swarm({ bootstrap: testnet.bootstrap, host: '127.0.0.1', mdns: false })
-  onTeardown(t, () => liar.destroy())
+  const evil = await liar(t, w)
+  const liarSwarm = new Swarm({ bootstrap: testnet.bootstrap, host: '127.0.0.1', mdns: false })
+  onTeardown(t, () => liarSwarm.destroy())
   let liarConnections = 0
-  liar.on('connection', (s) => { liarConnections++; evil.replicate(s) })
-  await liar.join(evil.discoveryKey as Buffer, { server: true, client: false }).flushed()
+  liarSwarm.on('connection', (s) => { liarConnections++; evil.replicate(s) })
+  await liarSwarm.join(evil.discoveryKey as Buffer, { server: true, client: false }).flushed()
 
   const store = Store.memory()
   onTeardown(t, () => store.close())
@@ -97,7 +87,7 @@ test('a swarm peer that sends blocks that do not verify is logged and refused by
   // the read fails with the liar's fault (after its timeout); the shut-out
   // starts at the fault, so it is checked while the read still waits
   const read = assert.rejects(core.get(3, { timeout: 10_000 }), (err) => isPeerFault(err))
-  const liarKey = liar.publicKey.toString('hex')
+  const liarKey = liarSwarm.publicKey.toString('hex')
   await until('the liar is shut out', () => network.status().swarmPenalised.includes(liarKey))
   assert.ok(logger.lines.some((l) => l.startsWith('warn') && l.includes(`swarm peer ${liarKey.slice(0, 16)}`) && /does not verify/.test(l)), logger.lines.join('\n'))
   await until('the lying connection is gone', () => network.status().swarmPeers === 0)

@@ -9,8 +9,7 @@ import { TcpNetwork } from '../../src/daemon/tcp-network.js'
 import type { Logger } from '../../src/daemon/logger.js'
 import { Store } from '../../src/store/store.js'
 import type { Hypercore } from '../../src/core/hypercore.js'
-import type { Proof } from '../../src/core/merkle-tree.js'
-import { connect, writer, reader, blocks } from '../helpers/replication.js'
+import { connect, writer, reader, blocks, liar } from '../helpers/replication.js'
 import { tcpRelay } from '../net/tcp-relay.js'
 import { isPeerFault } from '../../src/replication/replicator.js'
 
@@ -99,16 +98,7 @@ test('a read of a drive whose peer has come back resumes within its timeout, how
 test('a peer that sends blocks that do not verify is named to the reader, logged, and not redialled on demand', { timeout: 60_000 }, async (t) => {
   const data = blocks(32)
   const w = await writer(t, data)
-  const evil = await reader(t, w.key!)
-  connect(t, w, evil)
-  await evil.update()
-  await evil.download({ start: 0, end: w.length })
-  const honest = evil.proof.bind(evil)
-  evil.proof = async (req) => {
-    const p: Proof = await honest(req)
-    if (p.block?.value) { p.block.value = Buffer.from(p.block.value); p.block.value[0] ^= 1 }
-    return p
-  }
+  const evil = await liar(t, w)
   const { port } = await serve(t, evil)
   const { core, net, logger } = await readerNetwork(t, w.key!)
   await net.addPeer({ host: '127.0.0.1', port })
@@ -120,21 +110,6 @@ test('a peer that sends blocks that do not verify is named to the reader, logged
   net.redialNow()
   assert.equal(net.status().peers[0].attempts, before, 'a lying peer waits out its backoff')
 })
-
-// A lying peer whose `proof` flips a byte of every block it sends.
-async function liar (t: any, w: Hypercore): Promise<Hypercore> {
-  const evil = await reader(t, w.key!)
-  connect(t, w, evil)
-  await evil.update()
-  await evil.download({ start: 0, end: w.length })
-  const honest = evil.proof.bind(evil)
-  evil.proof = async (req) => {
-    const p: Proof = await honest(req)
-    if (p.block?.value) { p.block.value = Buffer.from(p.block.value); p.block.value[0] ^= 1 }
-    return p
-  }
-  return evil
-}
 
 // Dials `port` from `localAddress` and replicates `core` over it, as a peer
 // that found us would.
