@@ -43,7 +43,7 @@ import {
   FILES_PREFIX, fileKey, markerKey, folderRange, keyPath, blobsManifest, encodeEntry, decodeEntry,
   entryStat, folderStat, withPosix, withMapSize, recordedSize, blockMapBlock, MAX_MAP_BLOCKS, MAX_MAP_ENTRIES, type BlobId, type Drive13Entry, type MapEntry
 } from './drive13-entry.js'
-import { checkPatch } from './extent-map.js'
+import { checkPatch, findExtent } from './extent-map.js'
 import { blockParts, patchParts, planMap, entryCount, ZERO, OLD_BYTES, type Part } from './block-map.js'
 import {
   type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
@@ -1063,13 +1063,8 @@ function mapCopier (blobs: Hypercore, map: MapEntry[]): FileReader['readInto'] {
   return (target, position, length) => {
     const end = Math.min(size, position + length, target.byteLength + position)
     if (position >= end) return 0
-    let lo = 0
-    let hi = map.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (starts[mid] <= position) lo = mid
-      else hi = mid - 1
-    }
+    // position < size = starts[map.length], so this is an entry of the map
+    const lo = findExtent(starts, position)
     let done = 0
     for (let i = lo; position + done < end; i++) {
       const e = map[i]
