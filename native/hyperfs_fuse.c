@@ -1156,6 +1156,13 @@ static const double *arg_attrs (hf_args *a, size_t i, size_t min) {
   return data;
 }
 
+// The attributes an answer must carry; NULL, with a TypeError thrown, when they are missing.
+static const double *need_attrs (hf_args *a, size_t i) {
+  const double *at = arg_attrs(a, i, ATTR_FIELDS);
+  if (!at) napi_throw_type_error(a->env, NULL, "hyperfs_fuse: attributes must be a Float64Array");
+  return at;
+}
+
 static napi_value ret_bool (napi_env env, bool v) {
   napi_value out;
   napi_get_boolean(env, v, &out);
@@ -1301,8 +1308,8 @@ static void entry_undo (hf_mount *m, fuse_ino_t ino, int opening) {
 static napi_value reply_entry (napi_env env, napi_callback_info info) {
   hf_args a;
   if (get_args(env, info, &a)) return NULL;
-  const double *at = arg_attrs(&a, 2, ATTR_FIELDS);
-  if (!at) { napi_throw_type_error(env, NULL, "hyperfs_fuse: attributes must be a Float64Array"); return NULL; }
+  const double *at = need_attrs(&a, 2);
+  if (!at) return NULL;
   hf_req *r = take(&a);
   if (!r) return ret_bool(env, false);
   struct fuse_entry_param e;
@@ -1316,8 +1323,8 @@ static napi_value reply_entry (napi_env env, napi_callback_info info) {
 static napi_value reply_attr (napi_env env, napi_callback_info info) {
   hf_args a;
   if (get_args(env, info, &a)) return NULL;
-  const double *at = arg_attrs(&a, 2, ATTR_FIELDS);
-  if (!at) { napi_throw_type_error(env, NULL, "hyperfs_fuse: attributes must be a Float64Array"); return NULL; }
+  const double *at = need_attrs(&a, 2);
+  if (!at) return NULL;
   hf_req *r = take(&a);
   if (!r) return ret_bool(env, false);
   struct stat st;
@@ -1371,8 +1378,8 @@ static napi_value reply_open (napi_env env, napi_callback_info info) {
 static napi_value reply_create (napi_env env, napi_callback_info info) {
   hf_args a;
   if (get_args(env, info, &a)) return NULL;
-  const double *at = arg_attrs(&a, 3, ATTR_FIELDS);
-  if (!at) { napi_throw_type_error(env, NULL, "hyperfs_fuse: attributes must be a Float64Array"); return NULL; }
+  const double *at = need_attrs(&a, 3);
+  if (!at) return NULL;
   hf_req *r = take(&a);
   if (!r) return ret_bool(env, false);
   hf_mount *m = a.m;
