@@ -1107,7 +1107,8 @@ export class Hypercore extends EventEmitter {
     }
   }
 
-  // how many nodes from tree index `index` upward we lack (what a request's `nodes` says)
+  // how many nodes from tree index `index` upward we lack (what a request's
+  // `nodes` says at most; proof-chain.ts may ask fewer)
   async missingNodes (index: number): Promise<number> {
     const head = 2 * this.length
     if (flat.rightSpan(index) >= head) return 0

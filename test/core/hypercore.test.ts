@@ -147,26 +147,13 @@ test('a reader verifies and stores upgrades, blocks, and hashes from proofs', as
 
   // blocks below the length, asking for as many nodes as the reader lacks
   for (const i of [0, 36, 7, 8, 21, 22, 35]) {
-    const p = await core.proof(req({ block: { index: i, nodes: await missingNodes(reader, 2 * i) } }))
+    const p = await core.proof(req({ block: { index: i, nodes: await reader.missingNodes(2 * i) } }))
     await reader.applyProof(p)
     assert.ok((await reader.get(i))!.equals(blocks[i]), 'block ' + i)
   }
   assert.equal(reader.contiguousLength, 1)
   assert.ok(reader.has(36) && !reader.has(1))
 })
-
-async function missingNodes (core: Hypercore, index: number): Promise<number> {
-  const { parent, contains } = await import('../../src/core/flat-tree.js')
-  const head = 2 * core.length
-  let n = 0
-  let ite = index
-  while (!contains(ite, head) && !(await core.tree.hasNode(ite))) {
-    n++
-    ite = parent(ite)
-    if (n > 64) break
-  }
-  return n
-}
 
 test('upgrade proofs from every start length verify', async (t) => {
   const { core } = await writerWith(33)
@@ -192,7 +179,7 @@ test('a seek proof lets a reader find the block for a byte offset', async (t) =>
   await reader.applyProof(await core.proof(req({ upgrade: { start: 0, length: 20 } })))
   const target = await core.seek(100)
   await assert.rejects(reader.seek(100, { wait: false }), { code: 'BLOCK_NOT_AVAILABLE' })
-  const p = await core.proof(req({ seek: { bytes: 100, padding: 0 }, block: { index: target[0], nodes: await missingNodes(reader, 2 * target[0]) } }))
+  const p = await core.proof(req({ seek: { bytes: 100, padding: 0 }, block: { index: target[0], nodes: await reader.missingNodes(2 * target[0]) } }))
   await reader.applyProof(p)
   assert.deepEqual(await reader.seek(100), target)
 })
@@ -225,7 +212,7 @@ test('a tampered block, node or signature is rejected and nothing is stored', as
   assert.equal(reader.length, 8)
 
   // below the signed length a wrong block fails against the stored tree
-  const p = await core.proof(req({ block: { index: 5, nodes: await missingNodes(reader, 10) } }))
+  const p = await core.proof(req({ block: { index: 5, nodes: await reader.missingNodes(10) } }))
   p.block!.value = Buffer.from('evil')
   await assert.rejects(reader.applyProof(p), { code: 'INVALID_PROOF' })
   assert.equal(reader.has(5), false)

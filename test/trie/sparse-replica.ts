@@ -5,22 +5,10 @@
 // would see and `wants` lists every block the reader asked for.
 import { Hypercore } from '../../src/core/hypercore.js'
 import { MemoryStorage, type Storage } from '../../src/core/storage.js'
-import { parent, contains } from '../../src/core/flat-tree.js'
 import type { ProofRequest } from '../../src/core/merkle-tree.js'
 
 function req (r: Partial<ProofRequest>): ProofRequest {
   return { fork: 0, block: null, hash: null, seek: null, upgrade: null, manifest: true, ...r }
-}
-
-async function missingNodes (core: Hypercore, index: number): Promise<number> {
-  const head = 2 * core.length
-  let n = 0
-  let ite = index
-  while (!contains(ite, head) && !(await core.tree.hasNode(ite)) && n < 64) {
-    n++
-    ite = parent(ite)
-  }
-  return n
 }
 
 export class SparseReplica {
@@ -79,7 +67,7 @@ export class SparseReplica {
 
   private async serve (i: number): Promise<void> {
     if (this.core.has(i) || this.core.closed || i >= this.writer.length) return
-    const p = await this.writer.proof(req({ block: { index: i, nodes: await missingNodes(this.core, 2 * i) }, manifest: false }))
+    const p = await this.writer.proof(req({ block: { index: i, nodes: await this.core.missingNodes(2 * i) }, manifest: false }))
     const r = await this.core.applyProof(p)
     // as the replicator does for a block from a peer: range downloads see it
     if (r.block !== null) this.core.replicator.emit('download', i, p.block!.value!.byteLength)
