@@ -29,7 +29,7 @@
 // Entries are read a page at a time, synchronously (the zero-copy read cannot
 // wait), and a few pages are kept; writes are queued in call order, so a
 // zeroing is never overtaken by an entry recorded before it.
-import { crc32 } from 'node:zlib'
+import { crc32 } from './crc32.js'
 import { CHECKSUM_ENTRY_SIZE, MAX_CHECKSUMMED_BLOCK, type ChecksumEntry, encodeChecksumEntry, decodeChecksumEntry } from '../codec/index.js'
 import { safetyCatch } from '../errors.js'
 import type { StorageFile } from './storage.js'
