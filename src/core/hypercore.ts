@@ -159,6 +159,8 @@ export class Hypercore extends EventEmitter {
   // blocks read from our files and hashed against the tree since open (a
   // first read that matched its checksum entry is not hashed): for tests
   get localHashes (): number { return this.verifier?.hashes ?? 0 }
+  // parent nodes hashed again since open to prove what local reads read: for tests
+  get localParentHashes (): number { return this.verifier?.parentHashes ?? 0 }
   get identity (): CoreIdentity { return { key: this.key!, manifest: this.manifest } }
 
   // ---- open / close ----
@@ -332,6 +334,7 @@ export class Hypercore extends EventEmitter {
       // the bytes just hashed into the tree, now on disk and committed
       this.sums!.recordAll(from, list)
       tree.commit(batch)
+      this.verifier!.computed(batch.nodes)
       this.bitfield.setRange(from, batch.length, true)
       this.onblocks(from, batch.length, list)
       this.emit('append')

@@ -9,8 +9,12 @@
 //   - the climb ends at a root, or at a parent proven by an earlier climb.
 // Proofs are lazy (opening a core of any length costs nothing) and remembered
 // until the core closes: `blocks` marks blocks whose bytes matched since open,
-// so repeat reads cost nothing, and `nodes` the parents proven so far, where
-// the next climb stops (for a sequential read, after one level). A zero-copy
+// so repeat reads cost nothing, and `nodes` the nodes proven so far, where
+// the next climb stops (for a sequential read, after one level): parents a
+// climb proved, and every node an append computed in this open (a writer's
+// own leaves and parents, from the bytes in memory). Those are trusted until
+// close like any proven node; a read of those blocks still checks their
+// bytes in the data file. A zero-copy
 // read of a run of blocks none of which was checked yet proves their leaves
 // together (leaves()): level by level, each parent above them hashed once.
 //
@@ -66,8 +70,10 @@ export class LocalVerifier {
   private readonly held: (index: number) => boolean
   readonly reads: ClimbContext
   // blocks whose bytes check() hashed since open (for tests and benchmarks:
-  // a read that matched its checksum entry does not count)
+  // a read that matched its checksum entry does not count), and parents a
+  // climb hashed again
   hashes = 0
+  parentHashes = 0
 
   constructor (tree: MerkleTree, data: StorageFile, sums: Checksums, held: (index: number) => boolean) {
     this.tree = tree
@@ -123,7 +129,7 @@ export class LocalVerifier {
         const cur = level[k]
         const root = roots.get(cur.index)
         if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return null
-        if (root || (d > 0 && ctx.proven.get(cur.index))) continue
+        if (root || ctx.proven.get(cur.index)) continue
         // every node of this level is at depth d
         const o = flat.offset(cur.index, d)
         const s = flat.index(d, o % 2 === 0 ? o + 1 : o - 1)
@@ -133,6 +139,7 @@ export class LocalVerifier {
         if (!sibling) return null
         const up = flat.index(d + 1, Math.floor(o / 2))
         const parent = roots.get(up) ?? ctx.get(up)
+        this.parentHashes++
         if (!parent || parent.size !== cur.size + sibling.size || !parentHash(cur, sibling).equals(parent.hash)) return null
         climbed.push(up)
         next.push(parent)
@@ -152,7 +159,7 @@ export class LocalVerifier {
     for (let d = 0; d < MAX_CLIMB; d++) {
       const root = this.rootAt(cur.index)
       if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return `node ${cur.index} does not match the signed root`
-      if (root || (d > 0 && ctx.proven.get(cur.index))) {
+      if (root || ctx.proven.get(cur.index)) {
         for (const i of climbed) ctx.proven.set(i, true)
         return null
       }
@@ -161,6 +168,7 @@ export class LocalVerifier {
       if (!sibling) return `node ${flat.sibling(cur.index)} is missing or unreadable`
       const size = cur.size + sibling.size
       const hash = parentHash(cur, sibling)
+      this.parentHashes++
       // a root is compared with the one in memory, which open checked against the signature
       const upRoot = this.rootAt(up)
       const parent = upRoot ?? ctx.get(up)
@@ -203,6 +211,14 @@ export class LocalVerifier {
     this.hashedBlocks.set(index, true)
     if (this.held(index)) this.sums.record(index, data)
     return null
+  }
+
+  // Nodes this core computed itself from the bytes it appended (its own
+  // leaves, and the parents above them): proven, as a climb would leave
+  // them, so the first read of those blocks checks their bytes (against the
+  // checksum entry, or the leaf) without hashing the tree again.
+  computed (nodes: TreeNode[]): void {
+    for (const n of nodes) this.nodes.set(n.index, true)
   }
 
   // a block a replica dropped, to fetch again
