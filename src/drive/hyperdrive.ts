@@ -28,7 +28,7 @@ import { encode, decode } from '../codec/state.js'
 import { driveHeader, type DriveHeader } from '../codec/drive-header.js'
 import { driveStat } from '../codec/drive-stat.js'
 import { driveMount } from '../codec/drive-mount.js'
-import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
+import { HyperfsError, isHyperfsError, handled } from '../errors.js'
 import { Hypertrie } from '../trie/hypertrie.js'
 import { Mutex } from '../core/mutex.js'
 import { pathString, keyProblem } from './drive-path.js'
@@ -37,15 +37,14 @@ import { ContentWriter, type ContentRange } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
 import { fileExtents, extentStarts, findExtent, patchExtents, planMerges, joinExtents, checkPatch, type PlacedExtent } from './extent-map.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
+import { FormatBase, type FormatState } from './format-base.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   type Drive, type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type Extent, type FilePatch, S_IFREG, S_IFDIR, S_IFLNK
+  type DiffEntry, type HistoryEntry, type MountInfo, type Extent, type FilePatch, S_IFREG, S_IFDIR, S_IFLNK
 } from './types.js'
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024
-// warnings about bad entries one drive logs; past this they are counted only
-const MAX_WARNINGS = 32
 const FETCH_AHEAD = 8
 const LOCAL_CHUNK = 1024 * 1024
 // extents an entry keeps before small neighbours are rewritten as one run
@@ -66,18 +65,13 @@ export interface HyperdriveOptions extends MountOptions {
 }
 
 // What a drive and all its checkouts share.
-interface DriveState {
+interface DriveState extends FormatState {
   cores: DriveCores
   opts: HyperdriveOptions
   trie: Hypertrie
   content: Hypercore | null
   header: DriveHeader | null
-  loading: Promise<void> | null
-  opening: Promise<void> | null
-  meta: Mutex // serialises read-modify-write of metadata
   contentLock: Mutex // one file's blocks at a time
-  warnings: number
-  closed: boolean
 }
 
 // A Hypertrie drive with mounts: what DriveStore opens for this format, and
@@ -88,14 +82,15 @@ export class Hyperdrive extends RoutedDrive {
   }
 }
 
-export class TrieFormat implements DriveFormat {
+export class TrieFormat extends FormatBase implements DriveFormat {
   readonly format = 'hypertrie' as const
-  private s: DriveState
+  protected s: DriveState
   private trie: Hypertrie
-  private readonly checkedOut: boolean
+  protected readonly checkedOut: boolean
   private readonly root = new RootStat()
 
   constructor (cores: DriveCores, opts: HyperdriveOptions = {}, shared?: { state: DriveState, version: number }) {
+    super()
     if (shared) {
       this.s = shared.state
       this.trie = shared.state.trie.checkout(shared.version)
@@ -111,23 +106,12 @@ export class TrieFormat implements DriveFormat {
     this.checkedOut = false
   }
 
-  get key (): Buffer { return this.s.cores.metadata.key! }
-  get discoveryKey (): Buffer { return this.s.cores.metadata.discoveryKey! }
-  get writable (): boolean { return !this.checkedOut && this.s.cores.metadata.writable }
   get version (): number { return this.trie.version }
   get metadata (): Hypercore { return this.s.cores.metadata }
   get content (): Hypercore | null { return this.s.content }
   get historyIsLocal (): boolean { return this.metadata.contiguousLength === this.metadata.length }
-  get id (): string {
-    return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest')
-  }
 
-  ready (): Promise<void> {
-    if (!this.s.opening) this.s.opening = this.open()
-    return this.s.opening
-  }
-
-  private async open (): Promise<void> {
+  protected async open (): Promise<void> {
     const md = this.s.cores.metadata
     await md.ready()
     if (md.length === 0 && md.writable) {
@@ -148,36 +132,24 @@ export class TrieFormat implements DriveFormat {
   }
 
   private loadContent (): Promise<void> {
-    if (!this.s.loading) {
-      this.s.loading = (async () => {
-        const th = await this.s.trie.getHeader()
-        let header: DriveHeader
-        try {
-          header = decode(driveHeader, th.metadata ?? Buffer.alloc(0))
-        } catch (err) {
-          throw HyperfsError.DECODE_ERROR('drive header: ' + (err as Error).message)
-        }
-        const content = await this.s.cores.content(header.contentKey)
-        await content.ready()
-        this.s.header = header
-        this.s.content = content
-      })()
-      this.s.loading.catch(() => { this.s.loading = null })
-    }
-    return this.s.loading
+    return this.loadOnce(async () => {
+      const th = await this.s.trie.getHeader()
+      let header: DriveHeader
+      try {
+        header = decode(driveHeader, th.metadata ?? Buffer.alloc(0))
+      } catch (err) {
+        throw HyperfsError.DECODE_ERROR('drive header: ' + (err as Error).message)
+      }
+      const content = await this.s.cores.content(header.contentKey)
+      await content.ready()
+      this.s.header = header
+      this.s.content = content
+    })
   }
 
   private async contentCore (): Promise<{ core: Hypercore, blockSize: number }> {
     if (!this.s.content) await this.loadContent()
     return { core: this.s.content!, blockSize: this.s.header!.blockSize }
-  }
-
-  async close (): Promise<void> {
-    if (this.checkedOut || this.s.closed) return
-    this.s.closed = true
-    try { await this.s.opening } catch (err) { safetyCatch(err) }
-    try { await this.s.loading } catch (err) { safetyCatch(err) }
-    await Promise.all([this.s.cores.metadata.close(), this.s.content?.close()])
   }
 
   async info (): Promise<DriveInfo> {
@@ -304,14 +276,6 @@ export class TrieFormat implements DriveFormat {
     return st
   }
 
-  private warn (msg: string): void {
-    const n = this.s.warnings++
-    if (!this.s.opts.onwarning || n > MAX_WARNINGS) return
-    const drive = `drive ${this.key.toString('hex').slice(0, 16)}…`
-    if (n === MAX_WARNINGS) this.s.opts.onwarning(`${drive}: more entries skipped; no more warnings for this drive`)
-    else this.s.opts.onwarning(`${drive}: ${msg}`)
-  }
-
   // The file's bytes [start, end), extent by extent: a hole as zeros, a run
   // of blocks as extentBytes says.
   async * chunks (st: Stat, start: number, end: number, opts: ReadOptions): AsyncIterable<Buffer> {
@@ -433,10 +397,6 @@ export class TrieFormat implements DriveFormat {
   }
 
   // ---- writing ----
-
-  private assertWritable (): void {
-    if (!this.writable) throw HyperfsError.EROFS(this.checkedOut ? 'a checkout is read-only' : 'this drive is read-only here')
-  }
 
   // Puts for the missing folders above `comps` (mkdir -p); ENOTDIR when one is not a folder.
   private async parentOps (comps: string[]): Promise<Array<{ type: 'put', key: string, value: Buffer }>> {
@@ -690,37 +650,9 @@ export class TrieFormat implements DriveFormat {
     }
   }
 
-  // One event per new version that changed something at or under `comps`.
-  // Ends when the signal aborts or the drive closes; a checkout never changes.
-  async * watch (comps: string[], opts: { signal?: AbortSignal }): AsyncIterable<WatchEvent> {
-    await this.ready()
-    if (this.checkedOut) return
-    const prefix = comps.join('/')
-    const md = this.s.cores.metadata
-    let wake: (() => void) | null = null
-    const poke = () => { const w = wake; wake = null; w?.() }
-    md.on('append', poke)
-    md.on('close', poke)
-    opts.signal?.addEventListener('abort', poke)
-    try {
-      let seen = md.length
-      while (!opts.signal?.aborted && !this.s.closed && !md.closed) {
-        if (md.length > seen) {
-          const now = md.length
-          const view = this.s.trie.checkout(now)
-          let changed = false
-          for await (const _ of view.diff(seen, { prefix })) { changed = true; break }
-          seen = now
-          if (changed) yield { version: now, path: pathString(comps) }
-          continue
-        }
-        await new Promise<void>((resolve) => { wake = resolve })
-      }
-    } finally {
-      md.off('append', poke)
-      md.off('close', poke)
-      opts.signal?.removeEventListener('abort', poke)
-    }
+  protected async changedUnder (from: number, to: number, comps: string[]): Promise<boolean> {
+    for await (const _ of this.s.trie.checkout(to).diff(from, { prefix: comps.join('/') })) return true
+    return false
   }
 }
 

@@ -32,12 +32,13 @@ import * as flat from '../core/flat-tree.js'
 import { Mutex } from '../core/mutex.js'
 import { Hyperbee, type BeeEntry } from '../bee/hyperbee.js'
 import { coreExtension } from '../bee/extension.js'
-import { HyperfsError, isHyperfsError, safetyCatch, handled } from '../errors.js'
+import { HyperfsError, isHyperfsError, handled } from '../errors.js'
 import { pathString, keyProblem, nameProblem } from './drive-path.js'
 import { statEntry, RootStat, isDir, isLink } from './stat-entry.js'
 import { ContentWriter } from './content-writer.js'
 import { fetchRanges, type BlockRange } from './range-fetch.js'
 import { RoutedDrive, type MountOptions } from './routed-drive.js'
+import { FormatBase, type FormatState } from './format-base.js'
 import type { DriveFormat, FetchFilesOptions } from './drive-format.js'
 import {
   FILES_PREFIX, fileKey, markerKey, folderRange, keyPath, blobsManifest, encodeEntry, decodeEntry,
@@ -47,13 +48,11 @@ import { checkPatch, findExtent } from './extent-map.js'
 import { blockParts, patchParts, planMap, entryCount, ZERO, OLD_BYTES, type Part } from './block-map.js'
 import {
   type DriveInfo, type FileReader, type Stat, type DirEntry, type ReadOptions, type WriteOptions,
-  type DiffEntry, type HistoryEntry, type WatchEvent, type MountInfo, type FilePatch, S_IFREG, S_IFDIR
+  type DiffEntry, type HistoryEntry, type MountInfo, type FilePatch, S_IFREG, S_IFDIR
 } from './types.js'
 
 // Hyperblobs' block size for a put (docs/hyperdrive13.md §5)
 export const BLOB_BLOCK_SIZE = 64 * 1024
-// warnings about bad entries one drive logs; past this they are counted only
-const MAX_WARNINGS = 32
 // blobs blocks a read keeps in flight ahead of the one it returns
 const FETCH_AHEAD = 8
 // blocks under a page a block map lists before small neighbours are joined
@@ -98,17 +97,12 @@ interface Blob {
 }
 
 // What a drive and all its checkouts share.
-interface DriveState {
+interface DriveState extends FormatState {
   cores: Drive13Cores
   opts: Hyperdrive13Options
   bee: Hyperbee
   blobs: Hypercore | null
-  loading: Promise<Hypercore> | null
-  opening: Promise<void> | null
-  meta: Mutex // serialises read-modify-write of entries
   blobLock: Mutex // one file's blocks at a time
-  warnings: number
-  closed: boolean
 }
 
 // A hyperdrive@13 drive: what DriveStore opens for this format.
@@ -118,16 +112,17 @@ export class Hyperdrive13 extends RoutedDrive {
   }
 }
 
-export class Drive13Format implements DriveFormat {
+export class Drive13Format extends FormatBase implements DriveFormat {
   readonly format = 'hyperdrive13' as const
-  private s: DriveState
+  protected s: DriveState
   private bee: Hyperbee
-  private readonly checkedOut: boolean
+  protected readonly checkedOut: boolean
   // the blob of each Stat this format handed out (a block map's entries are not in a Stat)
   private blobOf = new WeakMap<Stat, Blob>()
   private readonly root = new RootStat()
 
   constructor (cores: Drive13Cores, opts: Hyperdrive13Options = {}, shared?: { state: DriveState, version: number }) {
+    super()
     if (shared) {
       this.s = shared.state
       this.bee = shared.state.bee.checkout(shared.version)
@@ -140,9 +135,6 @@ export class Drive13Format implements DriveFormat {
     this.checkedOut = false
   }
 
-  get key (): Buffer { return this.s.cores.db.key! }
-  get discoveryKey (): Buffer { return this.s.cores.db.discoveryKey! }
-  get writable (): boolean { return !this.checkedOut && this.s.cores.db.writable }
   get version (): number { return this.bee.version }
   get metadata (): Hypercore { return this.s.cores.db }
   get content (): Hypercore | null { return this.s.blobs }
@@ -154,18 +146,12 @@ export class Drive13Format implements DriveFormat {
     if (db.contiguousLength !== db.length) return false
     return blobs === null ? db.length <= 1 : blobs.writable || blobs.contiguousLength === blobs.length
   }
-  get id (): string { return this.key.toString('hex') + '@' + (this.checkedOut ? this.version : 'latest') }
 
   private get timeout (): number { return this.s.opts.timeout ?? DEFAULT_TIMEOUT }
 
-  ready (): Promise<void> {
-    if (!this.s.opening) this.s.opening = this.open()
-    return this.s.opening
-  }
-
   // A drive we create gets its header at once (hyperdrive writes it with the
   // first entry): a drive's first block is how a store knows its format.
-  private async open (): Promise<void> {
+  protected async open (): Promise<void> {
     const db = this.s.cores.db
     await db.ready()
     if (db.length === 0 && db.writable) {
@@ -179,37 +165,25 @@ export class Drive13Format implements DriveFormat {
   // derived from the db core's manifest (every hyperdrive@13 drive).
   private blobsCore (): Promise<Hypercore> {
     if (this.s.blobs) return Promise.resolve(this.s.blobs)
-    if (!this.s.loading) {
-      this.s.loading = (async () => {
-        const db = this.s.cores.db
-        const header = await this.s.bee.getHeader({ timeout: this.timeout })
-        const feed = header.metadata?.contentFeed ?? null
-        let key: Buffer
-        let manifest: Manifest | null = null
-        if (feed && feed.byteLength >= 32) {
-          key = Buffer.from(feed.subarray(0, 32))
-        } else {
-          if (!db.manifest && !db.writable) await db.update({ timeout: this.timeout })
-          manifest = db.manifest ? blobsManifest(db.manifest, db.key!) : null
-          if (!manifest) throw HyperfsError.INVALID_MANIFEST('no blobs core: the header names none and the db core has no manifest to derive one from')
-          key = keyFromManifest(manifest)
-        }
-        const blobs = await this.s.cores.blobs(key, { manifest, keyPair: manifest && db.writable ? db.keyPair : null })
-        await blobs.ready()
-        this.s.blobs = blobs
-        return blobs
-      })()
-      this.s.loading.catch(() => { this.s.loading = null })
-    }
-    return this.s.loading
-  }
-
-  async close (): Promise<void> {
-    if (this.checkedOut || this.s.closed) return
-    this.s.closed = true
-    try { await this.s.opening } catch (err) { safetyCatch(err) }
-    try { await this.s.loading } catch (err) { safetyCatch(err) }
-    await Promise.all([this.s.cores.db.close(), this.s.blobs?.close()])
+    return this.loadOnce(async () => {
+      const db = this.s.cores.db
+      const header = await this.s.bee.getHeader({ timeout: this.timeout })
+      const feed = header.metadata?.contentFeed ?? null
+      let key: Buffer
+      let manifest: Manifest | null = null
+      if (feed && feed.byteLength >= 32) {
+        key = Buffer.from(feed.subarray(0, 32))
+      } else {
+        if (!db.manifest && !db.writable) await db.update({ timeout: this.timeout })
+        manifest = db.manifest ? blobsManifest(db.manifest, db.key!) : null
+        if (!manifest) throw HyperfsError.INVALID_MANIFEST('no blobs core: the header names none and the db core has no manifest to derive one from')
+        key = keyFromManifest(manifest)
+      }
+      const blobs = await this.s.cores.blobs(key, { manifest, keyPair: manifest && db.writable ? db.keyPair : null })
+      await blobs.ready()
+      this.s.blobs = blobs
+      return blobs
+    })
   }
 
   async info (): Promise<DriveInfo> {
@@ -235,14 +209,6 @@ export class Drive13Format implements DriveFormat {
     if (!Number.isSafeInteger(version) || version < 0) throw HyperfsError.EINVAL(`bad version ${version}`)
     if (version > this.s.cores.db.length) throw HyperfsError.EINVAL(`version ${version} is past the latest (${this.s.cores.db.length})`)
     return new Drive13Format(this.s.cores, this.s.opts, { state: this.s, version })
-  }
-
-  private warn (msg: string): void {
-    const n = this.s.warnings++
-    if (!this.s.opts.onwarning || n > MAX_WARNINGS) return
-    const drive = `drive ${this.key.toString('hex').slice(0, 16)}…`
-    if (n === MAX_WARNINGS) this.s.opts.onwarning(`${drive}: more entries skipped; no more warnings for this drive`)
-    else this.s.opts.onwarning(`${drive}: ${msg}`)
   }
 
   // ---- mounts: the format has none ----
@@ -538,10 +504,6 @@ export class Drive13Format implements DriveFormat {
   }
 
   // ---- writing ----
-
-  private assertWritable (): void {
-    if (!this.writable) throw HyperfsError.EROFS(this.checkedOut ? 'a checkout is read-only' : 'this drive is read-only here')
-  }
 
   private async apply (ops: Op[]): Promise<void> {
     const b = this.s.bee.batch()
@@ -966,39 +928,13 @@ export class Drive13Format implements DriveFormat {
     }
   }
 
-  // One event per new version that changed something at or under `comps`.
-  // Ends when the signal aborts or the drive closes; a checkout never changes.
-  async * watch (comps: string[], opts: { signal?: AbortSignal }): AsyncIterable<WatchEvent> {
-    await this.ready()
-    if (this.checkedOut) return
-    const db = this.s.cores.db
+  protected async changedUnder (from: number, to: number, comps: string[]): Promise<boolean> {
     const at = pathString(comps)
-    let wake: (() => void) | null = null
-    const poke = () => { const w = wake; wake = null; w?.() }
-    db.on('append', poke)
-    db.on('close', poke)
-    opts.signal?.addEventListener('abort', poke)
-    try {
-      let seen = db.length
-      while (!opts.signal?.aborted && !this.s.closed && !db.closed) {
-        if (db.length > seen) {
-          const now = db.length
-          let changed = false
-          for await (const d of this.s.bee.checkout(now).diff(seen, { gte: FILES_PREFIX, lt: FILES_END })) {
-            const name = this.drivePathOf((d.left ?? d.right)!.key)
-            if (name !== null && under(name, at)) { changed = true; break }
-          }
-          seen = now
-          if (changed) yield { version: now, path: at }
-          continue
-        }
-        await new Promise<void>((resolve) => { wake = resolve })
-      }
-    } finally {
-      db.off('append', poke)
-      db.off('close', poke)
-      opts.signal?.removeEventListener('abort', poke)
+    for await (const d of this.s.bee.checkout(to).diff(from, { gte: FILES_PREFIX, lt: FILES_END })) {
+      const name = this.drivePathOf((d.left ?? d.right)!.key)
+      if (name !== null && under(name, at)) return true
     }
+    return false
   }
 }
 
