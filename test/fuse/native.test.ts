@@ -30,7 +30,7 @@ const SETTLE_MS = 10_000
 const BIG_READ = 8 * 1024 * 1024
 // longer than the 1 s entry and attribute timeouts of content that may change unannounced
 const PAST_SHORT_TIMEOUT_MS = 1500
-const CACHED_READ_TRIES = 3 // re-reads, for one that finds every page still cached
+const CACHED_READ_TRIES = 4 // re-reads, for one that finds every page still cached
 
 test('npm run setup built the native addon, and it loads', () => {
   const result = loadNativeAddon()
@@ -158,14 +158,19 @@ describe('native binding', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon())
     await cat() // through the drive, into the page cache
     // A read that went to the drive leaves the kernel's atime stale, and the
     // next stat (cat's fstat) asks for it: that one belongs to the read.
+    const settling = (await host.stats())[0].requests
     await cat()
+    const settled = (await host.stats())[0].requests
     // past the 1 s timeouts the kernel used to be given: it would look the
     // name up and stat it again
     await new Promise((resolve) => setTimeout(resolve, PAST_SHORT_TIMEOUT_MS))
     // Under the load of the whole suite the kernel may reclaim some of the
     // file's pages meanwhile, and read those again: READ must be 0 in one of
-    // a few tries (pages dropped on open would be read again every time).
+    // a few tries (pages dropped on open would be read again every time). A
+    // re-read that did READ leaves the atime stale, so the next one may ask
+    // GETATTR once: allowed only right after a READ.
     let reads = -1
+    let readBefore = (settled.READ ?? 0) > (settling.READ ?? 0)
     for (let i = 0; i < CACHED_READ_TRIES && reads !== 0; i++) {
       const before = (await host.stats())[0].requests
       await cat()
@@ -173,10 +178,13 @@ describe('native binding', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon())
       const delta = (op: string): number => (after[op] ?? 0) - (before[op] ?? 0)
       const seen = JSON.stringify({ before, after })
       assert.equal(delta('OPEN'), 1, seen) // it decides whether the pages are still good
-      for (const op of ['FLUSH', 'LOOKUP', 'GETATTR']) assert.equal(delta(op), 0, `${op}: ${seen}`)
+      for (const op of ['FLUSH', 'LOOKUP']) assert.equal(delta(op), 0, `${op}: ${seen}`)
+      assert.ok(delta('GETATTR') === 0 || (readBefore && delta('GETATTR') === 1), `GETATTR: ${seen}`)
       reads = delta('READ')
+      readBefore = reads > 0
+      if (reads === 0 && delta('GETATTR') > 0) reads = -1 // try again: this one paid the last one's READ
     }
-    assert.equal(reads, 0, `READ in each of ${CACHED_READ_TRIES} re-reads`)
+    assert.equal(reads, 0, `READ or GETATTR in each of ${CACHED_READ_TRIES} re-reads`)
   })
 
   test('inode numbers belong to paths: unique, and the same in a new mount whatever the order of lookups', async (t) => {
