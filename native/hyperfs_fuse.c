@@ -62,6 +62,16 @@
 #define INO_MASK ((1ULL << 53) - 1)     // inode numbers a JS number holds exactly
 #define MAX_ARGS 11                      // arguments of the JS dispatcher at most
 #define UNMOUNT_GRACE_MS 2000            // after the unmount, how long the loop may take to end before the connection is aborted
+// A folder whose attributes came with a timeout of at least LISTING_STABLE_TTL
+// seconds is one whose every change reaches the kernel as an invalidation (a
+// drive that invalidateOnChange() follows, or a version that cannot change):
+// its listing may stay in the kernel's cache of the folder (cache_readdir),
+// and be reused by later opens for LISTING_KEEP_S after it came from JS.
+// That is under the timeouts of the names and attributes the same listing
+// gave (readdirplus), so a reused listing never sends the kernel back to ask
+// for each entry; a later open lists anew, with fresh attributes.
+#define LISTING_STABLE_TTL 30.0
+#define LISTING_KEEP_S 30.0
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "hyperfs_fuse: " #call " failed"); return NULL; } } while (0)
 
@@ -91,6 +101,10 @@ typedef struct hf_node {
   // keep reading the old bytes; the last release removes it.
   uint32_t opens;
   int hidden;
+  // for folders: whether their last attributes had a stable timeout, and
+  // when JS last listed them (monotonic seconds; 0: never)
+  int stable;
+  double listed_at;
 } hf_node;
 
 typedef struct {
@@ -549,6 +563,18 @@ static double ttl_of (const double *a, double def) {
   return a[10] > 0 ? a[10] : def;
 }
 
+static double now_s (void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+// Notes what a folder's attribute record says of its listing (see
+// LISTING_STABLE_TTL); the caller holds m->lock.
+static void note_attrs (hf_node *n, const double *a) {
+  if (n) n->stable = a[10] >= LISTING_STABLE_TTL;
+}
+
 // ---- the kernel's requests (on libfuse's worker threads)
 
 static void ll_init (void *userdata, struct fuse_conn_info *conn) {
@@ -759,12 +785,22 @@ static void dir_free (hf_dir *d) {
   free(d);
 }
 
+// A stable folder's listing goes into the kernel's cache of the folder, and
+// one listed less than LISTING_KEEP_S ago is reused from there (keep_cache):
+// `git status` or a second `ls` then reads no listing from JS. The kernel
+// drops the cache itself when the folder changes through the mount, and on
+// invalidateOnChange()'s invalidation of the folder when it changes
+// elsewhere.
 static void ll_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   hf_mount *m = M(req);
   pthread_mutex_lock(&m->lock);
   hf_node *n = node_get(&m->tab, ino);
+  int cache = n && n->stable;
+  int keep = cache && n->listed_at > 0 && now_s() - n->listed_at < LISTING_KEEP_S;
   pthread_mutex_unlock(&m->lock);
   if (!n) { fuse_reply_err(req, ESTALE); return; }
+  fi->cache_readdir = cache;
+  fi->keep_cache = keep;
   hf_dir *d = calloc(1, sizeof(hf_dir));
   if (!d) { fuse_reply_err(req, ENOMEM); return; }
   pthread_mutex_init(&d->lock, NULL);
@@ -825,6 +861,7 @@ static char *dir_page (hf_mount *m, fuse_req_t req, fuse_ino_t ino, hf_dir *d, s
       }
       if (!n) break;
       fill_stat(&e.attr, a, n->ino);
+      note_attrs(n, a);
       e.ino = n->ino;
       e.attr_timeout = ttl_of(a, m->attr_timeout);
       e.entry_timeout = ttl_of(a, m->entry_timeout);
@@ -1276,6 +1313,7 @@ static hf_node *entry_take (hf_mount *m, hf_req *r, const double *at, struct fus
     n->nlookup++;
     e->ino = n->ino;
     fill_stat(&e->attr, at, n->ino);
+    note_attrs(n, at);
     if (opening) {
       n->opens++;
       seen_same(n, at);
@@ -1329,6 +1367,9 @@ static napi_value reply_attr (napi_env env, napi_callback_info info) {
   if (!r) return ret_bool(env, false);
   struct stat st;
   fill_stat(&st, at, r->ino);
+  pthread_mutex_lock(&a.m->lock);
+  note_attrs(node_get(&a.m->tab, r->ino), at);
+  pthread_mutex_unlock(&a.m->lock);
   fuse_reply_attr(r->req, &st, ttl_of(at, a.m->attr_timeout));
   req_free(r);
   return ret_bool(env, true);
@@ -1555,6 +1596,10 @@ static napi_value reply_dir (napi_env env, napi_callback_info info) {
   d->attrs = attrs;
   d->count = count;
   d->loaded = 1;
+  pthread_mutex_lock(&a.m->lock);
+  hf_node *folder = node_get(&a.m->tab, r->ino);
+  if (folder) folder->listed_at = now_s();
+  pthread_mutex_unlock(&a.m->lock);
   size_t plen = 0;
   char *page = dir_page(a.m, r->req, r->ino, d, r->size, r->off, r->plus, &plen);
   pthread_mutex_unlock(&d->lock);

@@ -524,22 +524,33 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
       seen = event.version
       const pending: Promise<void>[] = []
       const emptied = new Set<string>() // folders that lost an entry
+      const relisted = new Set<string>() // folders whose names changed
       for await (const change of drive.diff(from, event.version)) {
         const path = change.name
         const slash = path.lastIndexOf('/')
+        const parent = slash <= 0 ? '/' : path.slice(0, slash)
         const before = change.previous
         const after = change.type === 'put' ? change.value : null
-        // A new name needs nothing: the kernel keeps no negative entries
-        // (negativeTimeout 0). A name that went, or now holds another kind
-        // of file, must leave the kernel's cache; but dropping a live
+        // A new name needs no entry dropped: the kernel keeps no negative
+        // entries (negativeTimeout 0). A name that went, or now holds another
+        // kind of file, must leave the kernel's cache; but dropping a live
         // folder's entry would break getcwd() for a shell inside it, so a
         // changed entry of the same kind only loses its attributes and pages.
+        // Either way a new or gone name changes its folder's listing, which
+        // the kernel may hold (the addon's cache_readdir): the folder's pages
+        // go too.
         if (before && after && (before.mode & S_IFMT) === (after.mode & S_IFMT)) pending.push(cache.invalidate(path))
-        else if (before) {
-          pending.push(cache.invalidateEntry(slash <= 0 ? '/' : path.slice(0, slash), path.slice(slash + 1)))
-          if (slash > 0) emptied.add(path.slice(0, slash))
+        else {
+          if (before) {
+            pending.push(cache.invalidateEntry(parent, path.slice(slash + 1)))
+            if (slash > 0) emptied.add(parent)
+          }
+          relisted.add(parent)
         }
       }
+      // a folder that appeared with its first entry is new in the folder above
+      for (const dir of [...relisted]) for (let d = dir; d.length > 1;) { d = d.slice(0, Math.max(1, d.lastIndexOf('/'))); relisted.add(d) }
+      for (const dir of relisted) pending.push(cache.invalidate(dir))
       for (const dir of emptied) pending.push(dropVanishedFolders(drive, cache, dir))
       await Promise.all(pending)
     }

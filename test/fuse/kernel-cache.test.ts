@@ -50,15 +50,16 @@ test('stability: the live drive is watched, a past version fixed, a mounted driv
   }
 })
 
-test('invalidateOnChange: a removed file drops its name, and the implicit folders that went with it; it says while it follows', async () => {
+test('invalidateOnChange: a removed file drops its name, and the implicit folders that went with it; a new or gone name drops the listings that showed it; it says while it follows', async () => {
   const file = { mode: S_IFREG | 0o644 } as Stat
   const dir = { mode: S_IFDIR | 0o755 } as Stat
   const changes: DiffEntry[] = [
     { type: 'del', name: '/a/b/c/f', previous: file },
-    { type: 'put', name: '/a/g', value: file, previous: file }
+    { type: 'put', name: '/a/g', value: file, previous: file },
+    { type: 'put', name: '/n/new', value: file, previous: null }
   ]
   // after the change: /a/b/c and /a/b were implicit and are gone, /a stays
-  const now = new Map<string, Stat>([['/a', dir], ['/a/g', file]])
+  const now = new Map<string, Stat>([['/a', dir], ['/a/g', file], ['/n', dir], ['/n/new', file]])
   const controller = new AbortController()
   const drive = {
     version: 1,
@@ -90,6 +91,13 @@ test('invalidateOnChange: a removed file drops its name, and the implicit folder
     'following true',
     'entry /a/b/c f',
     'attrs /a/g',
+    // the listings of the folders that lost or gained a name, and of each
+    // folder above (where a folder may have come or gone with it)
+    'attrs /a/b/c',
+    'attrs /n',
+    'attrs /a/b',
+    'attrs /a',
+    'attrs /',
     'entry /a/b c',
     'entry /a b',
     'following false'

@@ -8,7 +8,7 @@
 import { strict as assert } from 'node:assert'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { isHyperfsError } from '../../src/errors.js'
@@ -226,6 +226,32 @@ describe('native binding', { skip: FUSE_SKIP || (!('addon' in loadNativeAddon())
     assert.equal(await readFile(join(reader, 'new.txt'), 'utf8'), 'new\n')
     assert.equal((await run('rm', [w])).code, 0)
     await settle(async () => stat(r).then(() => false, () => true), 'the reader still sees a removed file')
+  })
+
+  test('a folder listed again soon comes from the kernel\'s cache, with no listing from the drive; a name added or removed on another mount shows in the next listing', async (t) => {
+    const host = await startNativeHost(t, { mounts: 2, files: 50 })
+    const [writer, reader] = host.mnts
+    const folder = join(reader, 'many')
+    const listing = async (): Promise<string[]> => (await readdir(folder)).sort()
+    const readdirs = async (): Promise<number> => (await host.stats())[1].requests.READDIR ?? 0
+    const first = await listing()
+    assert.equal(first.length, 50)
+    const listed = await readdirs()
+    assert.ok(listed >= 1)
+    assert.deepEqual(await listing(), first)
+    assert.deepEqual(await run('ls', ['-l', folder]).then((r) => r.code), 0)
+    assert.equal(await readdirs(), listed, 'the second listing and ls -l were read from the kernel\'s cache')
+
+    // changed on the other mount: the cached listing must go
+    await writeFile(join(writer, 'many', 'added.txt'), 'x')
+    await settle(async () => (await listing()).includes('added.txt'), 'the reader\'s listing lacks a file added on the writer')
+    assert.equal((await run('rm', [join(writer, 'many', 'f00003')])).code, 0)
+    await settle(async () => !(await listing()).includes('f00003'), 'the reader\'s listing still has a file removed on the writer')
+    // a folder that appears with its first file shows in the listing above it
+    await mkdir(join(writer, 'many', 'sub'))
+    await writeFile(join(writer, 'many', 'sub', 'inner.txt'), 'y')
+    await settle(async () => (await listing()).includes('sub'), 'the reader\'s listing lacks a new folder')
+    assert.deepEqual(await readdir(join(folder, 'sub')), ['inner.txt'])
   })
 })
 
