@@ -122,6 +122,12 @@ async function makeRepo (dir: string): Promise<void> {
   await child('git', [...env, '-C', dir, 'gc', '-q'])
 }
 
+// the requests of each kind counted between two stats() (null: no counts)
+function requestsBetween (before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
+  if (!before || !after) return null
+  return Object.fromEntries(Object.keys(after).map((op) => [op, after[op] - (before[op] ?? 0)]).filter(([, n]) => n))
+}
+
 const catMs = async (file: string): Promise<number> => (await child('sh', ['-c', `cat '${file}' > /dev/null`])).ms
 const mbps = (ms: number): number => SIZE / 1e6 / (ms / 1000)
 
@@ -279,7 +285,7 @@ async function main (base: string): Promise<void> {
 
   // each binding, and the C ceiling, freshly mounted: nothing cached in the kernel
   const bindings = 'addon' in loadNativeAddon() ? ['native', 'fuse-native'] : ['fuse-native']
-  const perMount: Record<string, { ls: number, first: number, second: number, creates?: number, rsync?: number, rsync2?: number, git?: number, secondRequests?: Record<string, number> | null }> = {}
+  const perMount: Record<string, { ls: number, first: number, second: number, creates?: number, rsync?: number, rsync2?: number, git?: number, secondRequests?: Record<string, number> | null, gitRequests?: Record<string, number> | null }> = {}
   const rsyncSrc = join(base, 'rsync-src')
   mkdirSync(rsyncSrc)
   for (let i = 0; i < RSYNC_FILES; i++) writeFileSync(join(rsyncSrc, `r${i}`), `rsync ${i}\n`)
@@ -300,7 +306,7 @@ async function main (base: string): Promise<void> {
       // the best of a few: a read from the page cache is short enough for one busy moment to double it
       const second = Math.min(await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')), await catMs(join(mnt, 'big.bin')))
       const after = await srv.stats()
-      const secondRequests = after && before ? Object.fromEntries(Object.keys(after).map((op) => [op, after[op] - (before[op] ?? 0)]).filter(([, n]) => n)) : null
+      const secondRequests = requestsBetween(before, after)
       perMount[name] = { ls: cold.ms, first, second, secondRequests }
       if (name !== 'ceiling') {
         const dir = join(mnt, `creates-${name}`)
@@ -308,7 +314,9 @@ async function main (base: string): Promise<void> {
         perMount[name].creates = (await child('sh', ['-c', `cd '${dir}' && i=0; while [ $i -lt ${CREATES} ]; do echo $i > f$i; i=$((i+1)); done`])).ms
         perMount[name].rsync = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
         perMount[name].rsync2 = (await child('rsync', ['-a', rsyncSrc + '/', join(mnt, `rsync-${name}`) + '/'])).ms
+        const beforeGit = await srv.stats()
         perMount[name].git = await gitStatusMs(join(mnt, 'repo'))
+        perMount[name].gitRequests = requestsBetween(beforeGit, await srv.stats())
       }
     } finally {
       await srv.stop()
@@ -422,6 +430,7 @@ print(' '.join('%.3f' % x for x in out))
   console.log(`| small-file creates (${CREATES}, one shell) | ${bindings.map((b) => `${(CREATES / (perMount[b].creates! / 1000)).toFixed(0)}/s`).join(' | ')} | | |`)
   console.log(`| rsync -a of ${RSYNC_FILES} files, first / second run | ${bindings.map((b) => `${perMount[b].rsync!.toFixed(0)} / ${perMount[b].rsync2!.toFixed(0)} ms`).join(' | ')} | | |`)
   console.log(`| git status, ${GIT_FILES}-file repository, median of ${GIT_RUNS} (the same repository on the disk: ${gitDiskMs.toFixed(0)} ms) | ${bindings.map((b) => `${perMount[b].git!.toFixed(0)} ms`).join(' | ')} | | |`)
+  if (perMount.native?.gitRequests) console.log(`| requests that reached JS during the ${GIT_RUNS + 1} git status runs (native) | ${Object.entries(perMount.native.gitRequests).map(([op, n]) => `${op} ${n}`).join(', ') || 'none'} | | |`)
 }
 
 // The C ceiling in its own process (native/build/hyperfs_ceiling), as a server of this file.
