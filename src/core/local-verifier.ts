@@ -6,7 +6,9 @@
 //     parent = H(0x01 ‖ u64 (sizeL+sizeR) ‖ left ‖ right), and must equal the
 //     stored parent, hash and size, or for a root the root held in memory
 //     (loaded and checked against the signature at open);
-//   - the climb ends at a root, or at a parent proven by an earlier climb.
+//   - the climb ends at a root, or at a node proven by an earlier climb (a
+//     parent it proved, and both children of that parent: the hash of each
+//     is part of the parent's).
 // Proofs are lazy (opening a core of any length costs nothing) and remembered
 // until the core closes: `blocks` marks blocks whose bytes matched since open,
 // so repeat reads cost nothing, and `nodes` the nodes proven so far, where
@@ -141,7 +143,7 @@ export class LocalVerifier {
         const parent = roots.get(up) ?? ctx.get(up)
         this.parentHashes++
         if (!parent || parent.size !== cur.size + sibling.size || !parentHash(cur, sibling).equals(parent.hash)) return null
-        climbed.push(up)
+        climbed.push(up, cur.index, sibling.index)
         next.push(parent)
       }
       level = next
@@ -156,16 +158,20 @@ export class LocalVerifier {
   private climb (start: TreeNode, ctx: ClimbContext): string | null {
     const climbed: number[] = []
     let cur = start
-    for (let d = 0; d < MAX_CLIMB; d++) {
+    // where cur stands: its depth and its offset at that depth
+    let d = flat.depth(start.index)
+    let o = flat.offset(start.index, d)
+    for (let level = 0; level < MAX_CLIMB; level++, d++, o = Math.floor(o / 2)) {
       const root = this.rootAt(cur.index)
-      if (d === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return `node ${cur.index} does not match the signed root`
+      if (level === 0 && root && (root.size !== cur.size || !root.hash.equals(cur.hash))) return `node ${cur.index} does not match the signed root`
       if (root || ctx.proven.get(cur.index)) {
         for (const i of climbed) ctx.proven.set(i, true)
         return null
       }
-      const up = flat.parent(cur.index)
-      const sibling = ctx.get(flat.sibling(cur.index))
-      if (!sibling) return `node ${flat.sibling(cur.index)} is missing or unreadable`
+      const up = flat.index(d + 1, Math.floor(o / 2))
+      const s = flat.index(d, o % 2 === 0 ? o + 1 : o - 1)
+      const sibling = ctx.get(s)
+      if (!sibling) return `node ${s} is missing or unreadable`
       const size = cur.size + sibling.size
       const hash = parentHash(cur, sibling)
       this.parentHashes++
@@ -174,7 +180,8 @@ export class LocalVerifier {
       const parent = upRoot ?? ctx.get(up)
       if (!parent) return `node ${up} is missing or unreadable`
       if (parent.size !== size || !hash.equals(parent.hash)) return `node ${up} does not match its children`
-      climbed.push(up)
+      // a proven parent proves both children: the sibling's climb stops at once
+      climbed.push(up, cur.index, s)
       cur = parent
     }
     return `no root within ${MAX_CLIMB} levels`

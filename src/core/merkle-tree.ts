@@ -272,23 +272,26 @@ export class MerkleTree {
     return this.cache.has(index)
   }
 
-  // byteOffset() of the current tree, from nodes read by `get`
+  // byteOffset() of the current tree, from nodes read by `get`: a descent
+  // from the root above the leaf, adding the size of each left child passed
+  // (the children of a node at depth d lie 2^(d-1) either side of it).
   byteOffsetSync (index: number, get: (i: number) => TreeNode | null = (i) => this.nodeSync(i)): number {
     if (index === 2 * this.length) return this.byteLength
     if (index % 2 === 1) index = flat.leftSpan(index)
     let offset = 0
     for (const r of this.roots) {
-      if (flat.rightSpan(r.index) < index) { offset += r.size; continue }
-      if (!flat.contains(r.index, index)) break
+      const reach = 2 ** flat.depth(r.index) - 1 // from the root to either end of its span
+      if (r.index + reach < index) { offset += r.size; continue }
+      if (index < r.index - reach) break
       let ite = r.index
-      while (ite !== index) {
-        const [l, rr] = flat.children(ite)!
-        if (index <= flat.rightSpan(l)) { ite = l; continue }
-        const left = get(l)
-        if (!left) throw HyperfsError.INVALID_OPERATION(`tree node ${l} is not stored`)
+      for (let half = (reach + 1) / 2; ite !== index && half >= 1; half /= 2) {
+        if (index < ite) { ite -= half; continue }
+        const left = get(ite - half)
+        if (!left) throw HyperfsError.INVALID_OPERATION(`tree node ${ite - half} is not stored`)
         offset += left.size
-        ite = rr
+        ite += half
       }
+      if (ite !== index) break
       return offset
     }
     throw HyperfsError.INVALID_OPERATION(`node ${index} is outside the tree`)

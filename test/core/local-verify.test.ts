@@ -296,3 +296,24 @@ test('a writer reads back what it appended in this open without hashing the tree
   assert.throws(() => writer.readBytesInto(2 * SIZE, Buffer.alloc(2 * SIZE), 0, 2 * SIZE, 2, 4), isCorrupt('data', 3))
   assert.ok((await writer.get(4))!.equals(ALL[4]))
 })
+
+test('a first read out of order after open hashes each parent once and reads the tree file about once per window of blocks', async (t) => {
+  const storage = new MemoryStorage()
+  const blocks = Array.from({ length: ORDERED_BLOCKS }, (_, i) => Buffer.alloc(50 + (i % 7), i & 0xff))
+  const writer = new Hypercore(storage)
+  await writer.append(blocks)
+  await writer.close()
+  const spy = new SpyStorage(storage)
+  const core = new Hypercore(spy)
+  t.after(() => core.close())
+  await core.ready()
+  const opened = spy.readsOf('tree')
+  // a listing's order: scattered, and never the next block
+  const order = Array.from({ length: ORDERED_BLOCKS }, (_, i) => (i * 389) % ORDERED_BLOCKS)
+  for (const i of order) assert.ok((await core.get(i))!.equals(blocks[i]), `get(${i})`)
+  // a tree of 1024 leaves has 1023 parents; a parent proven from one child proves the other
+  assert.ok(core.localParentHashes <= ORDERED_BLOCKS - 1, `${core.localParentHashes} parents hashed`)
+  const reads = spy.readsOf('tree') - opened
+  assert.ok(reads <= 2 * ORDERED_BLOCKS / 128, `${reads} reads of the tree file for ${ORDERED_BLOCKS} blocks out of order`)
+  assert.equal(core.localHashes, 0)
+})
