@@ -125,7 +125,16 @@ export const driveStat: Codec<DriveStatRecord> = {
     if (flags > 15) throw new DecodeError(`unknown stat flags ${flags}`)
     const version = flags & FLAG_VERSIONED ? uint.decode(s) : 0
     if (version > STAT_VERSION) throw new DecodeError(`entry format version ${version} is newer than this hyperfs reads (up to ${STAT_VERSION}); upgrade hyperfs`)
-    const [mode, uid, gid, size, blocks, offset, byteOffset, mtime, ctime] = Array.from({ length: 9 }, () => uint.decode(s))
+    // one by one, in this order (a listing decodes an entry per name)
+    const mode = uint.decode(s)
+    const uid = uint.decode(s)
+    const gid = uint.decode(s)
+    const size = uint.decode(s)
+    const blocks = uint.decode(s)
+    const offset = uint.decode(s)
+    const byteOffset = uint.decode(s)
+    const mtime = uint.decode(s)
+    const ctime = uint.decode(s)
     const linkname = flags & 1 ? string.decode(s) : null
     const metadata: Record<string, Buffer> = Object.create(null)
     if (flags & 2) {
