@@ -72,6 +72,8 @@ export class Daemon {
     this.api = new DriveApi({ drives: this.drives, network: this.network, mounts: this.mounts, logger: this.logger }, { timeout: config.timeout })
     this.storageApi = new StorageApi({ drives: this.drives, api: this.api, logger: this.logger },
       { storage: config.storage, cacheSize: config.cacheSize ?? null, keepHistory: config.keepHistory ?? null, timeout: config.timeout })
+    // every seed, attached or detached, holds its drive whole while it lasts
+    this.api.seedHold = (key) => this.storageApi.holdWhole(key)
     this.stopped = new Promise((resolve) => { this.onStopped = resolve })
     this.stopStarted = new Promise((resolve) => { this.onStopStarted = resolve })
     this.idleExit = config.idleExit
@@ -140,9 +142,7 @@ export class Daemon {
         // pinned first: a cache must not evict what the download fetches
         await this.storageApi.pin(p, 'download')
         return this.api.download(p, ctx)
-      case 'seed':
-        await this.storageApi.hold(Array.isArray(p.keys) ? p.keys : [], ctx)
-        return this.api.seed(p, ctx)
+      case 'seed': return this.api.seed(p, ctx)
       case 'unseed': return this.api.unseed(p)
       case 'drives': return this.api.drives()
       case 'gc': return this.storageApi.gc(p, ctx)

@@ -51,6 +51,9 @@ export class DriveApi {
   private seeding = new Map<string, number>() // key hex → holders (seed commands, detached seeds)
   private detached = new Map<string, () => void>() // key hex → ends a detached seed
   private writable = new Set<string>() // drives known to be ours: never looked up on the swarm
+  // Holds a seeded drive whole against the cache (StorageApi.holdWhole)
+  // until the function it resolves to is called: when the seed ends.
+  seedHold: ((key: string) => Promise<() => Promise<void>>) | null = null
 
   constructor (services: ApiServices, opts: { timeout: number }) {
     this.s = services
@@ -334,9 +337,12 @@ export class DriveApi {
       if (detach && this.detached.has(hex)) continue
       const stop = new AbortController()
       const release = this.holdSeed(drive)
+      // held before the download starts, so that the cache never evicts what it fetches
+      const unhold = await this.seedHold?.(hex)
       const end = (): void => {
         stop.abort(HyperfsError.REQUEST_CANCELLED('the seed ended'))
         release()
+        unhold?.().catch((err: Error) => this.s.logger.warn(`seed: ${link(drive.key)}: ${err.message}`))
       }
       // a client that left while its drives were looked up has this run at once
       if (detach) this.detached.set(hex, end); else ctx.onClose(end)

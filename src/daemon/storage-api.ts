@@ -259,16 +259,20 @@ export class StorageApi {
     return this.pins.list().map((p) => ({ key: p.key, ...pinInfo(p) }))
   }
 
-  // A drive seeded is held whole until the seeding client goes.
-  async hold (keys: string[], ctx: CallContext): Promise<void> {
-    for (const key of keys.map((k) => String(k).toLowerCase())) {
-      this.holds.set(key, (this.holds.get(key) ?? 0) + 1)
-      ctx.onClose(async () => {
-        const n = (this.holds.get(key) ?? 1) - 1
-        if (n > 0) this.holds.set(key, n); else this.holds.delete(key)
-        if (this.cache) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
-      })
-      // only a cache evicts: without one there is nothing to hold against
+  // A seeded drive is held whole (its blocks are not the cache's to evict)
+  // until the returned function is called: when its seed ends (the seeding
+  // client goes, or unseed ends a detached seed).
+  async holdWhole (key: string): Promise<() => Promise<void>> {
+    key = key.toLowerCase()
+    this.holds.set(key, (this.holds.get(key) ?? 0) + 1)
+    // only a cache evicts: without one there is nothing to hold against
+    if (this.cache) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+    let held = true
+    return async () => {
+      if (!held) return
+      held = false
+      const n = (this.holds.get(key) ?? 1) - 1
+      if (n > 0) this.holds.set(key, n); else this.holds.delete(key)
       if (this.cache) await this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
     }
   }
@@ -278,7 +282,14 @@ export class StorageApi {
   private async resolve (key: string, timeout?: unknown): Promise<{ core: Hypercore, blocks: Bitfield } | null> {
     const pins = this.pins.list(key)
     const held = this.holds.has(key)
-    if (pins.length === 0 && !held) { this.resolved.delete(key); return null }
+    if (pins.length === 0 && !held) {
+      // nothing keeps its blocks any more (the last pin went, or the seed
+      // that held it whole ended): they are the cache's again
+      const was = this.resolved.get(key)
+      if (was) this.cache?.setPins(was.core.key!.toString('hex'), new Bitfield())
+      this.resolved.delete(key)
+      return null
+    }
     const drive = await this.s.api.open(key, undefined, timeout)
     const content = await contentOf(drive)
     if (!content) return null

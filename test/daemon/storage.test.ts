@@ -222,3 +222,23 @@ test('a drive seeded by a daemon with a small cache is held whole while it is se
   seed.child.kill('SIGINT')
   await seed.exited
 })
+
+test('a drive seeded with --detach by a daemon with a small cache stays whole after the seed command exits, until unseed', { timeout: 120_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const big = randomBytes(12 * MiB)
+  const key = lastLine(await ok(a, ['create', folder(box, 'src', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
+  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
+  const b = box.node('b')
+  await ok(b, ['daemon', 'start', '--cache-size', '4M'])
+  await ok(b, ['seed', key, '--detach', '--peer', address, '--timeout', TIMEOUT])
+  // the command has exited; the daemon goes on fetching, and keeps what it fetched
+  await eventually('the detached seed holds the whole drive', async () => {
+    const r = await b.hyperfs(['info', key, '--json'])
+    return r.code === 0 && JSON.parse(r.stdout).localBytes === big.byteLength
+  }, 30_000)
+  assert.ok(diskUsage(b.storage) >= 12 * MiB)
+  // it is the seed that holds it: once unseeded, the cache brings it under the cap
+  await ok(b, ['unseed', key])
+  await eventually('unseeded, the drive is cache like the rest', () => diskUsage(b.storage) <= 4 * MiB + 2 * MiB, 30_000)
+})
