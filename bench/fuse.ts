@@ -163,8 +163,8 @@ async function serveHost (storeDir: string, keyHex: string, mnt: string, binding
   // child would report the bench parent's peak (it holds the RAM buffer).
   // Only where the RSS is reported: a timer every 5 ms is work the ceiling
   // does not do.
-  let peak = process.memoryUsage().rss
-  const sampler = sampleRss ? setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss) }, 5) : null
+  let peak = process.memoryUsage.rss()
+  const sampler = sampleRss ? setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()) }, 5) : null
   return serveUntilStdinEnds(async () => { if (sampler) clearInterval(sampler); await host.unmount(); await store.close() },
     () => `rss ${(peak / 1048576).toFixed(0)}\n`, () => (native as NativeBinding | null)?.stats().requests ?? null)
 }
