@@ -7,11 +7,14 @@
 //   on a cold replica; 1 MB at 50 MB on a cold replica; stat of 1,000 random
 //   paths. `--quick` shrinks the sizes; `--format hypertrie|hyperdrive13` runs
 //   only that format of ours (against the real one, which always runs).
+// Each implementation runs in a fresh process of its own (see runChild).
 // Self-contained on purpose: it needs nothing from bench/ but node and the oracles.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { DriveStore } from '../src/drive/drive-store.js'
 import type { DriveFormatName } from '../src/drive/drive-format.js'
 import { DRIVE_FORMATS } from '../src/drive/drive-formats.js'
@@ -25,6 +28,7 @@ const FILE_MB = quick ? 10 : 100
 const ENTRIES = quick ? 2_000 : 10_000
 const STATS = 1_000
 const READS = 3 // reads after a reopen, for their median
+const CHILD_TIMEOUT_MS = 10 * 60_000 // one implementation's run
 const only = process.argv.includes('--format') ? process.argv[process.argv.indexOf('--format') + 1] as DriveFormatName : null
 if (only !== null && !DRIVE_FORMATS.includes(only)) throw new Error(`--format is one of ${DRIVE_FORMATS.join(', ')}`)
 const formats = only ? [only] : [...DRIVE_FORMATS]
@@ -191,10 +195,29 @@ async function run (impl: Impl): Promise<Record<string, number>> {
   return res
 }
 
+// Each implementation runs in a process of its own, one after the other:
+// every one starts from the same fresh heap and cold JIT, and none pays for
+// the garbage another left. `--impl NAME` is that child: it prints its
+// results as one line of JSON.
+const implArg = process.argv.includes('--impl') ? process.argv[process.argv.indexOf('--impl') + 1] : null
+if (implArg !== null) {
+  const impl = impls.find((i) => i.name === implArg)
+  if (!impl) throw new Error(`--impl is one of ${impls.map((i) => i.name).join(', ')}`)
+  console.log('RESULT ' + JSON.stringify(await run(impl)))
+  process.exit(0)
+}
 const results: Record<string, Record<string, number>> = {}
-for (const impl of impls) results[impl.name] = await run(impl)
+for (const impl of impls) results[impl.name] = runChild(impl.name)
 const mb = FILE_MB * 1024 * 1024 / 1e6
 for (const format of formats) table(format)
+
+function runChild (name: string): Record<string, number> {
+  const args = [fileURLToPath(import.meta.url), '--impl', name, ...(quick ? ['--quick'] : [])]
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: CHILD_TIMEOUT_MS })
+  const line = r.stdout?.split('\n').find((l) => l.startsWith('RESULT '))
+  if (r.status !== 0 || !line) throw new Error(`bench of ${name} failed (exit ${r.status}${r.signal ? ', ' + r.signal : ''}):\n${r.stdout}`)
+  return JSON.parse(line.slice('RESULT '.length))
+}
 
 function table (format: string): void {
   console.log(`\ndrive, ours in the ${format} format: ${FILE_MB} MB file, ${ENTRIES}-entry folder, ${STATS} stats (real = hyperdrive@13 + corestore@7)`)
