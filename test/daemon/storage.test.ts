@@ -205,38 +205,40 @@ test('a daemon started with a smaller cache brings what an earlier run kept unde
   assert.equal(status.cache.cores, 1)
 })
 
-test('a drive seeded by a daemon with a small cache is held whole while it is seeded', { timeout: 120_000 }, async (t) => {
+// Node a serves a drive of one 12 MiB file over TCP on loopback; node b is
+// the seeder.
+async function seededDrive (t: Parameters<typeof sandbox>[0]): Promise<{ b: Node, key: string, address: string, size: number }> {
   const box = sandbox(t)
   const a = box.node('a')
   const big = randomBytes(12 * MiB)
   const key = lastLine(await ok(a, ['create', folder(box, 'src', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
   const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
-  const b = box.node('b')
+  return { b: box.node('b'), key, address, size: big.byteLength }
+}
+
+async function heldWhole (node: Node, key: string, size: number, what: string): Promise<void> {
+  await eventually(what, async () => {
+    const r = await node.hyperfs(['info', key, '--json'])
+    return r.code === 0 && JSON.parse(r.stdout).localBytes === size
+  }, 30_000)
+}
+
+test('a drive seeded by a daemon with a small cache is held whole while it is seeded', { timeout: 120_000 }, async (t) => {
+  const { b, key, address, size } = await seededDrive(t)
   const seed = b.spawn(['seed', key, '--peer', address, '--timeout', TIMEOUT, '--cache-size', '4M'])
   await eventually('seeding', () => seed.output().includes('press Ctrl-C'), 30_000)
-  await eventually('the seed holds the whole drive', async () => {
-    const r = await b.hyperfs(['info', key, '--json'])
-    return r.code === 0 && JSON.parse(r.stdout).localBytes === big.byteLength
-  }, 30_000)
+  await heldWhole(b, key, size, 'the seed holds the whole drive')
   assert.ok(diskUsage(b.storage) >= 12 * MiB)
   seed.child.kill('SIGINT')
   await seed.exited
 })
 
 test('a drive seeded with --detach by a daemon with a small cache stays whole after the seed command exits, until unseed', { timeout: 120_000 }, async (t) => {
-  const box = sandbox(t)
-  const a = box.node('a')
-  const big = randomBytes(12 * MiB)
-  const key = lastLine(await ok(a, ['create', folder(box, 'src', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
-  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
-  const b = box.node('b')
+  const { b, key, address, size } = await seededDrive(t)
   await ok(b, ['daemon', 'start', '--cache-size', '4M'])
   await ok(b, ['seed', key, '--detach', '--peer', address, '--timeout', TIMEOUT])
   // the command has exited; the daemon goes on fetching, and keeps what it fetched
-  await eventually('the detached seed holds the whole drive', async () => {
-    const r = await b.hyperfs(['info', key, '--json'])
-    return r.code === 0 && JSON.parse(r.stdout).localBytes === big.byteLength
-  }, 30_000)
+  await heldWhole(b, key, size, 'the detached seed holds the whole drive')
   assert.ok(diskUsage(b.storage) >= 12 * MiB)
   // it is the seed that holds it: once unseeded, the cache brings it under the cap
   await ok(b, ['unseed', key])
