@@ -3,9 +3,9 @@
 // each in its own temp folder. Prints ours/real ratios as speedups (> 1 means
 // ours is faster), one table per format of ours.
 //   write then read a large file (first right after writing it, then after
-//   closing and opening the drive again); readdir of a 10,000-entry folder, local and
-//   on a cold replica; 1 MB at 50 MB on a cold replica; stat of 1,000 random
-//   paths. `--quick` shrinks the sizes; `--format hypertrie|hyperdrive13` runs
+//   closing and opening the drive again); readdir of a 10,000-entry folder,
+//   local and on a cold replica; 1 MB at 50 MB on a cold replica; stat of
+//   1,000 random paths. `--quick` shrinks the sizes; `--format hypertrie|hyperdrive13` runs
 //   only that format of ours (against the real one, which always runs).
 // Each implementation runs in a fresh process of its own (see runChild).
 // Self-contained on purpose: it needs nothing from bench/ but node and the oracles.

@@ -18,7 +18,7 @@ export interface NativeCrc {
 // Where `npm run build:native` puts the addon, from dist/src/core/.
 const ADDON = '../../../native/build/hyperfs_crc.node'
 
-export const crc32Zlib: Crc32 = (bytes) => zlibCrc32(bytes)
+const crc32Zlib: Crc32 = (bytes) => zlibCrc32(bytes)
 
 // The addon, or why it did not load.
 export function loadNativeCrc (): { addon: NativeCrc } | { error: Error } {
@@ -39,4 +39,3 @@ const native = chosen()
 
 export const crc32: Crc32 = native ? native.crc32 : crc32Zlib
 export const crc32Native: boolean = native !== null
-

@@ -28,6 +28,16 @@ export function sibling (n: number): number {
   return index(d, o % 2 === 0 ? o + 1 : o - 1)
 }
 
+// sibling() and parent() of the node at `depth` and `offset`, for a caller
+// that walks up and keeps both (no depth to count again at each step)
+export function siblingAt (depth: number, offset: number): number {
+  return index(depth, offset % 2 === 0 ? offset + 1 : offset - 1)
+}
+
+export function parentAt (depth: number, offset: number): number {
+  return index(depth + 1, Math.floor(offset / 2))
+}
+
 export function children (n: number): [number, number] | null {
   if (n % 2 === 0) return null
   const d = depth(n)

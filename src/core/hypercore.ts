@@ -409,7 +409,7 @@ export class Hypercore extends EventEmitter {
     // the nodes of this block's window of the tree in one read of the tree
     // file, not a read per node of its climb (a listing reads blocks out of
     // order, and mostly blocks near each other)
-    if (!known && !this.tree.cached(2 * index)) this.tree.readAhead(2 * index, 2 * index)
+    if (!known) this.tree.readAhead(2 * index, 2 * index)
     const leaf = (known ? this.tree.nodeSync(2 * index) : v.leaf(index)) ?? this.missingLeaf(index)
     if (leaf instanceof Damage) return this.damaged(index, leaf)
     let data: Buffer

@@ -16,9 +16,9 @@
 // climb proved, and every node an append computed in this open (a writer's
 // own leaves and parents, from the bytes in memory). Those are trusted until
 // close like any proven node; a read of those blocks still checks their
-// bytes in the data file. A zero-copy
-// read of a run of blocks none of which was checked yet proves their leaves
-// together (leaves()): level by level, each parent above them hashed once.
+// bytes in the data file. A zero-copy read of a run of blocks none of which
+// was checked yet proves their leaves together (leaves()): level by level,
+// each parent above them hashed once.
 //
 // The leaf hash of a block's bytes is what costs (BLAKE2b, ~670 MB/s here);
 // the climb from its leaf is a few small hashes. So a read whose bytes match
@@ -134,12 +134,12 @@ export class LocalVerifier {
         if (root || ctx.proven.get(cur.index)) continue
         // every node of this level is at depth d
         const o = flat.offset(cur.index, d)
-        const s = flat.index(d, o % 2 === 0 ? o + 1 : o - 1)
+        const s = flat.siblingAt(d, o)
         // a left child's sibling may be the next node of the run
         const paired = k + 1 < level.length && level[k + 1].index === s
         const sibling = paired ? level[++k] : ctx.get(s)
         if (!sibling) return null
-        const up = flat.index(d + 1, Math.floor(o / 2))
+        const up = flat.parentAt(d, o)
         const parent = roots.get(up) ?? ctx.get(up)
         this.parentHashes++
         if (!parent || parent.size !== cur.size + sibling.size || !parentHash(cur, sibling).equals(parent.hash)) return null
@@ -168,8 +168,8 @@ export class LocalVerifier {
         for (const i of climbed) ctx.proven.set(i, true)
         return null
       }
-      const up = flat.index(d + 1, Math.floor(o / 2))
-      const s = flat.index(d, o % 2 === 0 ? o + 1 : o - 1)
+      const up = flat.parentAt(d, o)
+      const s = flat.siblingAt(d, o)
       const sibling = ctx.get(s)
       if (!sibling) return `node ${s} is missing or unreadable`
       const size = cur.size + sibling.size

@@ -237,7 +237,7 @@ export class MerkleTree {
   }
 
   // Caches the stored nodes of [from, to] (flat indices) with few reads of
-  // the tree file, for blocks read in order: from the first of them not
+  // the tree file (none when all are cached): from the first of them not
   // cached, whole aligned windows of READ_AHEAD_RECORDS (a window is the
   // subtree of 128 blocks, so their climbs stay inside it up to its top),
   // at most MAX_READ_RECORDS at a time. Nodes cached already are kept as they
@@ -265,11 +265,6 @@ export class MerkleTree {
       }
       if (n < buf.byteLength) return // the end of the file
     }
-  }
-
-  // whether node `index` is in memory (nodeSync costs no read)
-  cached (index: number): boolean {
-    return this.cache.has(index)
   }
 
   // byteOffset() of the current tree, from nodes read by `get`: a descent

@@ -528,7 +528,7 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
       for await (const change of drive.diff(from, event.version)) {
         const path = change.name
         const slash = path.lastIndexOf('/')
-        const parent = slash <= 0 ? '/' : path.slice(0, slash)
+        const parent = parentOf(path)
         const before = change.previous
         const after = change.type === 'put' ? change.value : null
         // A new name needs no entry dropped: the kernel keeps no negative
@@ -548,8 +548,10 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
           relisted.add(parent)
         }
       }
-      // a folder that appeared with its first entry is new in the folder above
-      for (const dir of [...relisted]) for (let d = dir; d.length > 1;) { d = d.slice(0, Math.max(1, d.lastIndexOf('/'))); relisted.add(d) }
+      // Those folders' listings go, and those of each folder above: a folder
+      // may have appeared or gone with its first or last entry, with no
+      // change of its own to name it (an implicit folder has no entry).
+      for (const dir of [...relisted]) for (let d = dir; d !== '/';) { d = parentOf(d); relisted.add(d) }
       for (const dir of relisted) pending.push(cache.invalidate(dir))
       for (const dir of emptied) pending.push(dropVanishedFolders(drive, cache, dir))
       await Promise.all(pending)
@@ -563,6 +565,12 @@ export async function invalidateOnChange (drive: Drive, cache: KernelCache, opts
   }
 }
 
+// The folder that holds `path` ('/' for a name at the top).
+function parentOf (path: string): string {
+  const slash = path.lastIndexOf('/')
+  return slash <= 0 ? '/' : path.slice(0, slash)
+}
+
 // A format with implicit folders (Hyperdrive 10) has no entry of its own
 // for a folder, so no change names it when its last file goes: the folder,
 // and each one above it that went too, leaves the kernel's cache here.
@@ -573,9 +581,8 @@ async function dropVanishedFolders (drive: Drive, cache: KernelCache, dir: strin
       throw err
     })
     if (st && (st.mode & S_IFMT) === S_IFDIR) return
-    const slash = dir.lastIndexOf('/')
-    const parent = slash <= 0 ? '/' : dir.slice(0, slash)
-    await cache.invalidateEntry(parent, dir.slice(slash + 1))
+    const parent = parentOf(dir)
+    await cache.invalidateEntry(parent, dir.slice(dir.lastIndexOf('/') + 1))
     dir = parent
   }
 }

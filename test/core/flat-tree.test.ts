@@ -19,6 +19,9 @@ test('parent, sibling, children and spans agree with each other', () => {
     assert.ok(flat.leftSpan(p) <= flat.leftSpan(n) && flat.rightSpan(p) >= flat.rightSpan(n))
     assert.equal(flat.rightSpan(n) - flat.leftSpan(n), 2 * (flat.countLeaves(n) - 1))
     assert.ok(flat.contains(p, n))
+    const d = flat.depth(n)
+    assert.equal(flat.siblingAt(d, flat.offset(n, d)), s)
+    assert.equal(flat.parentAt(d, flat.offset(n, d)), p)
   }
   assert.equal(flat.children(4), null)
 })
@@ -28,4 +31,6 @@ test('indices past 2^32 do not overflow', () => {
   assert.equal(flat.parent(big), big + 1)
   assert.equal(flat.sibling(big), big + 2)
   assert.equal(flat.leftSpan(flat.parent(big)), big)
+  assert.equal(flat.siblingAt(0, big / 2), big + 2)
+  assert.equal(flat.parentAt(0, big / 2), big + 1)
 })

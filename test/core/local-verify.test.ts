@@ -232,12 +232,18 @@ test('verify on a replica reports damaged blocks and drops them; they come back 
 const ORDERED_BLOCKS = 1024
 const RUN = 16 // blocks per zero-copy read, as a drive reads 1 MiB of 64 KiB blocks
 
-test('a first read in order after open reads the tree file about once per run of blocks, not per block or per tree level', async (t) => {
+// A core of ORDERED_BLOCKS blocks of about `size` bytes, written and closed.
+async function orderedCore (size: number): Promise<{ storage: MemoryStorage, blocks: Buffer[] }> {
   const storage = new MemoryStorage()
-  const blocks = Array.from({ length: ORDERED_BLOCKS }, (_, i) => Buffer.alloc(100 + (i % 3), i & 0xff))
+  const blocks = Array.from({ length: ORDERED_BLOCKS }, (_, i) => Buffer.alloc(size + (i % 7), i & 0xff))
   const writer = new Hypercore(storage)
   await writer.append(blocks)
   await writer.close()
+  return { storage, blocks }
+}
+
+test('a first read in order after open reads the tree file about once per run of blocks, not per block or per tree level', async (t) => {
+  const { storage, blocks } = await orderedCore(100)
   const bound = ORDERED_BLOCKS / RUN + Math.log2(ORDERED_BLOCKS)
 
   for (const how of ['zero-copy', 'get']) {
@@ -298,11 +304,7 @@ test('a writer reads back what it appended in this open without hashing the tree
 })
 
 test('a first read out of order after open hashes each parent once and reads the tree file about once per window of blocks', async (t) => {
-  const storage = new MemoryStorage()
-  const blocks = Array.from({ length: ORDERED_BLOCKS }, (_, i) => Buffer.alloc(50 + (i % 7), i & 0xff))
-  const writer = new Hypercore(storage)
-  await writer.append(blocks)
-  await writer.close()
+  const { storage, blocks } = await orderedCore(50)
   const spy = new SpyStorage(storage)
   const core = new Hypercore(spy)
   t.after(() => core.close())
