@@ -353,7 +353,7 @@ function buildCli (argv: string[], ctx: Ctx): Argv {
       out(`on disk: ${bytes(r.diskBefore)} before, ${bytes(r.diskAfter)} now`)
       if (!r.punched) io.stderr.write('hyperfs: this filesystem cannot punch holes: the blocks are no longer used, but their bytes stay on disk\n')
     }))
-    .command('pin <key> [path]', 'Keep the content of a drive (or a folder or file of it) out of the reader cache\'s eviction (see --cache-size).', (y) => y
+    .command('pin <key> [path]', 'Keep the content of a drive (or a folder or file of it), and of the drives mounted there, out of the reader cache\'s eviction (see --cache-size).', (y) => y
       .positional('key', { type: 'string' })
       .positional('path', { type: 'string', default: '/', describe: 'a folder or file in the drive' })
       .option('json', { type: 'boolean', describe: 'print the result as JSON' }),

@@ -24,7 +24,7 @@
 //
 // Runs are clamped to `bound` (the content core's length): a hostile writer's
 // Stat can name any range, and must not make us mark or free blocks past it.
-import type { Drive, Stat } from '../drive/types.js'
+import type { Drive, MountInfo, Stat } from '../drive/types.js'
 import { S_IFMT, S_IFREG, S_IFDIR } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { Bitfield } from '../core/bitfield.js'
@@ -46,23 +46,30 @@ export function statBlocks (st: Stat, bound: number): Array<[number, number]> {
   return runs
 }
 
-// Marks in `into` the blocks of the files at or under `path` (symlinks and
-// mounted drives are not followed: their bytes are not in this drive's content).
-export async function treeBlocks (drive: Drive, path: string, into: Bitfield, bound: number, signal?: AbortSignal): Promise<void> {
-  // a path through a mounted drive names that drive's blocks, none of ours
+// Marks in `into` the blocks of the files at or under `path` (symlinks are
+// not followed). A drive mounted on the way or under it holds its bytes in
+// its own content: it is handed to `onMount` with the path left inside it,
+// and not walked here.
+export type OnMount = (mount: MountInfo, rest: string) => void
+
+export async function treeBlocks (drive: Drive, path: string, into: Bitfield, bound: number, opts: { signal?: AbortSignal, onMount?: OnMount } = {}): Promise<void> {
+  const onMount = opts.onMount ?? (() => {})
   const comps = path.split('/').filter(Boolean)
-  for (let i = 1; i < comps.length; i++) if ((await drive.lstat('/' + comps.slice(0, i).join('/'))).mount) return
+  for (let i = 1; i < comps.length; i++) {
+    const m = (await drive.lstat('/' + comps.slice(0, i).join('/'))).mount
+    if (m) { onMount(m, '/' + comps.slice(i).join('/')); return }
+  }
   const st = await drive.lstat(path)
-  if (st.mount) return
+  if (st.mount) { onMount(st.mount, '/'); return }
   if ((st.mode & S_IFMT) !== S_IFDIR) {
     for (const [s, e] of statBlocks(st, bound)) into.setRange(s, e, true)
     return
   }
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (depth > MAX_PATH_DEPTH) throw HyperfsError.WALK_TOO_DEEP(`${dir}: more than ${MAX_PATH_DEPTH} folders deep`)
-    if (signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('the walk was aborted')
+    if (opts.signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('the walk was aborted')
     for await (const e of drive.readdir(dir)) {
-      if (e.stat.mount) continue
+      if (e.stat.mount) { onMount(e.stat.mount, '/'); continue }
       const child = dir === '/' ? '/' + e.name : dir + '/' + e.name
       if ((e.stat.mode & S_IFMT) === S_IFDIR) await walk(child, depth + 1)
       else for (const [s, e2] of statBlocks(e.stat, bound)) into.setRange(s, e2, true)

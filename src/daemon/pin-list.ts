@@ -1,8 +1,11 @@
 // The pins of a storage folder: drive paths whose content a reader's cache
 // never evicts, kept in <storage>/pins.json across restarts:
-//   { "version": 1, "pins": [{ "key": hex, "path": "/a", "contentKey": hex | null, "by": "pin" | "download" }] }
-// contentKey is the drive's content core, once known: at start, a cache keeps
-// all of that core until the pins are resolved into blocks again.
+//   { "version": 1, "pins": [{ "key": hex, "path": "/a", "contentKey": hex | null,
+//     "mounted": [hex], "by": "pin" | "download" }] }
+// contentKey is the drive's content core, once known, and mounted the content
+// cores of the drives mounted under its pins that it kept when last resolved
+// (absent in lists written before there was such a field): at start, a cache
+// keeps all of those cores until the pins are resolved into blocks again.
 // Written whole to a temporary file and renamed over, so a kill leaves the
 // old list or the new one.
 import { readFile, writeFile, rename } from 'node:fs/promises'
@@ -12,11 +15,14 @@ import { HyperfsError, systemCode } from '../errors.js'
 
 const PINS_VERSION = 1
 const MAX_PINS = 100_000 // entries read from the file; past it the file is refused as damaged
+const MAX_MOUNTED = 1024 // content keys read for one pin's mounted drives; past it they are dropped
+const HEX_KEY = /^[0-9a-f]{64}$/
 
 export interface Pin {
   key: string // drive key, hex
   path: string
   contentKey: string | null
+  mounted: string[] // content keys of drives mounted under the drive's pins
   by: 'pin' | 'download'
 }
 
@@ -45,17 +51,18 @@ export class PinList {
     if (doc?.version !== PINS_VERSION || !Array.isArray(doc.pins) || doc.pins.length > MAX_PINS) {
       throw HyperfsError.STORAGE_CORRUPT(`${this.file}: not a version ${PINS_VERSION} pin list`)
     }
-    this.pins = doc.pins.filter((p: any) => typeof p?.key === 'string' && /^[0-9a-f]{64}$/.test(p.key) && typeof p.path === 'string')
+    this.pins = doc.pins.filter((p: any) => typeof p?.key === 'string' && HEX_KEY.test(p.key) && typeof p.path === 'string')
       .map((p: any): Pin => ({
         key: p.key,
         path: p.path,
-        contentKey: typeof p.contentKey === 'string' && /^[0-9a-f]{64}$/.test(p.contentKey) ? p.contentKey : null,
+        contentKey: typeof p.contentKey === 'string' && HEX_KEY.test(p.contentKey) ? p.contentKey : null,
+        mounted: Array.isArray(p.mounted) && p.mounted.length <= MAX_MOUNTED ? p.mounted.filter((k: unknown) => typeof k === 'string' && HEX_KEY.test(k)) : [],
         by: p.by === 'download' ? 'download' : 'pin'
       }))
   }
 
   list (key?: string): Pin[] {
-    return this.pins.filter((p) => key === undefined || p.key === key).map((p) => ({ ...p }))
+    return this.pins.filter((p) => key === undefined || p.key === key).map((p) => ({ ...p, mounted: [...p.mounted] }))
   }
 
   keys (): string[] {
@@ -70,7 +77,7 @@ export class PinList {
       old.contentKey = pin.contentKey ?? old.contentKey
       if (pin.by === 'pin') old.by = 'pin'
     } else {
-      this.pins.push({ ...pin })
+      this.pins.push({ ...pin, mounted: [...pin.mounted] })
     }
     await this.save()
   }
@@ -84,9 +91,15 @@ export class PinList {
     return gone
   }
 
-  async setContentKey (key: string, contentKey: string): Promise<void> {
+  // The drive's content key, and those of the drives mounted under its pins.
+  async setContentKeys (key: string, contentKey: string | null, mounted: string[]): Promise<void> {
+    mounted = [...new Set(mounted)].sort().slice(0, MAX_MOUNTED)
     let changed = false
-    for (const p of this.pins) if (p.key === key && p.contentKey !== contentKey) { p.contentKey = contentKey; changed = true }
+    for (const p of this.pins) {
+      if (p.key !== key) continue
+      if (contentKey !== null && p.contentKey !== contentKey) { p.contentKey = contentKey; changed = true }
+      if (p.mounted.join() !== mounted.join()) { p.mounted = mounted; changed = true }
+    }
     if (changed) await this.save()
   }
 

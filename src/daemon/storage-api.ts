@@ -9,14 +9,16 @@
 //        History metadata stays: log and /.versions still list, and reading
 //        freed content of an old version fetches it from a peer, or fails.
 //   pin { key, path? } / unpin { key, path? } / pins {}   the content of a path
-//        at the latest version stays out of the reader's cache (pin-list.ts);
-//        download pins what it fetches, and seed holds a drive while it runs.
+//        at the latest version stays out of the reader's cache (pin-list.ts),
+//        and so does that of every drive mounted under it, at the version its
+//        mount names; download pins what it fetches, and seed holds a drive
+//        (its mounted drives too) while it runs.
 //   cache { size }  sets the cap of the reader's cache (store/reader-cache.ts)
 //   keep-history { size }  sets the history budget of the drives we write:
 //        past it, gc runs by itself (auto-gc.ts)
 import { RoutedDrive } from '../drive/routed-drive.js'
 import type { DriveStore } from '../drive/drive-store.js'
-import type { Drive } from '../drive/types.js'
+import type { Drive, MountInfo } from '../drive/types.js'
 import type { Hypercore } from '../core/hypercore.js'
 import { Bitfield, PAGE_BITS } from '../core/bitfield.js'
 import { Mutex } from '../core/mutex.js'
@@ -40,6 +42,11 @@ const MAX_KEEP_VERSIONS = Number.MAX_SAFE_INTEGER
 const MAX_PIN_PAGES = 4096
 // a pinned drive that moves on has its pins found again this long after its last new version
 const PIN_REFRESH_MS = 1000
+// drives a pin passes through, mount in mount: a hostile drive can nest them without end
+const MAX_PIN_MOUNT_DEPTH = 32
+
+// Content blocks kept, each content core's by its key (hex).
+type Kept = Map<string, { core: Hypercore, blocks: Bitfield }>
 
 export interface StorageServices {
   drives: DriveStore
@@ -67,8 +74,14 @@ export class StorageApi {
   private autoGc: AutoGc | null = null
   private gcLock = new Mutex() // one gc at a time: each walks a whole history
   private holds = new Map<string, number>() // drives held whole while seeded
-  private resolved = new Map<string, { core: Hypercore, blocks: Bitfield }>() // each drive's pinned blocks, when last found
-  private watched = new Set<string>() // pinned drives whose new versions refresh their pins
+  // what each pinned or held drive keeps, of its own content and of the
+  // drives mounted under its pins, when last found: a content core's pins
+  // are the union of what every such drive keeps of it
+  private resolved = new Map<string, Kept>()
+  // drives whose pins are not found yet since the start, with the content
+  // cores they kept then (pin-list.ts): those stay whole until they are
+  private unresolved = new Map<string, Set<string>>()
+  private watched = new Map<string, Set<string>>() // drives whose new versions refresh the pins of these pinned drives
   private timeout: number
 
   constructor (services: StorageServices, opts: { storage: string, cacheSize: number | null, keepHistory?: number | null, timeout: number }) {
@@ -111,8 +124,13 @@ export class StorageApi {
     await this.pins.load()
     await this.cachedCores.load()
     if (this.autoGc) this.watchDrives(this.autoGc)
+    for (const p of this.pins.list()) {
+      const was = this.unresolved.get(p.key) ?? new Set<string>()
+      for (const ck of [p.contentKey, ...p.mounted]) if (ck) was.add(ck)
+      this.unresolved.set(p.key, was)
+    }
     if (this.cache) {
-      for (const p of this.pins.list()) if (p.contentKey) this.cache.setPins(p.contentKey, null)
+      for (const keys of this.unresolved.values()) for (const ck of keys) this.cache.setPins(ck, null)
       await this.s.drives.store.useCache(this.cache)
       const cache = this.cache
       this.reopenCached(cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
@@ -135,7 +153,7 @@ export class StorageApi {
       this.cache.setCapacity(size)
     } else {
       this.cache = this.newCache(size)
-      for (const pin of this.pins.list()) if (pin.contentKey) this.cache.setPins(pin.contentKey, null)
+      for (const keys of this.unresolved.values()) for (const ck of keys) this.cache.setPins(ck, null)
       await this.s.drives.store.useCache(this.cache)
       await this.reopenCached(this.cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
       for (const key of new Set([...this.pins.keys(), ...this.holds.keys()])) {
@@ -168,7 +186,9 @@ export class StorageApi {
       const bound = content.length
       const plan = await gcPlan(drive, { keepVersions: opts.keepVersions, oldestKept: opts.oldestKept, bound, signal: opts.signal })
       // what a pin keeps stays, even where only older versions reference it
-      const pinned = await this.resolve(result.key, opts.timeout).catch(() => null)
+      // (a drive that mounts this one at an old version can pin that version)
+      await this.resolve(result.key, opts.timeout).catch(() => null)
+      const pinned = this.keptOf(content)
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       await keepNewer(drive, plan.latest, plan.free, bound)
       // run by run; what a file opened for writing meanwhile retains stays (its base)
@@ -197,7 +217,12 @@ export class StorageApi {
       logger: this.s.logger,
       content: contentOf,
       gc: (drive, oldestKept, signal) => this.collect(drive, { keepVersions: 1, oldestKept, signal }),
-      pinned: async (key) => (await this.resolve(key, this.timeout))?.blocks ?? null
+      pinned: async (key) => {
+        const drive = await this.s.api.open(key, undefined, this.timeout)
+        await this.resolve(key, this.timeout)
+        const content = await contentOf(drive)
+        return content ? this.keptOf(content)?.blocks ?? null : null
+      }
     }, { budget })
   }
 
@@ -236,9 +261,11 @@ export class StorageApi {
     const path = drivePath(p.path)
     await drive.lstat(path) // ENOENT for a path the drive does not have
     const content = await contentOf(drive)
-    await this.pins.add({ key, path, contentKey: content?.key?.toString('hex') ?? null, by })
-    const r = await this.resolve(key, p.timeout)
-    return { key, path, by, pins: this.pins.list(key).map(pinInfo), pinnedBytes: r ? await heldIn(r.core, r.blocks) : 0 }
+    await this.pins.add({ key, path, contentKey: content?.key?.toString('hex') ?? null, mounted: [], by })
+    const kept = await this.resolve(key, p.timeout)
+    let pinnedBytes = 0
+    if (kept) for (const r of kept.values()) pinnedBytes += await heldIn(r.core, r.blocks)
+    return { key, path, by, pins: this.pins.list(key).map(pinInfo), pinnedBytes }
   }
 
   async unpin (p: Record<string, any>): Promise<unknown> {
@@ -246,12 +273,7 @@ export class StorageApi {
     const key = p.key.toLowerCase()
     const gone = await this.pins.remove(key, p.path === undefined || p.path === null ? undefined : drivePath(p.path))
     if (gone.length === 0) throw HyperfsError.ENOENT(`no pin on ${p.path === undefined || p.path === null ? 'this drive' : drivePath(p.path)}`)
-    const contentKey = gone.find((g) => g.contentKey)?.contentKey ?? null
-    if (this.pins.list(key).length === 0 && !this.holds.has(key)) {
-      if (contentKey) this.cache?.setPins(contentKey, new Bitfield())
-    } else {
-      await this.resolve(key, p.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
-    }
+    await this.resolve(key, p.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
     return { key, removed: gone.map(pinInfo), pins: this.pins.list(key).map(pinInfo) }
   }
 
@@ -277,54 +299,124 @@ export class StorageApi {
     }
   }
 
-  // The blocks of drive `key`'s content its pins (and a seed's hold) keep,
-  // at its latest version, handed to the cache. Null: nothing is pinned.
-  private async resolve (key: string, timeout?: unknown): Promise<{ core: Hypercore, blocks: Bitfield } | null> {
+  // What drive `key`'s pins (or a seed's hold: all of it) keep at its latest
+  // version, of its own content and of the drives mounted under them, handed
+  // to the cache. Null: nothing is pinned.
+  private async resolve (key: string, timeout?: unknown): Promise<Kept | null> {
     const pins = this.pins.list(key)
     const held = this.holds.has(key)
     if (pins.length === 0 && !held) {
       // nothing keeps its blocks any more (the last pin went, or the seed
       // that held it whole ended): they are the cache's again
       const was = this.resolved.get(key)
-      if (was) this.cache?.setPins(was.core.key!.toString('hex'), new Bitfield())
+      const before = this.unresolved.get(key)
       this.resolved.delete(key)
+      this.unresolved.delete(key)
+      this.apply([...(was?.keys() ?? []), ...(before ?? [])])
       return null
     }
     const drive = await this.s.api.open(key, undefined, timeout)
-    const content = await contentOf(drive)
-    if (!content) return null
-    const contentKey = content.key!.toString('hex')
-    await this.pins.setContentKey(key, contentKey)
-    if (drive instanceof RoutedDrive) this.watch(key, drive)
-    const blocks = new Bitfield({ maxPages: MAX_PIN_PAGES })
-    const paths = held ? ['/'] : pins.map((p) => p.path)
-    for (const path of paths) {
-      try {
-        await treeBlocks(drive, path, blocks, MAX_PIN_PAGES * PAGE_BITS)
-      } catch (err) {
-        if (!isHyperfsError(err, 'ENOENT', 'ENOTDIR')) throw err
-        this.s.logger.warn(`pin ${key}${path}: ${err.message} (it keeps nothing until the path is back)`)
-      }
-    }
-    this.cache?.setPins(contentKey, blocks)
-    const r = { core: content, blocks }
-    this.resolved.set(key, r)
-    return r
+    const kept: Kept = new Map()
+    await this.keepUnder(key, drive, held ? ['/'] : pins.map((p) => p.path), kept, [key + '@'], timeout)
+    const own = (await contentOf(drive))?.key?.toString('hex') ?? null
+    await this.pins.setContentKeys(key, own, [...kept.keys()].filter((ck) => ck !== own))
+    const was = this.resolved.get(key)
+    const before = this.unresolved.get(key)
+    this.resolved.set(key, kept)
+    this.unresolved.delete(key)
+    this.apply([...(was?.keys() ?? []), ...(before ?? []), ...kept.keys()])
+    return kept
   }
 
-  // New versions of a pinned drive can name new content under a pinned
-  // path: the pins are found again once the drive settles.
-  private watch (key: string, drive: RoutedDrive): void {
-    if (this.watched.has(key)) return
-    this.watched.add(key)
+  // Marks in `kept` what `paths` of `drive` reference, and goes on into the
+  // drives mounted there (at the version a mount names), each path that
+  // passes through a mount as the path left inside it. A mount that closes a
+  // cycle, nests too deep, or does not open keeps nothing (a warning says
+  // why); a raw core mounted as a file is not the reader cache's.
+  private async keepUnder (root: string, drive: Drive, paths: string[], kept: Kept, chain: string[], timeout: unknown): Promise<void> {
+    const content = await contentOf(drive)
+    let into = new Bitfield({ maxPages: MAX_PIN_PAGES })
+    if (content) {
+      const ck = content.key!.toString('hex')
+      const k = kept.get(ck) ?? { core: content, blocks: into }
+      kept.set(ck, k)
+      into = k.blocks
+    }
+    if (drive instanceof RoutedDrive) this.watch(root, drive)
+    const mounts: Array<{ mount: MountInfo, rest: string }> = []
+    for (const path of paths) {
+      try {
+        await treeBlocks(drive, path, into, MAX_PIN_PAGES * PAGE_BITS, { onMount: (mount, rest) => mounts.push({ mount, rest }) })
+      } catch (err) {
+        if (!isHyperfsError(err, 'ENOENT', 'ENOTDIR')) throw err
+        this.s.logger.warn(`pin ${root}${chain.length > 1 ? ' (in a mounted drive)' : ''} ${path}: ${err.message} (it keeps nothing until the path is back)`)
+      }
+    }
+    for (const { mount, rest } of mounts) {
+      if (mount.kind !== 'drive') continue
+      const hex = mount.key.toString('hex')
+      const id = hex + '@' + (mount.version ?? '')
+      if (chain.includes(id)) continue // a cycle: that drive's pins are being found already
+      if (chain.length > MAX_PIN_MOUNT_DEPTH) {
+        this.s.logger.warn(`pin ${root}: a mount more than ${MAX_PIN_MOUNT_DEPTH} drives deep keeps nothing`)
+        continue
+      }
+      let inner: Drive
+      try {
+        inner = await this.s.api.open(hex, mount.version ?? undefined, timeout)
+      } catch (err) {
+        this.s.logger.warn(`pin ${root}: the mounted drive ${hex}: ${(err as Error).message} (it keeps nothing there until it opens)`)
+        continue
+      }
+      await this.keepUnder(root, inner, [rest], kept, [...chain, id], timeout)
+    }
+  }
+
+  // What every pinned or held drive keeps of `core` (a content core), or null.
+  private keptOf (core: Hypercore): { core: Hypercore, blocks: Bitfield } | null {
+    return this.union(core.key!.toString('hex'))
+  }
+
+  private union (ck: string): { core: Hypercore, blocks: Bitfield } | null {
+    let out: { core: Hypercore, blocks: Bitfield } | null = null
+    for (const kept of this.resolved.values()) {
+      const k = kept.get(ck)
+      if (!k) continue
+      if (!out) out = { core: k.core, blocks: new Bitfield({ maxPages: MAX_PIN_PAGES }) }
+      for (const [s, e] of k.blocks.runs()) out.blocks.setRange(s, e, true)
+    }
+    return out
+  }
+
+  // Tells the cache what is pinned now in each of these content cores: the
+  // union of what the pinned drives keep of it, or all of it while a drive
+  // that kept some at the last start is not found yet.
+  private apply (contentKeys: Iterable<string>): void {
+    if (!this.cache) return
+    for (const ck of new Set(contentKeys)) {
+      if ([...this.unresolved.values()].some((keys) => keys.has(ck))) this.cache.setPins(ck, null)
+      else this.cache.setPins(ck, this.union(ck)?.blocks ?? new Bitfield())
+    }
+  }
+
+  // New versions of a pinned drive, or of a drive mounted under a pin, can
+  // name new content under a pinned path: the pins are found again once the
+  // drive settles.
+  private watch (root: string, drive: RoutedDrive): void {
+    const key = drive.key.toString('hex')
+    const roots = this.watched.get(key)
+    if (roots) { roots.add(root); return }
+    this.watched.set(key, new Set([root]))
     let timer: NodeJS.Timeout | null = null
     const md = drive.metadata
     const onappend = (): void => {
       if (timer) clearTimeout(timer)
       timer = setTimeout(() => {
         timer = null
-        if (!this.pins.list(key).length && !this.holds.has(key)) return
-        this.resolve(key, this.timeout).catch((err) => this.s.logger.warn(`pins of ${key}: ${err.message}`))
+        for (const r of this.watched.get(key) ?? []) {
+          if (!this.pins.list(r).length && !this.holds.has(r)) { this.watched.get(key)?.delete(r); continue }
+          this.resolve(r, this.timeout).catch((err) => this.s.logger.warn(`pins of ${r}: ${err.message}`))
+        }
       }, PIN_REFRESH_MS)
       timer.unref()
     }
@@ -349,7 +441,8 @@ export class StorageApi {
     const localBytes = content ? await content.heldBytes() : 0
     const byteLength = typeof base.byteLength === 'number' ? base.byteLength : content?.byteLength ?? 0
     const walkable = drive instanceof RoutedDrive && drive.historyIsLocal
-    const pinned = this.resolved.get(key) ?? (walkable ? await this.resolve(key, p.timeout) : null)
+    if (!this.resolved.has(key) && walkable) await this.resolve(key, p.timeout)
+    const pinned = content ? this.keptOf(content) : null
     const pinnedBytes = pinned ? await heldIn(pinned.core, pinned.blocks) : 0
     let reclaimable: number | null = null
     if (!content) reclaimable = 0

@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync, readdirSync, lstatSync } from 'node:fs'
+import { mkdirSync, writeFileSync, readdirSync, lstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BIN, lastLine, sandbox, eventually, type Sandbox, type Node } from '../cli/cli-harness.js'
 
@@ -243,4 +243,39 @@ test('a drive seeded with --detach by a daemon with a small cache stays whole af
   // it is the seed that holds it: once unseeded, the cache brings it under the cap
   await ok(b, ['unseed', key])
   await eventually('unseeded, the drive is cache like the rest', () => diskUsage(b.storage) <= 4 * MiB + 2 * MiB, 30_000)
+})
+
+test('a pin on a mount point keeps the mounted drive\'s content from a small cache, across a restart, until unpinned', { timeout: 180_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const big = randomBytes(12 * MiB)
+  const inner = lastLine(await ok(a, ['create', folder(box, 'inner', { 'big.bin': big }), '--listen', '127.0.0.1:0']))
+  const outer = lastLine(await ok(a, ['create', folder(box, 'outer', { 'readme.txt': Buffer.from('hello') })]))
+  await ok(a, ['mkmount', outer, '/lib', inner])
+  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
+
+  const b = box.node('b')
+  const net = ['--peer', address, '--timeout', TIMEOUT]
+  await ok(b, ['daemon', 'start', '--cache-size', '4M'])
+  await ok(b, ['pin', outer, '/lib', ...net])
+  const r = await catHash(b, [outer, '/lib/big.bin', ...net])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.sha, sha(big))
+  // the 4 MiB cache would have evicted most of it: the pin on /lib keeps it
+  await heldWhole(b, inner, big.byteLength, 'the mounted drive is held whole')
+  assert.equal(JSON.parse(await ok(b, ['info', inner, '--json'])).pinnedBytes, big.byteLength)
+  assert.ok(diskUsage(b.storage) >= 12 * MiB)
+
+  // a restart with the same small cache keeps it: the pin list names the mounted drive's content
+  await ok(b, ['daemon', 'stop'])
+  await ok(b, ['daemon', 'start', '--cache-size', '4M'])
+  await ok(b, ['ls', outer, '/', ...net])
+  await heldWhole(b, inner, big.byteLength, 'the mounted drive is held whole after a restart')
+  const pins = JSON.parse(readFileSync(join(b.storage, 'pins.json'), 'utf8')).pins
+  assert.equal(pins.length, 1)
+  assert.equal(pins[0].mounted.length, 1)
+
+  // unpinned, the mounted drive's content is cache like the rest
+  await ok(b, ['unpin', outer, '/lib'])
+  await eventually('unpinned, the mounted drive goes under the cap', () => diskUsage(b.storage) <= 4 * MiB + 2 * MiB, 30_000)
 })
