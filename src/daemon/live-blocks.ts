@@ -28,6 +28,7 @@ import type { Drive, MountInfo, Stat } from '../drive/types.js'
 import { S_IFMT, S_IFREG, S_IFDIR } from '../drive/types.js'
 import { MAX_PATH_DEPTH } from '../drive/drive-path.js'
 import { Bitfield } from '../core/bitfield.js'
+import type { Hypercore } from '../core/hypercore.js'
 import { HyperfsError } from '../errors.js'
 
 // The one place that maps an entry to its content blocks.
@@ -103,6 +104,29 @@ export async function gcPlan (drive: Drive, opts: { keepVersions: number, oldest
   keepRetained(drive, keep, opts.bound)
   for (const [s, e] of [...keep.runs()]) free.setRange(s, e, false)
   return { latest, oldestKept, keep, free }
+}
+
+// Frees the blocks of `free` below `bound`, run by run. What a file opened
+// for writing meanwhile retains stays (its base): before each run, gc waits
+// for the holds being looked up to know their blocks (Drive#retainSettled).
+// A hold that begins later names a version at least as new as the plan's,
+// whose blocks the plan keeps.
+export async function clearFree (drive: Drive, content: Hypercore, free: Bitfield, bound: number, signal?: AbortSignal): Promise<{ blocks: number, bytes: number, punched: boolean }> {
+  const result = { blocks: 0, bytes: 0, punched: true }
+  for (let at = 0; at < bound;) {
+    if (signal?.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
+    await drive.retainSettled?.()
+    keepRetained(drive, free, bound, false)
+    const s = free.firstSet(at)
+    if (s < 0 || s >= bound) break
+    const e = Math.min(bound, free.firstUnset(s))
+    const r = await content.clear(s, e)
+    result.blocks += r.blocks
+    result.bytes += r.bytes
+    if (!r.punched) result.punched = false
+    at = e
+  }
+  return result
 }
 
 // Marks what the drive retains now (types.ts retain) as kept; with

@@ -30,7 +30,7 @@ import type { Logger } from './logger.js'
 import { PinList, type Pin } from './pin-list.js'
 import { CachedCores } from './cached-cores.js'
 import { discoveryKey } from '../crypto/index.js'
-import { gcPlan, keepNewer, keepRetained, treeBlocks } from './live-blocks.js'
+import { clearFree, gcPlan, keepNewer, treeBlocks } from './live-blocks.js'
 import { AutoGc } from './auto-gc.js'
 import { parseSize } from './byte-size.js'
 
@@ -191,19 +191,10 @@ export class StorageApi {
       const pinned = this.keptOf(content)
       if (pinned) for (const [s, e] of pinned.blocks.runs()) plan.free.setRange(s, e, false)
       await keepNewer(drive, plan.latest, plan.free, bound)
-      // run by run; what a file opened for writing meanwhile retains stays (its base)
-      for (let at = 0; at < bound;) {
-        if (opts.signal.aborted) throw HyperfsError.REQUEST_CANCELLED('gc was aborted')
-        keepRetained(drive, plan.free, bound, false)
-        const s = plan.free.firstSet(at)
-        if (s < 0 || s >= bound) break
-        const e = Math.min(bound, plan.free.firstUnset(s))
-        const r = await content.clear(s, e)
-        result.blocks += r.blocks
-        result.bytes += r.bytes
-        if (!r.punched) result.punched = false
-        at = e
-      }
+      const r = await clearFree(drive, content, plan.free, bound, opts.signal)
+      result.blocks = r.blocks
+      result.bytes = r.bytes
+      result.punched = r.punched
       result.diskAfter = await diskBytes(drive, content)
       this.s.logger.info(`gc ${result.key}: freed ${result.blocks} blocks (${result.bytes} bytes) that only versions before ${plan.oldestKept} reference`)
       return result

@@ -51,15 +51,18 @@ type Route =
   | { kind: 'core', mount: MountInfo, comps: string[] }
   | { kind: 'cycle', rest: string[] } // `rest` below a mount point that closes a cycle
 
+// a retain(): its stat once known (null while it is looked up)
+interface Hold { stat: Stat | null, settled: Promise<unknown> | null }
+
 type Hop = Route | { kind: 'mount', mount: MountInfo, depth: number }
 
 export class RoutedDrive implements Drive {
   readonly fmt: DriveFormat
   private mountOpts: MountOptions
   // what retain() keeps from gc, shared by the drive and its checkouts
-  private held: Set<{ stat: Stat }>
+  private held: Set<Hold>
 
-  constructor (format: DriveFormat, opts: MountOptions = {}, held = new Set<{ stat: Stat }>()) {
+  constructor (format: DriveFormat, opts: MountOptions = {}, held = new Set<Hold>()) {
     this.fmt = format
     this.mountOpts = opts
     this.held = held
@@ -88,18 +91,37 @@ export class RoutedDrive implements Drive {
   // ---- content kept from gc (types.ts retain) ----
 
   // Kept by the drive that holds the path: a file inside a mounted drive is
-  // that drive's content. A raw core mounted as a file has nothing to keep.
-  async retain (path: string, stat: Stat): Promise<() => void> {
-    const r = await this.route(path, false)
-    if (r.kind === 'inner') return r.drive.retain ? r.drive.retain(r.path, stat) : () => {}
-    if (r.kind !== 'local') return () => {}
-    const token = { stat }
-    this.held.add(token)
-    return () => { this.held.delete(token) }
+  // that drive's content (held from when its route is known). A raw core
+  // mounted as a file has nothing to keep. The hold begins with the call,
+  // before anything is awaited, and gc waits for it to learn its stat
+  // (retainSettled): a stat looked up in a version gc is about to free is kept.
+  retain (path: string, stat: Stat | Promise<Stat | null>): Promise<() => void> {
+    const hold: Hold = { stat: null, settled: null }
+    this.held.add(hold)
+    const release = (): void => { this.held.delete(hold) }
+    const settled = (async (): Promise<() => void> => {
+      const st = await stat
+      const r = st ? await this.route(path, false) : null
+      if (st && r?.kind === 'local') {
+        hold.stat = st
+        return release
+      }
+      release()
+      return st && r?.kind === 'inner' && r.drive.retain ? r.drive.retain(r.path, st) : () => {}
+    })()
+    settled.catch(release)
+    hold.settled = settled
+    return settled
   }
 
   retained (): Stat[] {
-    return [...this.held].map((t) => t.stat)
+    const out: Stat[] = []
+    for (const h of this.held) if (h.stat) out.push(h.stat)
+    return out
+  }
+
+  async retainSettled (): Promise<void> {
+    await Promise.allSettled([...this.held].map((h) => h.settled))
   }
 
   // ---- routing through mounts ----

@@ -195,10 +195,13 @@ export interface Drive {
   // Keeps the content `stat` names (an entry this drive, or a checkout of
   // it, gave for `path`: of any version) from gc until the returned function
   // is called: the base that a file open for writing reads its unwritten
-  // bytes from (fuse/staged-file.ts). retained() is what is kept now, for
-  // gc (daemon/live-blocks.ts). A drive that never frees content has neither.
-  retain? (path: string, stat: Stat): Promise<() => void>
+  // bytes from (fuse/staged-file.ts). The stat may still be being looked up
+  // (a promise; null: nothing to keep): the hold starts with the call.
+  // retained() is what is kept now, for gc (daemon/live-blocks.ts), once
+  // retainSettled() has resolved. A drive that never frees content has none.
+  retain? (path: string, stat: Stat | Promise<Stat | null>): Promise<() => void>
   retained? (): Stat[]
+  retainSettled? (): Promise<void>
 
   // Prefetch everything under a path (content included), mounted drives too.
   // A mounted drive that cannot be fetched does not stop the others: once

@@ -581,14 +581,24 @@ export class DriveFilesystem implements FuseFilesystem {
   // a checkout pins only this drive.) The drive keeps its content from gc
   // until the stage lets go of it (release): changed outside this mount, it
   // is an old version's, and the stage still reads it, and commits it whole.
+  // The hold begins as the version is chosen, before the lookup: a gc that
+  // plans meanwhile waits for it (Drive#retain).
   async #pinnedBase (path: string): Promise<(StageBase & { id: string }) | null> {
     const view = this.#drive.checkout(this.#drive.version)
-    const st = await this.#bounded(`lstat ${path}`, () => view.lstat(path)).catch((err) => {
+    const lookup = this.#bounded(`lstat ${path}`, () => view.lstat(path)).catch((err) => {
       if (isHyperfsError(err, 'ENOENT')) return null
       throw err
     })
+    const held = this.#drive.retain ? this.#drive.retain(path, lookup) : null
+    const st = await lookup.catch(async (err) => {
+      (await held?.catch(() => null))?.()
+      throw err
+    })
     if (!st) return null
-    const release = this.#drive.retain ? await this.#bounded(`retain ${path}`, () => this.#drive.retain!(path, st)) : null
+    const release = held ? await this.#bounded(`retain ${path}`, () => held).catch((err) => {
+      held.then((r) => r(), safetyCatch) // a hold that settles after all is let go of then
+      throw err
+    }) : null
     let local: FileReader | null | undefined // the view's zero-copy reader, once asked for
     return {
       id: contentId(st),
