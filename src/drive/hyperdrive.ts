@@ -447,10 +447,14 @@ export class TrieFormat extends FormatBase implements DriveFormat {
   // Changes part of a file (FilePatch, types.ts) as one new version: only the
   // written bytes go to the content core; the new entry's extents point at
   // them, and the bytes kept point at the blocks they already are in.
+  // The rewrite of neighbours (compact) reads and appends content, MiBs past
+  // MAX_EXTENTS: it is done before the metadata lock, from the entry as it
+  // was then, so that other changes of the drive do not wait for it; under
+  // the lock, an entry changed meanwhile is patched and compacted again.
   async patchFile (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void> {
     this.assertWritable()
     checkPatch(patch)
-    await this.fileToChange(comps)
+    const seen = await this.fileToChange(comps)
     const { core, blockSize } = await this.contentCore()
     const written: PlacedExtent[] = []
     for (const w of patch.writes) {
@@ -459,9 +463,11 @@ export class TrieFormat extends FormatBase implements DriveFormat {
       if (r.size !== w.length) throw HyperfsError.EINVAL(`a write of ${w.length} bytes at ${w.offset} brought ${r.size}`)
       written.push({ at: w.offset, extent: { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size } })
     }
+    const patched = (st: Stat): Promise<Extent[]> => this.compact(core, blockSize, patchExtents(fileExtents(st), st.size, patch.keep, patch.size, written, blockSize))
+    const early = { entry: encodeStat(seen), list: await patched(seen) }
     await this.s.meta.run(async () => {
       const prev = await this.fileToChange(comps)
-      const list = await this.compact(core, blockSize, patchExtents(fileExtents(prev), prev.size, patch.keep, patch.size, written, blockSize))
+      const list = encodeStat(prev).equals(early.entry) ? early.list : await patched(prev)
       const { extents: _, ...rest } = prev
       const now = Date.now()
       const st: Stat = {

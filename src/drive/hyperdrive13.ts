@@ -629,11 +629,15 @@ export class Drive13Format extends FormatBase implements DriveFormat {
   // consecutive whole blocks is written as a plain blob instead (every
   // reader's fast path); one past what a map can list (MAX_MAP_BLOCKS map
   // blocks) makes the whole file a plain blob again.
+  // The new blocks and the map (writeParts: a first patch of a plain blob
+  // writes the file again) go to the blobs core before the metadata lock,
+  // from the entry as it was then, so that other changes of the drive do not
+  // wait for them; under the lock, an entry changed meanwhile is patched again.
   async patchFile (comps: string[], patch: FilePatch, opts: WriteOptions): Promise<void> {
     this.assertWritable()
     checkPatch(patch)
     await this.ready()
-    await this.fileToChange(comps)
+    const seen = await this.fileToChange(comps)
     const blobs = await this.blobsCore()
     const written: Array<{ at: number, parts: Part[] }> = []
     for (const w of patch.writes) {
@@ -642,10 +646,11 @@ export class Drive13Format extends FormatBase implements DriveFormat {
       if (id.byteLength !== w.length) throw HyperfsError.EINVAL(`a write of ${w.length} bytes at ${w.offset} brought ${id.byteLength}`)
       written.push({ at: w.offset, parts: runParts(id) })
     }
+    const patched = async (prev: Stat): Promise<BlobId> => this.writeParts(blobs, patchParts(await this.fileParts(blobs, prev), prev.size, patch.keep, patch.size, written), prev)
+    const early = { entry: encodeEntry(seen.entry), blob: await patched(seen.stat) }
     await this.s.meta.run(async () => {
       const prev = await this.fileToChange(comps)
-      const parts = patchParts(await this.fileParts(blobs, prev.stat), prev.stat.size, patch.keep, patch.size, written)
-      const blob = await this.writeParts(blobs, parts, prev.stat)
+      const blob = encodeEntry(prev.entry).equals(early.entry) ? early.blob : await patched(prev.stat)
       const now = Date.now()
       const st: Stat = {
         ...prev.stat,
