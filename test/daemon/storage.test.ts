@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync, readdirSync, lstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { DriveStore } from '../../src/drive/drive-store.js'
+import type { RoutedDrive } from '../../src/drive/routed-drive.js'
 import { BIN, lastLine, sandbox, eventually, type Sandbox, type Node } from '../cli/cli-harness.js'
 
 const MiB = 1024 * 1024
@@ -278,4 +280,30 @@ test('a pin on a mount point keeps the mounted drive\'s content from a small cac
   // unpinned, the mounted drive's content is cache like the rest
   await ok(b, ['unpin', outer, '/lib'])
   await eventually('unpinned, the mounted drive goes under the cap', () => diskUsage(b.storage) <= 4 * MiB + 2 * MiB, 30_000)
+})
+
+// Our writer refuses a mount that closes a cycle (MOUNT_CYCLE); another
+// writer's drives can hold one. Two drives of node a's storage are made to
+// mount each other behind the daemon's back, as such a writer would.
+test('a pin on drives that mount each other (a cycle) walks each once, and counts both drives\' files', { timeout: 60_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const one = randomBytes(300 * 1024)
+  const two = randomBytes(200 * 1024)
+  const x = lastLine(await ok(a, ['create', folder(box, 'x', { 'one.bin': one }), '--no-dht']))
+  const y = lastLine(await ok(a, ['create', folder(box, 'y', { 'two.bin': two }), '--no-dht']))
+  await ok(a, ['mkmount', x, '/y', y])
+  const hex = async (link: string): Promise<Buffer> => Buffer.from(JSON.parse(await ok(a, ['info', link, '--json', '--no-dht'])).key, 'hex')
+  const [xk, yk] = [await hex(x), await hex(y)]
+  await ok(a, ['daemon', 'stop'])
+  const store = DriveStore.directory(a.storage)
+  const yd = await store.open(yk) as RoutedDrive
+  await yd.fmt.putMount(['x'], { key: xk, version: null, kind: 'drive' })
+  await store.close()
+
+  const pinned = JSON.parse(await ok(a, ['pin', x, '/', '--json', '--no-dht']))
+  assert.equal(pinned.pinnedBytes, one.byteLength + two.byteLength)
+  const pins = JSON.parse(readFileSync(join(a.storage, 'pins.json'), 'utf8')).pins
+  assert.equal(pins.length, 1)
+  assert.equal(pins[0].mounted.length, 1, 'the other drive\'s content is named once')
 })
