@@ -464,10 +464,12 @@ export class TrieFormat extends FormatBase implements DriveFormat {
       written.push({ at: w.offset, extent: { offset: r.offset, blocks: r.blocks, skip: 0, length: r.size } })
     }
     const patched = (st: Stat): Promise<Extent[]> => this.compact(core, blockSize, patchExtents(fileExtents(st), st.size, patch.keep, patch.size, written, blockSize))
-    const early = { entry: encodeStat(seen), list: await patched(seen) }
+    // (a rewrite that fails here, say on blocks a gc freed once the file
+    // changed, is done again under the lock, from the file as it is then)
+    const early = { entry: encodeStat(seen), list: await patched(seen).catch(() => null) }
     await this.s.meta.run(async () => {
       const prev = await this.fileToChange(comps)
-      const list = encodeStat(prev).equals(early.entry) ? early.list : await patched(prev)
+      const list = early.list !== null && encodeStat(prev).equals(early.entry) ? early.list : await patched(prev)
       const { extents: _, ...rest } = prev
       const now = Date.now()
       const st: Stat = {

@@ -647,10 +647,12 @@ export class Drive13Format extends FormatBase implements DriveFormat {
       written.push({ at: w.offset, parts: runParts(id) })
     }
     const patched = async (prev: Stat): Promise<BlobId> => this.writeParts(blobs, patchParts(await this.fileParts(blobs, prev), prev.size, patch.keep, patch.size, written), prev)
-    const early = { entry: encodeEntry(seen.entry), blob: await patched(seen.stat) }
+    // (one that fails here, say on blocks a gc freed once the file changed,
+    // is done again under the lock, from the file as it is then)
+    const early = { entry: encodeEntry(seen.entry), blob: await patched(seen.stat).catch(() => null) }
     await this.s.meta.run(async () => {
       const prev = await this.fileToChange(comps)
-      const blob = encodeEntry(prev.entry).equals(early.entry) ? early.blob : await patched(prev.stat)
+      const blob = early.blob !== null && encodeEntry(prev.entry).equals(early.entry) ? early.blob : await patched(prev.stat)
       const now = Date.now()
       const st: Stat = {
         ...prev.stat,

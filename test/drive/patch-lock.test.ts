@@ -24,11 +24,13 @@ function applyRef (ref: Buffer, p: FilePatch): Buffer {
 // Holds the content core's appends from the second one of a patch on (the
 // first is the patch's own bytes): `hit` resolves when one is held, and the
 // held ones go on once `release` is called.
-function holdRewrites (d: Drive): { arm: () => Promise<void>, release: () => void } {
+// With `fail`, the held append fails instead (as on blocks gone).
+function holdRewrites (d: Drive): { arm: (fail?: boolean) => Promise<void>, release: () => void } {
   const core = (d as unknown as { content: Hypercore }).content
   const append = core.append.bind(core)
   let own = 0
   let armed = false
+  let failing = false
   let onHit = (): void => {}
   let release = (): void => {}
   let gate = Promise.resolve()
@@ -36,14 +38,16 @@ function holdRewrites (d: Drive): { arm: () => Promise<void>, release: () => voi
     if (armed && own-- <= 0) {
       armed = false
       onHit()
+      if (failing) throw new Error('this rewrite fails')
       await gate
     }
     return append(blocks)
   }) as typeof core.append
   return {
-    arm: () => {
+    arm: (fail = false) => {
       own = 1
       armed = true
+      failing = fail
       gate = new Promise<void>((resolve) => { release = resolve })
       return new Promise<void>((resolve) => { onHit = resolve })
     },
@@ -89,5 +93,27 @@ for (const format of ['hypertrie', 'hyperdrive13'] as const) {
     assert.ok(rewrote, `one of ${MAX_PATCHES} patches rewrote content`)
     assert.ok((await d.read('/f')).equals(ref), 'the patch applied to the file as it was under the lock')
     assert.equal((await d.stat('/other')).mode & 0o170000, 0o040000)
+  })
+}
+
+for (const format of ['hypertrie', 'hyperdrive13'] as const) {
+  test(`${format}: a rewrite that fails before the lock is done again under it`, { timeout: 120_000 }, async (t) => {
+    const store = DriveStore.directory(tmpDir(t))
+    t.after(() => store.close())
+    const d = await store.create({ format })
+    let ref = randomBuffer(prng(9), 256 * KiB + 3)
+    await d.writeFile('/f', ref)
+    const held = holdRewrites(d)
+    let failed = false
+    for (let i = 0; i < MAX_PATCHES && !failed; i++) {
+      const patch: FilePatch = { keep: ref.length, size: ref.length, writes: [{ offset: 2 * i, length: 1, data: Buffer.from([i & 0xff]) }] }
+      const hit = held.arm(true)
+      hit.then(() => { failed = true }, () => {})
+      await d.patchFile!('/f', patch, {})
+      held.release()
+      ref = applyRef(ref, patch)
+    }
+    assert.ok(failed, `one of ${MAX_PATCHES} patches rewrote content`)
+    assert.ok((await d.read('/f')).equals(ref))
   })
 }
