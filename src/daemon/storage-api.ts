@@ -322,8 +322,10 @@ export class StorageApi {
   // Marks in `kept` what `paths` of `drive` reference, and goes on into the
   // drives mounted there (at the version a mount names), each path that
   // passes through a mount as the path left inside it. A mount that closes a
-  // cycle, nests too deep, or does not open keeps nothing (a warning says
-  // why); a raw core mounted as a file is not the reader cache's.
+  // cycle, nests too deep, or cannot be opened or walked (its drive is not
+  // here and no peer has it) keeps nothing, and a warning says why: the
+  // drive's own pins still hold. A raw core mounted as a file is not the
+  // reader cache's.
   private async keepUnder (root: string, drive: Drive, paths: string[], kept: Kept, chain: string[], timeout: unknown): Promise<void> {
     const content = await contentOf(drive)
     let into = new Bitfield({ maxPages: MAX_PIN_PAGES })
@@ -352,14 +354,13 @@ export class StorageApi {
         this.s.logger.warn(`pin ${root}: a mount more than ${MAX_PIN_MOUNT_DEPTH} drives deep keeps nothing`)
         continue
       }
-      let inner: Drive
+      // (what it kept before it failed stays kept)
       try {
-        inner = await this.s.api.open(hex, mount.version ?? undefined, timeout)
+        const inner = await this.s.api.open(hex, mount.version ?? undefined, timeout)
+        await this.keepUnder(root, inner, [rest], kept, [...chain, id], timeout)
       } catch (err) {
-        this.s.logger.warn(`pin ${root}: the mounted drive ${hex}: ${(err as Error).message} (it keeps nothing there until it opens)`)
-        continue
+        this.s.logger.warn(`pin ${root}: the mounted drive ${hex}: ${(err as Error).message} (it keeps nothing more there until its pins are found again)`)
       }
-      await this.keepUnder(root, inner, [rest], kept, [...chain, id], timeout)
     }
   }
 

@@ -307,3 +307,23 @@ test('a pin on drives that mount each other (a cycle) walks each once, and count
   assert.equal(pins.length, 1)
   assert.equal(pins[0].mounted.length, 1, 'the other drive\'s content is named once')
 })
+
+test('a pin on a drive that mounts a drive no peer serves any more keeps the drive\'s own files, and says why the mount keeps nothing', { timeout: 120_000 }, async (t) => {
+  const box = sandbox(t)
+  const a = box.node('a')
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 40; i++) files[`f${i}.txt`] = Buffer.from(`file ${i}\n`)
+  const ext = lastLine(await ok(a, ['create', folder(box, 'ext', files), '--listen', '127.0.0.1:0']))
+  const address = JSON.parse(await ok(a, ['daemon', 'status', '--json'])).network.listening[0]
+
+  const b = box.node('b')
+  await ok(b, ['info', ext, '--peer', address, '--timeout', TIMEOUT]) // b knows of the drive, holds none of its files
+  await ok(a, ['daemon', 'stop'])
+  const own = randomBytes(100 * 1024)
+  const x = lastLine(await ok(b, ['create', folder(box, 'x', { 'own.bin': own })]))
+  await ok(b, ['mkmount', x, '/ext', ext])
+  const r = await b.hyperfs(['pin', x, '/', '--json', '--timeout', '1000'], { timeout: 60_000 })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(JSON.parse(r.stdout).pinnedBytes, own.byteLength)
+  assert.match(readFileSync(join(b.storage, 'daemon.log'), 'utf8'), /the mounted drive [0-9a-f]{64}: .*keeps nothing more there/)
+})
