@@ -4,10 +4,11 @@
 // MiBs; it is done before the drive's metadata lock, so changes of the
 // drive's metadata do not wait for it (appends of content still take turns),
 // and done again under the lock when the file changed meanwhile.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { DriveStore } from '../../src/drive/drive-store.js'
 import type { Drive, FilePatch } from '../../src/drive/types.js'
+import type { DriveFormatName } from '../../src/drive/drive-format.js'
 import type { Hypercore } from '../../src/core/hypercore.js'
 import { tmpDir, prng, randomBuffer } from '../helpers/tmp.js'
 
@@ -19,6 +20,22 @@ function applyRef (ref: Buffer, p: FilePatch): Buffer {
   ref.copy(out, 0, 0, Math.min(p.keep, ref.length, p.size))
   for (const w of p.writes) (w.data as Buffer).copy(out, w.offset)
   return out
+}
+
+// A drive of the format with a file /f of random bytes.
+async function driveWithFile (t: TestContext, format: DriveFormatName, seed: number): Promise<{ d: Drive, ref: Buffer }> {
+  const store = DriveStore.directory(tmpDir(t))
+  t.after(() => store.close())
+  const d = await store.create({ format })
+  const ref = randomBuffer(prng(seed), 256 * KiB + 3)
+  await d.writeFile('/f', ref)
+  return { d, ref }
+}
+
+// The i-th of one-byte writes two bytes apart: small neighbours, which pile
+// up into a rewrite.
+function bytePatch (i: number, size: number): FilePatch {
+  return { keep: size, size, writes: [{ offset: 2 * i, length: 1, data: Buffer.from([i & 0xff]) }] }
 }
 
 // Holds the content core's appends from the second one of a patch on (the
@@ -57,18 +74,14 @@ function holdRewrites (d: Drive): { arm: (fail?: boolean) => Promise<void>, rele
 
 for (const format of ['hypertrie', 'hyperdrive13'] as const) {
   test(`${format}: while a patch rewrites content, other changes of the drive go on; a file changed meanwhile is patched as it is then`, { timeout: 120_000 }, async (t) => {
-    const store = DriveStore.directory(tmpDir(t))
-    t.after(() => store.close())
-    const d = await store.create({ format })
-    let ref = randomBuffer(prng(7), 256 * KiB + 3)
-    await d.writeFile('/f', ref)
+    const { d, ref: original } = await driveWithFile(t, format, 7)
+    let ref = original
     const changed = randomBuffer(prng(8), 200 * KiB + 11)
     await d.writeFile('/g', changed)
     const held = holdRewrites(d)
     let rewrote = false
     for (let i = 0; i < MAX_PATCHES && !rewrote; i++) {
-      // one-byte writes two bytes apart: small neighbours, which pile up into a rewrite
-      const patch: FilePatch = { keep: ref.length, size: ref.length, writes: [{ offset: 2 * i, length: 1, data: Buffer.from([i & 0xff]) }] }
+      const patch = bytePatch(i, ref.length)
       const hit = held.arm()
       const done = d.patchFile!('/f', patch, {})
       const first = await Promise.race([hit.then(() => 'rewriting'), done.then(() => 'done')])
@@ -98,15 +111,12 @@ for (const format of ['hypertrie', 'hyperdrive13'] as const) {
 
 for (const format of ['hypertrie', 'hyperdrive13'] as const) {
   test(`${format}: a rewrite that fails before the lock is done again under it`, { timeout: 120_000 }, async (t) => {
-    const store = DriveStore.directory(tmpDir(t))
-    t.after(() => store.close())
-    const d = await store.create({ format })
-    let ref = randomBuffer(prng(9), 256 * KiB + 3)
-    await d.writeFile('/f', ref)
+    const { d, ref: original } = await driveWithFile(t, format, 9)
+    let ref = original
     const held = holdRewrites(d)
     let failed = false
     for (let i = 0; i < MAX_PATCHES && !failed; i++) {
-      const patch: FilePatch = { keep: ref.length, size: ref.length, writes: [{ offset: 2 * i, length: 1, data: Buffer.from([i & 0xff]) }] }
+      const patch = bytePatch(i, ref.length)
       const hit = held.arm(true)
       hit.then(() => { failed = true }, () => {})
       await d.patchFile!('/f', patch, {})
