@@ -44,8 +44,8 @@ export interface AutoGcServices {
   content: (drive: Drive) => Promise<Hypercore | null>
   // The gc of `hyperfs gc`, keeping every version from `oldestKept` on.
   gc: (drive: Drive, oldestKept: number, signal: AbortSignal) => Promise<AutoGcResult>
-  // Blocks of the drive's content its pins keep (never history to free), or null.
-  pinned: (key: string) => Promise<Bitfield | null>
+  // Blocks of the drive's content (`content`) pins keep (never history to free), or null.
+  pinned: (key: string, content: Hypercore) => Promise<Bitfield | null>
 }
 
 export interface AutoGcRun {
@@ -183,7 +183,7 @@ export class AutoGc {
 
     const signal = this.stopping.signal
     const profile = await historyProfile(drive, { bound: length, signal })
-    const pinned = await this.s.pinned(t.key)
+    const pinned = await this.s.pinned(t.key, content)
     const sizes: number[] = []
     let history = 0
     for (const span of profile.spans) {

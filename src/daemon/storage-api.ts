@@ -208,11 +208,9 @@ export class StorageApi {
       logger: this.s.logger,
       content: contentOf,
       gc: (drive, oldestKept, signal) => this.collect(drive, { keepVersions: 1, oldestKept, signal }),
-      pinned: async (key) => {
-        const drive = await this.s.api.open(key, undefined, this.timeout)
+      pinned: async (key, content) => {
         await this.resolve(key, this.timeout)
-        const content = await contentOf(drive)
-        return content ? this.keptOf(content)?.blocks ?? null : null
+        return this.keptOf(content)?.blocks ?? null
       }
     }, { budget })
   }
@@ -308,8 +306,9 @@ export class StorageApi {
     }
     const drive = await this.s.api.open(key, undefined, timeout)
     const kept: Kept = new Map()
-    await this.keepUnder(key, drive, held ? ['/'] : pins.map((p) => p.path), kept, [key + '@'], timeout)
-    const own = (await contentOf(drive))?.key?.toString('hex') ?? null
+    const content = await contentOf(drive)
+    await this.keepUnder(key, drive, content, held ? ['/'] : pins.map((p) => p.path), kept, [key + '@'], timeout)
+    const own = content?.key?.toString('hex') ?? null
     await this.pins.setContentKeys(key, own, [...kept.keys()].filter((ck) => ck !== own))
     const was = this.resolved.get(key)
     const before = this.unresolved.get(key)
@@ -326,8 +325,7 @@ export class StorageApi {
   // here and no peer has it) keeps nothing, and a warning says why: the
   // drive's own pins still hold. A raw core mounted as a file is not the
   // reader cache's.
-  private async keepUnder (root: string, drive: Drive, paths: string[], kept: Kept, chain: string[], timeout: unknown): Promise<void> {
-    const content = await contentOf(drive)
+  private async keepUnder (root: string, drive: Drive, content: Hypercore | null, paths: string[], kept: Kept, chain: string[], timeout: unknown): Promise<void> {
     let into = new Bitfield({ maxPages: MAX_PIN_PAGES })
     if (content) {
       const ck = content.key!.toString('hex')
@@ -357,19 +355,17 @@ export class StorageApi {
       // (what it kept before it failed stays kept)
       try {
         const inner = await this.s.api.open(hex, mount.version ?? undefined, timeout)
-        await this.keepUnder(root, inner, [rest], kept, [...chain, id], timeout)
+        await this.keepUnder(root, inner, await contentOf(inner), [rest], kept, [...chain, id], timeout)
       } catch (err) {
         this.s.logger.warn(`pin ${root}: the mounted drive ${hex}: ${(err as Error).message} (it keeps nothing more there until its pins are found again)`)
       }
     }
   }
 
-  // What every pinned or held drive keeps of `core` (a content core), or null.
-  private keptOf (core: Hypercore): { core: Hypercore, blocks: Bitfield } | null {
-    return this.union(core.key!.toString('hex'))
-  }
-
-  private union (ck: string): { core: Hypercore, blocks: Bitfield } | null {
+  // What every pinned or held drive keeps of a content core (itself, or its
+  // key in hex), or null.
+  private keptOf (core: Hypercore | string): { core: Hypercore, blocks: Bitfield } | null {
+    const ck = typeof core === 'string' ? core : core.key!.toString('hex')
     let out: { core: Hypercore, blocks: Bitfield } | null = null
     for (const kept of this.resolved.values()) {
       const k = kept.get(ck)
@@ -387,7 +383,7 @@ export class StorageApi {
     if (!this.cache) return
     for (const ck of new Set(contentKeys)) {
       if ([...this.unresolved.values()].some((keys) => keys.has(ck))) this.cache.setPins(ck, null)
-      else this.cache.setPins(ck, this.union(ck)?.blocks ?? new Bitfield())
+      else this.cache.setPins(ck, this.keptOf(ck)?.blocks ?? new Bitfield())
     }
   }
 

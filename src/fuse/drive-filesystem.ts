@@ -589,11 +589,9 @@ export class DriveFilesystem implements FuseFilesystem {
       if (isHyperfsError(err, 'ENOENT')) return null
       throw err
     })
+    // (a lookup that fails, or finds nothing, ends the hold itself)
     const held = this.#drive.retain ? this.#drive.retain(path, lookup) : null
-    const st = await lookup.catch(async (err) => {
-      (await held?.catch(() => null))?.()
-      throw err
-    })
+    const st = await lookup
     if (!st) return null
     const release = held ? await this.#bounded(`retain ${path}`, () => held).catch((err) => {
       held.then((r) => r(), safetyCatch) // a hold that settles after all is let go of then
