@@ -140,16 +140,26 @@ export class ControlServer {
   }
 
   // The caller holds the storage lock, so a socket file left here is stale.
+  // Every connection is served from the moment the socket exists: a command
+  // that started the daemon polls for it, and may connect before listen()
+  // returns (while the socket is made private; the storage folder is 0700,
+  // so only its owner can). One left unserved would wait for ever, and the
+  // idle exit, which would not count it, would stop the daemon under it.
   static async listen (path: string, handler: CallHandler, services: { logger: Logger }): Promise<ControlServer> {
     await unlink(path).catch(safetyCatch)
-    let self: ControlServer | null = null
-    const server = createServer((socket) => self?.serve(socket, handler, services.logger))
+    const server = createServer()
+    const self = new ControlServer(path, server)
+    server.on('connection', (socket) => self.serve(socket, handler, services.logger))
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(HyperfsError.from('CONTROL_SOCKET', `cannot listen on ${path}: ${err.message}`, err)))
       server.listen(path, () => resolve())
     })
-    await chmod(path, 0o600)
-    self = new ControlServer(path, server)
+    try {
+      await chmod(path, 0o600)
+    } catch (err) {
+      await self.close().catch(safetyCatch)
+      throw HyperfsError.from('CONTROL_SOCKET', `cannot make ${path} private: ${(err as Error).message}`, err as Error)
+    }
     return self
   }
 

@@ -86,6 +86,9 @@ function makeSandbox (teardown: (fn: () => Promise<void>) => void): Sandbox {
           const r = await run(process.execPath, [BIN, ...args, ...localOnly(args), '--storage', storage], { env, timeout: opts.timeout ?? 30_000, input: opts.input })
           const pid = daemonPid()
           if (pid !== null) pids.add(pid)
+          // a command killed at its timeout says nothing itself: what its
+          // daemon logged is what a failure message can show
+          if (r.code === null) r.stderr += `\n[killed after ${opts.timeout ?? 30_000} ms; the end of ${storage}/daemon.log:]\n${logTail(storage)}`
           return r
         },
         spawn: (args) => {
@@ -117,6 +120,14 @@ function localOnly (args: string[]): string[] {
   const extra = ['--no-mdns']
   if (!args.includes('--bootstrap') && !args.includes('--dht')) extra.push('--no-dht')
   return extra
+}
+
+function logTail (storage: string, lines = 30): string {
+  try {
+    return readFileSync(join(storage, 'daemon.log'), 'utf8').trim().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no daemon.log)'
+  }
 }
 
 export function alive (pid: number): boolean {
