@@ -130,7 +130,7 @@ export class StorageApi {
       this.unresolved.set(p.key, was)
     }
     if (this.cache) {
-      for (const keys of this.unresolved.values()) for (const ck of keys) this.cache.setPins(ck, null)
+      this.apply(this.unresolvedKeys())
       await this.s.drives.store.useCache(this.cache)
       const cache = this.cache
       this.reopenCached(cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
@@ -153,7 +153,7 @@ export class StorageApi {
       this.cache.setCapacity(size)
     } else {
       this.cache = this.newCache(size)
-      for (const keys of this.unresolved.values()) for (const ck of keys) this.cache.setPins(ck, null)
+      this.apply(this.unresolvedKeys())
       await this.s.drives.store.useCache(this.cache)
       await this.reopenCached(this.cache).catch((err) => this.s.logger.warn(`cache: counting what earlier runs kept: ${err.message}`))
       for (const key of new Set([...this.pins.keys(), ...this.holds.keys()])) {
@@ -381,10 +381,16 @@ export class StorageApi {
   // that kept some at the last start is not found yet.
   private apply (contentKeys: Iterable<string>): void {
     if (!this.cache) return
+    const whole = new Set(this.unresolvedKeys())
     for (const ck of new Set(contentKeys)) {
-      if ([...this.unresolved.values()].some((keys) => keys.has(ck))) this.cache.setPins(ck, null)
+      if (whole.has(ck)) this.cache.setPins(ck, null)
       else this.cache.setPins(ck, this.keptOf(ck)?.blocks ?? new Bitfield())
     }
+  }
+
+  // the content cores kept whole until the drives that kept them are resolved
+  private unresolvedKeys (): string[] {
+    return [...this.unresolved.values()].flatMap((keys) => [...keys])
   }
 
   // New versions of a pinned drive, or of a drive mounted under a pin, can
